@@ -1,0 +1,137 @@
+"""The single source of truth for the sample format and the model's features.
+
+Schema generation, `preprocessing_fn`, the Keras model, the serving signatures and the evaluation slices all
+read this module; nothing else names a feature with a string literal.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+# Genres of MovieLens (movies.csv `genres`); anything else is a schema anomaly.
+GENRES = (
+    "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+    "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)
+
+EMBEDDING_DIM = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of the sample CSV (SparrowRecSys sample format).
+
+    kind: "int", "float" or "string". `required` columns must be present in every example.
+    `value_range` is the schema's domain for numbers; string columns listing `domain` are closed sets.
+    """
+    name: str
+    kind: str
+    required: bool = True
+    value_range: Optional[Tuple[float, float]] = None
+    domain: Optional[Tuple[str, ...]] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Categorical:
+    """A categorical model input: a learned vocabulary with OOV buckets, then an embedding."""
+    name: str
+    oov_buckets: int
+    embedding_dim: int = EMBEDDING_DIM
+
+    @property
+    def vocabulary(self) -> str:
+        """Transform names each vocabulary after its feature, so the model sizes embeddings from it."""
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class Numeric:
+    """A numeric model input, z-score normalized by Transform; a missing value becomes the mean (0 after scaling)."""
+    name: str
+    log1p: bool = False  # heavy-tailed counts are normalized on log scale
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceBucket:
+    """An evaluation slice made by bucketing a numeric column at fixed boundaries."""
+    name: str
+    source: str
+    boundaries: Tuple[float, ...]
+
+
+def _genre_columns(prefix: str, count: int) -> Tuple[Column, ...]:
+    # The first movie genre is always known; the others and all user genres may be empty.
+    return tuple(
+        Column(f"{prefix}{i}", "string", required=(prefix == "movieGenre" and i == 1), domain=GENRES)
+        for i in range(1, count + 1))
+
+
+YEAR_RANGE = (1870.0, 2030.0)
+RATING_RANGE = (0.5, 5.0)
+COUNT_RANGE = (0.0, 1e9)
+
+# Every column of the sample CSV, in file order.
+COLUMNS: Tuple[Column, ...] = (
+    Column("movieId", "int", value_range=(1, 1e9)),
+    Column("userId", "int", value_range=(1, 1e9)),
+    Column("rating", "float", value_range=RATING_RANGE),
+    Column("timestamp", "int", value_range=(0, 4e9)),
+    Column("label", "int", value_range=(0, 1)),
+    Column("releaseYear", "int", required=False, value_range=YEAR_RANGE),
+    *_genre_columns("movieGenre", 3),
+    Column("movieRatingCount", "int", required=False, value_range=COUNT_RANGE),
+    Column("movieAvgRating", "float", required=False, value_range=RATING_RANGE),
+    Column("movieRatingStddev", "float", required=False, value_range=(0.0, 5.0)),
+    *(Column(f"userRatedMovie{i}", "int", required=False, value_range=(1, 1e9)) for i in range(1, 6)),
+    Column("userRatingCount", "int", required=False, value_range=COUNT_RANGE),
+    Column("userAvgReleaseYear", "float", required=False, value_range=YEAR_RANGE),
+    Column("userReleaseYearStddev", "float", required=False, value_range=(0.0, 200.0)),
+    Column("userAvgRating", "float", required=False, value_range=RATING_RANGE),
+    Column("userRatingStddev", "float", required=False, value_range=(0.0, 5.0)),
+    *_genre_columns("userGenre", 5),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+COLUMNS_BY_NAME = {c.name: c for c in COLUMNS}
+
+LABEL_KEY = "label"
+RATING_KEY = "rating"
+POSITIVE_RATING = 3.5  # label = rating >= 3.5
+USER_KEY = "userId"
+MOVIE_KEY = "movieId"
+
+CATEGORICAL_FEATURES: Tuple[Categorical, ...] = (
+    Categorical(MOVIE_KEY, oov_buckets=10),
+    Categorical(USER_KEY, oov_buckets=100),
+    *(Categorical(f"movieGenre{i}", oov_buckets=1) for i in range(1, 4)),
+    *(Categorical(f"userGenre{i}", oov_buckets=1) for i in range(1, 6)),
+)
+
+NUMERIC_FEATURES: Tuple[Numeric, ...] = (
+    Numeric("releaseYear"),
+    Numeric("movieRatingCount", log1p=True),
+    Numeric("movieAvgRating"),
+    Numeric("movieRatingStddev"),
+    Numeric("userRatingCount", log1p=True),
+    Numeric("userAvgRating"),
+    Numeric("userRatingStddev"),
+)
+
+MODEL_FEATURE_KEYS = tuple(f.name for f in CATEGORICAL_FEATURES + NUMERIC_FEATURES)
+
+# Evaluation slices: raw categorical columns and buckets that Transform adds as extra outputs.
+SLICE_FEATURE_KEYS = ("movieGenre1",)
+SLICE_BUCKETS: Tuple[SliceBucket, ...] = (
+    SliceBucket("userActivity", "userRatingCount", (5, 20, 50, 200)),
+    SliceBucket("moviePopularity", "movieRatingCount", (10, 100, 1000, 10000)),
+    SliceBucket("releaseDecade", "releaseYear", tuple(float(y) for y in range(1930, 2030, 10))),
+)
+
+# A missing category is this token, kept in the vocabulary: "no second genre" is information.
+MISSING_CATEGORY = ""
+
+
+def transformed_name(key: str) -> str:
+    return f"{key}_xf"
+
+
+TRANSFORMED_LABEL_KEY = transformed_name(LABEL_KEY)

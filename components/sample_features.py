@@ -1,0 +1,187 @@
+"""Point-in-time sample features from raw MovieLens ratings, as pure functions.
+
+The same code builds training samples (the synthetic generator, SampleGen's Beam executor) and the serving
+feature snapshot, so training and serving cannot drift apart. Every feature of a sample uses only ratings
+strictly earlier than the sample's own timestamp (ratings with equal timestamps do not see each other).
+The definitions follow SparrowRecSys' FeatureEngForRecModel: user features over the user's last 100 ratings,
+user genres from positively rated movies, counts/averages/stddevs with two decimals.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import itertools
+import math
+import re
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from components import features
+
+USER_WINDOW = 100  # the original's window: rowsBetween(-100, -1)
+RATED_MOVIES_KEPT = 5
+USER_GENRES_KEPT = 5
+MOVIE_GENRES_KEPT = 3
+_YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rating:
+    user_id: int
+    movie_id: int
+    rating: float
+    timestamp: int
+
+    @property
+    def key(self) -> Tuple[int, int, int]:
+        return (self.user_id, self.movie_id, self.timestamp)
+
+
+@dataclasses.dataclass(frozen=True)
+class Movie:
+    movie_id: int
+    release_year: Optional[int]
+    genres: Tuple[str, ...]
+
+
+def parse_movie(movie_id: int, title: str, genres: str) -> Movie:
+    """movies.csv row -> Movie; the release year is the "(YYYY)" at the end of the title."""
+    match = _YEAR_IN_TITLE.search(title.strip())
+    genre_list = tuple(g for g in genres.split("|") if g and g != "(no genres listed)")
+    return Movie(movie_id, int(match.group(1)) if match else None, genre_list)
+
+
+def is_positive(rating: float) -> bool:
+    return rating >= features.POSITIVE_RATING
+
+
+def _round2(value: float) -> float:
+    return float(f"{value:.2f}")
+
+
+def _mean_std(values: Sequence[float]) -> Tuple[Optional[float], Optional[float]]:
+    """Mean and sample standard deviation (Spark's `stddev`); None where undefined."""
+    n = len(values)
+    if n == 0:
+        return None, None
+    mean = math.fsum(values) / n
+    if n == 1:
+        return _round2(mean), None
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return _round2(mean), _round2(math.sqrt(var))
+
+
+def _same_time_groups(ratings: Iterable[Rating]) -> Iterator[List[Rating]]:
+    ordered = sorted(ratings, key=lambda r: (r.timestamp, r.movie_id, r.user_id))
+    for _, group in itertools.groupby(ordered, key=lambda r: r.timestamp):
+        yield list(group)
+
+
+def movie_history_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
+    """For one movie's ratings: (rating key, movie aggregates over strictly earlier ratings)."""
+    history: List[float] = []
+    for group in _same_time_groups(ratings):
+        snapshot = movie_aggregates(history)
+        for r in group:
+            yield r.key, snapshot
+        history.extend(r.rating for r in group)
+
+
+def movie_aggregates(history: Sequence[float]) -> dict:
+    mean, std = _mean_std(history)
+    return {"movieRatingCount": len(history), "movieAvgRating": mean, "movieRatingStddev": std}
+
+
+def user_history_features(ratings: Iterable[Rating], movies: Mapping[int, Movie]
+                          ) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
+    """For one user's ratings: (rating key, user features over the user's strictly earlier ratings)."""
+    window: collections.deque = collections.deque(maxlen=USER_WINDOW)
+    for group in _same_time_groups(ratings):
+        snapshot = user_aggregates(window, movies)
+        for r in group:
+            yield r.key, snapshot
+        window.extend(group)
+
+
+def user_aggregates(window: Sequence[Rating], movies: Mapping[int, Movie]) -> dict:
+    """User features from the user's most recent ratings (oldest first, at most USER_WINDOW)."""
+    window = list(window)[-USER_WINDOW:]
+    positives = [r for r in window if is_positive(r.rating)]
+    recent_positive = [r.movie_id for r in reversed(positives)][:RATED_MOVIES_KEPT]
+    genre_counts: collections.Counter = collections.Counter()
+    for r in positives:
+        genre_counts.update(movies[r.movie_id].genres if r.movie_id in movies else ())
+    # Most frequent first; ties broken by name so the order is deterministic.
+    top_genres = [g for g, _ in sorted(genre_counts.items(), key=lambda kv: (-kv[1], kv[0]))][:USER_GENRES_KEPT]
+    years = [movies[r.movie_id].release_year for r in window
+             if r.movie_id in movies and movies[r.movie_id].release_year is not None]
+    avg_year, std_year = _mean_std(years)
+    avg_rating, std_rating = _mean_std([r.rating for r in window])
+    out = {
+        "userRatingCount": len(window),
+        "userAvgReleaseYear": avg_year,
+        "userReleaseYearStddev": std_year,
+        "userAvgRating": avg_rating,
+        "userRatingStddev": std_rating,
+    }
+    out.update(_numbered("userRatedMovie", recent_positive, RATED_MOVIES_KEPT))
+    out.update(_numbered("userGenre", top_genres, USER_GENRES_KEPT))
+    return out
+
+
+def movie_static_features(movie: Optional[Movie]) -> dict:
+    genres = movie.genres if movie else ()
+    out = {"releaseYear": movie.release_year if movie else None}
+    out.update(_numbered("movieGenre", genres[:MOVIE_GENRES_KEPT], MOVIE_GENRES_KEPT))
+    return out
+
+
+def _numbered(prefix: str, values: Sequence, count: int) -> Dict[str, object]:
+    return {f"{prefix}{i + 1}": (values[i] if i < len(values) else None) for i in range(count)}
+
+
+def assemble_sample(rating: Rating, movie: Optional[Movie], user_part: dict, movie_part: dict) -> dict:
+    """One sample row (every column of features.COLUMNS; None where missing)."""
+    row = {
+        "movieId": rating.movie_id,
+        "userId": rating.user_id,
+        "rating": rating.rating,
+        "timestamp": rating.timestamp,
+        "label": int(is_positive(rating.rating)),
+    }
+    row.update(movie_static_features(movie))
+    row.update(movie_part)
+    row.update(user_part)
+    return {name: row.get(name) for name in features.COLUMN_NAMES}
+
+
+def build_samples(ratings: Sequence[Rating], movies: Mapping[int, Movie], min_user_history: int = 1
+                  ) -> Iterator[dict]:
+    """Point-in-time samples for all ratings, in memory (small data; SampleGen does the same with Beam).
+
+    Ratings whose user has fewer than `min_user_history` earlier ratings are skipped (cold start).
+    """
+    by_user: Dict[int, List[Rating]] = collections.defaultdict(list)
+    by_movie: Dict[int, List[Rating]] = collections.defaultdict(list)
+    for r in ratings:
+        by_user[r.user_id].append(r)
+        by_movie[r.movie_id].append(r)
+    movie_parts = {}
+    for movie_ratings in by_movie.values():
+        movie_parts.update(movie_history_features(movie_ratings))
+    for user_ratings in by_user.values():
+        by_key = {r.key: r for r in user_ratings}
+        for key, user_part in user_history_features(user_ratings, movies):
+            if user_part["userRatingCount"] >= min_user_history:
+                rating = by_key[key]
+                yield assemble_sample(rating, movies.get(rating.movie_id), user_part, movie_parts[key])
+
+
+def format_cell(column: features.Column, value) -> str:
+    """CSV cell: empty when missing; floats keep a decimal point so type inference sees FLOAT."""
+    if value is None:
+        return ""
+    if column.kind == "float":
+        return repr(round(float(value), 2))
+    if column.kind == "int":
+        return str(int(value))
+    return str(value)
