@@ -37,6 +37,7 @@ class Categorical:
     name: str
     oov_buckets: int
     embedding_dim: int = EMBEDDING_DIM
+    min_frequency: int = 0  # rarer values share the OOV buckets
 
     @property
     def vocabulary(self) -> str:

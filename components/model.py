@@ -1,0 +1,112 @@
+"""The Embedding+MLP (Deep Crossing) model and its input pipeline over Transform's output.
+
+Feature layer -> one embedding per categorical feature (sized from Transform's vocabularies) -> stacking with the
+normalized numerics -> MLP -> sigmoid score.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Optional, Tuple
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features
+from components.keras import keras
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    """Training hyperparameters; every field can be set from the pipeline's Trainer custom_config."""
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    max_epochs: int = 10
+    early_stopping_patience: int = 2
+    validation_buckets: int = 10  # 1 in N training records (by hash) is the early-stopping validation set
+    hidden_units: Tuple[int, ...] = (128, 128)
+    l2: float = 0.0
+    dropout: float = 0.0
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, config: Optional[dict]) -> "HParams":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(config or {}) - known
+        if unknown:
+            raise ValueError(f"Unknown hyperparameters {sorted(unknown)}; known: {sorted(known)}")
+        values = dict(config or {})
+        if "hidden_units" in values:
+            values["hidden_units"] = tuple(values["hidden_units"])
+        return cls(**values)
+
+
+def vocabulary_sizes(tft_output: tft.TFTransformOutput) -> Dict[str, int]:
+    """Embedding input size per categorical feature: learned vocabulary plus OOV buckets."""
+    return {f.name: tft_output.vocabulary_size_by_name(f.vocabulary) + f.oov_buckets
+            for f in features.CATEGORICAL_FEATURES}
+
+
+def build_model(vocab_sizes: Dict[str, int], hparams: HParams) -> keras.Model:
+    regularizer = keras.regularizers.l2(hparams.l2) if hparams.l2 else None
+    inputs = {}
+    stacked: List[tf.Tensor] = []
+    for feature in features.CATEGORICAL_FEATURES:
+        key = features.transformed_name(feature.name)
+        inputs[key] = keras.Input(shape=(), name=key, dtype=tf.int64)
+        embedding = keras.layers.Embedding(
+            vocab_sizes[feature.name], feature.embedding_dim, embeddings_regularizer=regularizer,
+            name=f"{feature.name}_embedding")(inputs[key])
+        stacked.append(embedding)
+    numeric_inputs = []
+    for feature in features.NUMERIC_FEATURES:
+        key = features.transformed_name(feature.name)
+        inputs[key] = keras.Input(shape=(), name=key, dtype=tf.float32)
+        numeric_inputs.append(inputs[key])
+    stacked.append(keras.layers.Lambda(lambda xs: tf.stack(xs, axis=-1), name="numerics")(numeric_inputs))
+    x = keras.layers.Concatenate(name="stacking")(stacked)
+    for i, units in enumerate(hparams.hidden_units):
+        x = keras.layers.Dense(units, activation="relu", kernel_regularizer=regularizer, name=f"mlp_{i}")(x)
+        if hparams.dropout:
+            x = keras.layers.Dropout(hparams.dropout, seed=hparams.seed)(x)
+    score = keras.layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = keras.Model(inputs=inputs, outputs=score)
+    model.compile(
+        optimizer=keras.optimizers.Adam(hparams.learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="roc_auc"), keras.metrics.AUC(curve="PR", name="pr_auc"),
+                 keras.metrics.BinaryAccuracy(name="accuracy")])
+    return model
+
+
+def _is_validation(record: tf.Tensor, buckets: int) -> tf.Tensor:
+    return tf.equal(tf.strings.to_hash_bucket_fast(record, buckets), 0)
+
+
+def make_dataset(file_pattern: List[str], tft_output: tft.TFTransformOutput, batch_size: int,
+                 part: str = "all", validation_buckets: int = 10, shuffle_seed: Optional[int] = None,
+                 ) -> tf.data.Dataset:
+    """(features, label) batches streamed from Transform's gzipped TFRecords.
+
+    part: "train" or "validation" keeps records by hash of the serialized example (a fixed split inside the
+    training data, for early stopping); "all" keeps every record. Whole batches are parsed at once.
+    """
+    files = tf.data.Dataset.list_files(file_pattern, shuffle=False)
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=tf.data.AUTOTUNE)
+    if part != "all":
+        want_validation = part == "validation"
+        records = records.filter(
+            lambda r: tf.equal(_is_validation(r, validation_buckets), want_validation))
+    records = records.cache()
+    if shuffle_seed is not None:
+        records = records.shuffle(50_000, seed=shuffle_seed, reshuffle_each_iteration=True)
+    spec = tft_output.transformed_feature_spec()
+    label_key = features.TRANSFORMED_LABEL_KEY
+    model_keys = [features.transformed_name(k) for k in features.MODEL_FEATURE_KEYS]
+
+    def parse(batch):
+        parsed = tf.io.parse_example(batch, spec)
+        return {k: parsed[k] for k in model_keys}, parsed[label_key]
+
+    return (records.batch(batch_size)
+            .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))

@@ -1,0 +1,62 @@
+"""tf.Transform `preprocessing_fn`: vocabularies with OOV buckets, z-scores, missing values, slice buckets.
+
+Transform learns every statistic over the training split only, and its graph is inside the exported model, so
+training, evaluation and serving apply exactly the same preprocessing.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features
+
+_Tensor = tf.Tensor | tf.SparseTensor
+
+
+def _dense(x: _Tensor, default) -> tf.Tensor:
+    """A [batch] tensor from a dense [batch, 1] or a sparse (optional) feature, `default` where missing."""
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(
+            tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]), default_value=default)
+    return tf.reshape(x, [-1])
+
+
+def _as_category(x: _Tensor) -> tf.Tensor:
+    """Categories as strings: ids are integers in the CSV, vocabularies are over strings."""
+    if x.dtype == tf.string:
+        return _dense(x, features.MISSING_CATEGORY)
+    return tf.strings.as_string(_dense(x, tf.constant(-1, x.dtype)))
+
+
+def _z_score(x: _Tensor, log1p: bool) -> tf.Tensor:
+    """Z-score over the present values; a missing value becomes the mean, i.e. 0."""
+    values = x.values if isinstance(x, tf.SparseTensor) else tf.reshape(x, [-1])
+    values = tf.cast(values, tf.float32)
+    if log1p:
+        values = tf.math.log1p(tf.maximum(values, 0.0))
+    mean, var = tft.mean(values), tft.var(values)
+    std = tf.sqrt(tf.maximum(var, 1e-12))
+    if isinstance(x, tf.SparseTensor):
+        scaled = tf.SparseTensor(x.indices, (values - mean) / std, x.dense_shape)
+        return _dense(scaled, 0.0)
+    return (values - mean) / std
+
+
+def preprocessing_fn(inputs: Dict[str, _Tensor]) -> Dict[str, tf.Tensor]:
+    outputs = {}
+    for feature in features.CATEGORICAL_FEATURES:
+        outputs[features.transformed_name(feature.name)] = tft.compute_and_apply_vocabulary(
+            _as_category(inputs[feature.name]),
+            num_oov_buckets=feature.oov_buckets,
+            frequency_threshold=feature.min_frequency,
+            vocab_filename=feature.vocabulary)
+    for feature in features.NUMERIC_FEATURES:
+        outputs[features.transformed_name(feature.name)] = _z_score(inputs[feature.name], feature.log1p)
+    for bucket in features.SLICE_BUCKETS:
+        source = tf.cast(_dense(inputs[bucket.source], -1), tf.float32)
+        outputs[bucket.name] = tft.apply_buckets(
+            tf.expand_dims(source, -1), tf.constant([bucket.boundaries]))[:, 0]
+    outputs[features.TRANSFORMED_LABEL_KEY] = tf.cast(_dense(inputs[features.LABEL_KEY], 0), tf.float32)
+    return outputs

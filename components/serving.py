@@ -1,0 +1,74 @@
+"""Serving signatures: raw features in, the same Transform graph as training, a probability out.
+
+- `serving_default`: serialized tf.Example (what TensorFlow Serving's predict/classify APIs send).
+- `serve_features`: one dense tensor per raw model feature, for batched candidate scoring without building
+  tf.Examples; a missing value is "" for strings and NaN for numbers.
+- `transform_features`: serialized tf.Example -> transformed features, for TFMA's slicing and the Evaluator.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features
+from components.keras import keras
+
+PROBABILITY_KEY = "probability"
+SERVING_SIGNATURE = "serving_default"
+FEATURES_SIGNATURE = "serve_features"
+TRANSFORM_SIGNATURE = "transform_features"
+_NOT_AT_SERVING = (features.LABEL_KEY, features.RATING_KEY)
+
+
+def serving_feature_spec(tft_output: tft.TFTransformOutput) -> Dict[str, tf.io.FixedLenFeature]:
+    spec = tft_output.raw_feature_spec()
+    return {k: v for k, v in spec.items() if k not in _NOT_AT_SERVING}
+
+
+def _raw_input_specs(tft_output: tft.TFTransformOutput) -> Dict[str, tf.TensorSpec]:
+    spec = tft_output.raw_feature_spec()
+    names = [f.name for f in features.CATEGORICAL_FEATURES + features.NUMERIC_FEATURES]
+    return {name: tf.TensorSpec([None], spec[name].dtype, name=name) for name in names}
+
+
+def _dense_to_raw(name: str, value: tf.Tensor, spec) -> tf.Tensor:
+    """A dense [batch] request tensor in the parsed form the Transform graph expects."""
+    if isinstance(spec, tf.io.FixedLenFeature):
+        return tf.reshape(value, [-1, 1])
+    present = tf.not_equal(value, "") if value.dtype == tf.string else tf.logical_not(
+        tf.math.is_nan(tf.cast(value, tf.float32)))
+    indices = tf.where(tf.expand_dims(present, -1))
+    return tf.SparseTensor(indices, tf.gather_nd(tf.expand_dims(value, -1), indices),
+                           tf.stack([tf.shape(value, out_type=tf.int64)[0], 1]))
+
+
+def make_signatures(model: keras.Model, tft_output: tft.TFTransformOutput) -> dict:
+    model.tft_layer = tft_output.transform_features_layer()  # tracked, so the TFT assets are saved too
+    model_keys = [features.transformed_name(k) for k in features.MODEL_FEATURE_KEYS]
+
+    def score(raw_features):
+        transformed = model.tft_layer(raw_features)
+        return {PROBABILITY_KEY: model({k: transformed[k] for k in model_keys})}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized):
+        return score(tf.io.parse_example(serialized, serving_feature_spec(tft_output)))
+
+    raw_spec = tft_output.raw_feature_spec()
+    input_specs = _raw_input_specs(tft_output)
+
+    @tf.function(input_signature=[input_specs])
+    def serve_features(request):
+        return score({name: _dense_to_raw(name, value, raw_spec[name]) for name, value in request.items()})
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized):
+        return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
+
+    return {
+        SERVING_SIGNATURE: serve_examples,
+        FEATURES_SIGNATURE: serve_features,
+        TRANSFORM_SIGNATURE: transform_features,
+    }

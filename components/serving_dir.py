@@ -1,0 +1,57 @@
+"""The serving directory as TensorFlow Serving reads it: `<base>/<integer version>/saved_model.pb`.
+
+A version appears by one atomic rename of a fully written directory, so a reader polling the base directory
+never sees a partial model; staging directories start with "." and are not integers, which Serving ignores.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import List, Optional
+
+import tensorflow as tf
+
+FINGERPRINT_FILE = "fingerprint.pb"  # written by tf.saved_model.save: a checksum of the model's contents
+
+
+def versions(base_dir: str) -> List[int]:
+    """Complete model versions in base_dir, oldest first."""
+    if not tf.io.gfile.isdir(base_dir):
+        return []
+    found = []
+    for name in tf.io.gfile.listdir(base_dir):
+        name = name.rstrip("/")
+        if name.isdigit() and tf.io.gfile.exists(os.path.join(base_dir, name, "saved_model.pb")):
+            found.append(int(name))
+    return sorted(found)
+
+
+def latest_version_dir(base_dir: str) -> Optional[str]:
+    found = versions(base_dir)
+    return os.path.join(base_dir, str(found[-1])) if found else None
+
+
+def model_fingerprint(model_dir: str) -> Optional[bytes]:
+    path = os.path.join(model_dir, FINGERPRINT_FILE)
+    return tf.io.gfile.GFile(path, "rb").read() if tf.io.gfile.exists(path) else None
+
+
+def copy_tree(src: str, dst: str) -> None:
+    for root, _, files in tf.io.gfile.walk(src):
+        target = os.path.join(dst, os.path.relpath(root, src))
+        tf.io.gfile.makedirs(target)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(root, name), os.path.join(target, name), overwrite=True)
+
+
+def publish(model_dir: str, base_dir: str) -> str:
+    """Copies model_dir to a new version under base_dir atomically; returns the version directory."""
+    tf.io.gfile.makedirs(base_dir)
+    staging = os.path.join(base_dir, f".staging-{uuid.uuid4().hex}")
+    copy_tree(model_dir, staging)
+    existing = versions(base_dir)
+    version = max(int(time.time()), existing[-1] + 1 if existing else 0)
+    target = os.path.join(base_dir, str(version))
+    tf.io.gfile.rename(staging, target)
+    return target

@@ -1,0 +1,153 @@
+"""The embedded default dataset: a small deterministic latent world written as MovieLens files and samples.
+
+Users have genre tastes, a rating bias and an activity level; movies have genres, a release year, popularity
+and quality. A rating is quality + bias + taste match + noise, rounded to MovieLens' half stars. Samples are
+then built with the same point-in-time feature code as real data, so aggregates are consistent with ratings.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from components import features, sample_features
+
+_START = 946684800  # 2000-01-01
+_END = 1420070400  # 2015-01-01
+_GENRE_POPULARITY = np.array([8, 5, 2, 2, 9, 4, 1, 10, 2, 1, 3, 1, 1, 2, 5, 3, 5, 1, 1], dtype=float)
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    movies: Dict[int, sample_features.Movie]
+    titles: Dict[int, str]
+    ratings: List[sample_features.Rating]
+
+
+def _sizes(num_ratings: int) -> Tuple[int, int]:
+    """Users and movies for a number of ratings, about MovieLens' ratios (140 ratings a user, 15 a movie)."""
+    num_users = max(20, num_ratings // 40)
+    num_movies = max(50, min(num_ratings // 15, 60000))
+    return num_users, num_movies
+
+
+def generate_world(num_ratings: int = 24000, seed: int = 42) -> World:
+    rng = np.random.default_rng(seed)
+    num_users, num_movies = _sizes(num_ratings)
+    num_genres = len(features.GENRES)
+
+    # Movies: 1-3 genres, a release year skewed recent, Zipf-like popularity, a latent quality.
+    genre_p = _GENRE_POPULARITY / _GENRE_POPULARITY.sum()
+    movie_genres = []
+    for _ in range(num_movies):
+        k = rng.choice([1, 2, 3], p=[0.35, 0.4, 0.25])
+        movie_genres.append(rng.choice(num_genres, size=k, replace=False, p=genre_p))
+    release_year = np.clip(np.round(2012 - rng.gamma(2.0, 9.0, num_movies)), 1920, 2014).astype(int)
+    popularity = 1.0 / np.arange(1, num_movies + 1) ** 0.9
+    popularity = rng.permutation(popularity)
+    quality = rng.normal(0.0, 0.45, num_movies) + 0.15 * np.log(popularity / popularity.mean())
+    genre_matrix = np.zeros((num_movies, num_genres))
+    for m, g in enumerate(movie_genres):
+        genre_matrix[m, g] = 1.0 / len(g)
+
+    # Users: a taste over genres (a few liked, some disliked), a bias, an activity level.
+    taste = rng.normal(0.0, 0.5, (num_users, num_genres))
+    liked = rng.choice(num_genres, size=(num_users, 3), p=genre_p)
+    np.put_along_axis(taste, liked, 1.2, axis=1)
+    bias = rng.normal(0.0, 0.4, num_users)
+    activity = rng.lognormal(0.0, 1.0, num_users)
+    per_user = np.maximum(3, np.round(activity / activity.sum() * num_ratings)).astype(int)
+    per_user = np.minimum(per_user, num_movies // 2)
+
+    ratings: List[sample_features.Rating] = []
+    for u in range(num_users):
+        # Users pick popular movies and movies matching their taste.
+        affinity = genre_matrix @ taste[u]
+        weights = popularity * np.exp(affinity)
+        chosen = rng.choice(num_movies, size=per_user[u], replace=False, p=weights / weights.sum())
+        start = rng.integers(_START, _END - 86400 * 30)
+        end = min(_END, start + int(rng.exponential(86400 * 400)) + 86400)
+        times = np.sort(rng.integers(start, end, size=len(chosen)))
+        raw = 3.2 + quality[chosen] + bias[u] + 0.8 * affinity[chosen] + rng.normal(0, 0.7, len(chosen))
+        stars = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
+        ratings.extend(sample_features.Rating(u + 1, int(m) + 1, float(s), int(t))
+                       for m, s, t in zip(chosen, stars, times))
+
+    movies = {}
+    titles = {}
+    for m in range(num_movies):
+        movie_id = m + 1
+        movies[movie_id] = sample_features.Movie(
+            movie_id, int(release_year[m]), tuple(features.GENRES[g] for g in movie_genres[m]))
+        titles[movie_id] = f"Synthetic Movie {movie_id} ({release_year[m]})"
+    ratings.sort(key=lambda r: (r.timestamp, r.user_id, r.movie_id))
+    return World(movies, titles, ratings)
+
+
+def write_movielens(world: World, out_dir: str) -> None:
+    """ratings.csv and movies.csv in MovieLens' format."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "movies.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["movieId", "title", "genres"])
+        for movie_id, movie in sorted(world.movies.items()):
+            writer.writerow([movie_id, world.titles[movie_id], "|".join(movie.genres)])
+    with open(os.path.join(out_dir, "ratings.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["userId", "movieId", "rating", "timestamp"])
+        for r in world.ratings:
+            writer.writerow([r.user_id, r.movie_id, r.rating, r.timestamp])
+
+
+def time_cutoff(world: World, eval_fraction: float) -> int:
+    """The timestamp before which (1 - eval_fraction) of the ratings fall."""
+    times = np.array([r.timestamp for r in world.ratings])
+    return int(np.quantile(times, 1.0 - eval_fraction))
+
+
+def write_samples(world: World, out_dir: str, eval_fraction: float = 0.2) -> Dict[str, int]:
+    """Point-in-time samples split by time: `train/samples.csv` before the cutoff, `eval/samples.csv` after."""
+    cutoff = time_cutoff(world, eval_fraction)
+    counts = {"train": 0, "eval": 0}
+    files = {}
+    writers = {}
+    try:
+        for split in counts:
+            os.makedirs(os.path.join(out_dir, split), exist_ok=True)
+            files[split] = open(os.path.join(out_dir, split, "samples.csv"), "w", newline="")
+            writers[split] = csv.writer(files[split])
+            writers[split].writerow(features.COLUMN_NAMES)
+        for row in sorted(sample_features.build_samples(world.ratings, world.movies),
+                          key=lambda s: (s["timestamp"], s["userId"], s["movieId"])):
+            split = "eval" if row["timestamp"] >= cutoff else "train"
+            writers[split].writerow(
+                [sample_features.format_cell(c, row[c.name]) for c in features.COLUMNS])
+            counts[split] += 1
+    finally:
+        for f in files.values():
+            f.close()
+    return counts
+
+
+def generate(out_dir: str, num_ratings: int = 24000, seed: int = 42) -> Dict[str, int]:
+    """Writes `raw/` (MovieLens files) and `samples/{train,eval}` under out_dir; returns sample counts."""
+    world = generate_world(num_ratings, seed)
+    write_movielens(world, os.path.join(out_dir, "raw"))
+    return write_samples(world, os.path.join(out_dir, "samples"))
+
+
+def ensure_generated(parent_dir: str, num_ratings: int, seed: int) -> str:
+    """The dataset for (num_ratings, seed) under parent_dir, generated once; returns its directory.
+
+    Files are never rewritten once complete: unchanged files keep ExampleGen's input fingerprint, so re-runs
+    are served from cache.
+    """
+    out_dir = os.path.join(parent_dir, f"synthetic-{num_ratings}-seed{seed}")
+    marker = os.path.join(out_dir, ".complete")
+    if not os.path.exists(marker):
+        generate(out_dir, num_ratings, seed)
+        open(marker, "w").close()
+    return out_dir

@@ -1,0 +1,95 @@
+"""`create_pipeline`: the one definition of the sparrow-tfx pipeline, for every orchestrator.
+
+Pure: every input is an argument and it returns a `tfx.dsl.Pipeline`; runners (local Beam, Kubeflow) only
+choose the arguments. Model code reaches the executors as dotted paths into the installed package, so the
+same code runs locally and in the pipeline image without a wheel uploaded at compile time.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Union
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
+
+from components import evaluation
+from components import trainer as trainer_lib
+from components.atomic_pusher import executor as atomic_pusher
+from components.serving_baseline.component import ServingBaseline
+
+PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
+RUN_FN = "components.trainer.run_fn"
+
+IntParam = Union[int, data_types.RuntimeParameter]
+FloatParam = Union[float, data_types.RuntimeParameter]
+StrParam = Union[str, data_types.RuntimeParameter]
+
+
+def sample_splits() -> tfx.proto.Input:
+    """Sample CSV directories: `train/` and `eval/` under the data root."""
+    return tfx.proto.Input(splits=[
+        tfx.proto.Input.Split(name="train", pattern="train/*"),
+        tfx.proto.Input.Split(name="eval", pattern="eval/*"),
+    ])
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: StrParam,
+    schema_path: str,
+    serving_dir: StrParam,
+    min_auc: FloatParam,
+    max_auc_regression: float,
+    train_steps: IntParam = 0,
+    hparams: Optional[dict] = None,
+    code_version: str = "",
+    beam_pipeline_args: Optional[List[str]] = None,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
+
+    code_version: a digest of the model code; it is part of Transform's and Trainer's configuration, so
+    changing the code invalidates their cached results even though they reference it by dotted path.
+    """
+    example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=sample_splits())
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        custom_config={trainer_lib.CODE_VERSION_KEY: code_version})
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={**(hparams or {}), trainer_lib.CODE_VERSION_KEY: code_version})
+    baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir)
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["baseline_model"],
+        eval_config=evaluation.eval_config(min_auc, max_auc_regression))
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
+                    baseline, evaluator, pusher],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [])
