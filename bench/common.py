@@ -14,8 +14,13 @@ from typing import Callable, Dict, Mapping, Optional, Sequence
 import numpy as np
 from sklearn import metrics
 
+from components import features
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
+# The genre columns, movie's then user's: the references treat them alike, the feature spec has no name for the set.
+GENRE_KEYS = tuple(c.name for c in features.COLUMNS if c.domain == features.GENRES)
+NUMERIC_KEYS = tuple(f.name for f in features.NUMERIC_FEATURES)
 
 
 def shared_data(*parts: str) -> Optional[Path]:
@@ -66,8 +71,9 @@ def _version(package: str) -> Optional[str]:
         return None
 
 
-def write_results(name: str, results: Mapping[str, object], results_dir: Path = RESULTS_DIR) -> Path:
-    """Writes results/<name>.json with the machine they were measured on; atomic, so a killed run leaves no half file."""
+def write_results(name: str, results: Mapping[str, object], results_dir: Optional[Path] = None) -> Path:
+    """Writes results/<name>.json with the machine it was measured on; atomic: a killed run leaves no half file."""
+    results_dir = results_dir or RESULTS_DIR
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")

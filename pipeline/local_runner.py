@@ -14,7 +14,7 @@ from pipeline import pipeline as pipeline_lib
 
 def direct_runner_args(workers: int = 0) -> List[str]:
     """Beam's direct runner on all cores (workers=0 means one per CPU)."""
-    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers or os.cpu_count() or 1}"]
+    return ["--direct_running_mode=in_memory", f"--direct_num_workers={workers or os.cpu_count() or 1}"]
 
 
 def run(

@@ -1,0 +1,53 @@
+"""Shared fixtures. The end-to-end pipeline run is made once per session and reused by every test that needs a
+real pushed model, real ML Metadata and real TFMA output (it is the expensive part of the suite)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import configs
+
+REPO_ROOT = configs.PROJECT_ROOT
+SHARED_DATA = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data")
+E2E_DATA_SIZE = 6000  # ratings; small enough for CI, large enough that the model learns
+E2E_MIN_AUC = 0.6
+
+
+def shared_data(*parts: str) -> str:
+    """A path under ../shared/data, or skip the test when the reference data is not beside the checkout."""
+    path = os.path.join(SHARED_DATA, *parts)
+    if not os.path.exists(path):
+        pytest.skip(f"reference data not present: {path}")
+    return path
+
+
+def run_cli(*args: str, timeout: int = 1200, check: bool = True) -> subprocess.CompletedProcess:
+    """Runs `sparrow-tfx ARGS` as a user would, in a fresh process."""
+    result = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"sparrow-tfx {' '.join(args)} exited {result.returncode}\n"
+                             f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-6000:]}")
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineRun:
+    paths: configs.LocalPaths
+    data_root: str
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def e2e_run(tmp_path_factory) -> PipelineRun:
+    """One real local pipeline run (BeamDagRunner, SQLite MLMD) on small generated data."""
+    work_dir = str(tmp_path_factory.mktemp("e2e-work"))
+    result = run_cli("run", "--work-dir", work_dir, "--size", str(E2E_DATA_SIZE), "--min-auc", str(E2E_MIN_AUC))
+    paths = configs.LocalPaths(work_dir)
+    data_root = os.path.join(paths.data_dir, f"synthetic-{E2E_DATA_SIZE}-seed{configs.DEFAULT_DATA_SEED}",
+                             "samples")
+    return PipelineRun(paths, data_root, result.stdout)
