@@ -127,8 +127,9 @@ SLICE_BUCKETS: Tuple[SliceBucket, ...] = (
     SliceBucket("releaseDecade", "releaseYear", tuple(float(y) for y in range(1930, 2030, 10))),
 )
 
-# A missing category is this token, kept in the vocabulary: "no second genre" is information.
-MISSING_CATEGORY = ""
+# A missing category becomes this token, kept in the vocabulary: "no second genre" is information.
+# (tf.Transform leaves empty strings out of vocabularies, so it cannot be "".)
+MISSING_CATEGORY = "<missing>"
 
 
 def transformed_name(key: str) -> str:

@@ -26,7 +26,8 @@ def _dense(x: _Tensor, default) -> tf.Tensor:
 def _as_category(x: _Tensor) -> tf.Tensor:
     """Categories as strings: ids are integers in the CSV, vocabularies are over strings."""
     if x.dtype == tf.string:
-        return _dense(x, features.MISSING_CATEGORY)
+        x = _dense(x, features.MISSING_CATEGORY)
+        return tf.where(tf.equal(x, ""), features.MISSING_CATEGORY, x)
     return tf.strings.as_string(_dense(x, tf.constant(-1, x.dtype)))
 
 

@@ -1,0 +1,20 @@
+"""The committed schema is the one the feature spec generates, and it says what the spec says."""
+from components import features, schema
+
+
+def test_committed_schema_matches_the_feature_spec():
+    with open(schema.SCHEMA_PATH) as f:
+        assert f.read() == schema.schema_text(), "run `python -m components.schema --write`"
+
+
+def test_schema_lists_every_column_with_presence_and_domains():
+    built = schema.build_schema()
+    by_name = {f.name: f for f in built.feature}
+    assert list(by_name) == list(features.COLUMN_NAMES)
+    assert by_name["label"].int_domain.min == 0 and by_name["label"].int_domain.max == 1
+    assert by_name["movieId"].presence.min_fraction == 1.0
+    assert by_name["movieGenre2"].presence.min_fraction == 0.0
+    assert by_name["movieGenre2"].domain == schema.GENRE_DOMAIN
+    assert by_name["userAvgRating"].float_domain.disallow_nan
+    assert list(built.string_domain[0].value) == list(features.GENRES)
+    assert schema.SERVING in by_name["label"].not_in_environment
