@@ -8,13 +8,8 @@ from typing import List, Optional
 from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
-from pipeline import configs, metadata
+from pipeline import beam_runners, configs, metadata
 from pipeline import pipeline as pipeline_lib
-
-
-def direct_runner_args(workers: int = 0) -> List[str]:
-    """Beam's direct runner on all cores (workers=0 means one per CPU)."""
-    return ["--direct_running_mode=in_memory", f"--direct_num_workers={workers or os.cpu_count() or 1}"]
 
 
 def run(
@@ -39,7 +34,7 @@ def run(
         train_steps=train_steps,
         hparams=hparams,
         code_version=configs.code_version(),
-        beam_pipeline_args=beam_pipeline_args if beam_pipeline_args is not None else direct_runner_args(),
+        beam_pipeline_args=beam_pipeline_args if beam_pipeline_args is not None else beam_runners.direct_args(),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             paths.metadata_path),
         enable_cache=enable_cache)

@@ -1,7 +1,7 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
 import os
 
-from pipeline import configs
+from pipeline import beam_runners, configs
 
 
 def register(subparsers) -> None:
@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
+    beam_runners.add_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -41,6 +42,7 @@ def parse_hparams(pairs):
 
 
 def handle(args) -> int:
+    beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
     from pipeline import local_runner, summary
     from pipeline.datasets import synthetic
 
@@ -52,7 +54,8 @@ def handle(args) -> int:
         data_root = os.path.join(generated, "samples")
     record = local_runner.run(
         data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
-        train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache)
+        train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
+        beam_pipeline_args=beam_pipeline_args)
     result = summary.RunSummary.from_record(record)
     print("\n".join(result.lines()))
     if not result.succeeded:
