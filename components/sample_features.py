@@ -70,9 +70,13 @@ def _mean_std(values: Sequence[float]) -> Tuple[Optional[float], Optional[float]
     return _round2(mean), _round2(math.sqrt(var))
 
 
+def chronological(ratings: Iterable[Rating]) -> List[Rating]:
+    """Ratings in time order; equal timestamps by movie, then user, so every consumer agrees on "last"."""
+    return sorted(ratings, key=lambda r: (r.timestamp, r.movie_id, r.user_id))
+
+
 def _same_time_groups(ratings: Iterable[Rating]) -> Iterator[List[Rating]]:
-    ordered = sorted(ratings, key=lambda r: (r.timestamp, r.movie_id, r.user_id))
-    for _, group in itertools.groupby(ordered, key=lambda r: r.timestamp):
+    for _, group in itertools.groupby(chronological(ratings), key=lambda r: r.timestamp):
         yield list(group)
 
 
@@ -86,9 +90,20 @@ def movie_history_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[in
         history.extend(r.rating for r in group)
 
 
+def movie_all_time_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
+    """Leaky, for measuring the leak only: every rating gets its movie's aggregates over all its ratings, its own
+    and later ones included, as SparrowRecSys' Spark job computes them."""
+    ratings = list(ratings)
+    snapshot = movie_aggregates([r.rating for r in ratings])
+    for r in ratings:
+        yield r.key, snapshot
+
+
+MOVIE_AGGREGATE_KEYS = ("movieRatingCount", "movieAvgRating", "movieRatingStddev")
+
+
 def movie_aggregates(history: Sequence[float]) -> dict:
-    mean, std = _mean_std(history)
-    return {"movieRatingCount": len(history), "movieAvgRating": mean, "movieRatingStddev": std}
+    return dict(zip(MOVIE_AGGREGATE_KEYS, (len(history), *_mean_std(history))))
 
 
 def user_history_features(ratings: Iterable[Rating], movies: Mapping[int, Movie]
@@ -154,11 +169,24 @@ def assemble_sample(rating: Rating, movie: Optional[Movie], user_part: dict, mov
     return {name: row.get(name) for name in features.COLUMN_NAMES}
 
 
+COLD_START = "cold_start"
+_REQUIRED_COLUMNS = tuple(c.name for c in features.COLUMNS if c.required)
+
+
+def skip_reason(sample: dict, min_user_history: int) -> Optional[str]:
+    """Why a sample is not written, or None: its user has fewer than `min_user_history` earlier ratings (cold
+    start), or a column the schema requires is missing (a movie without genres has no movieGenre1)."""
+    if sample["userRatingCount"] < min_user_history:
+        return COLD_START
+    missing = [name for name in _REQUIRED_COLUMNS if sample[name] is None]
+    return f"missing_{missing[0]}" if missing else None
+
+
 def build_samples(ratings: Sequence[Rating], movies: Mapping[int, Movie], min_user_history: int = 1
                   ) -> Iterator[dict]:
     """Point-in-time samples for all ratings, in memory (small data; SampleGen does the same with Beam).
 
-    Ratings whose user has fewer than `min_user_history` earlier ratings are skipped (cold start).
+    Samples with a `skip_reason` are left out.
     """
     by_user: Dict[int, List[Rating]] = collections.defaultdict(list)
     by_movie: Dict[int, List[Rating]] = collections.defaultdict(list)
@@ -171,9 +199,10 @@ def build_samples(ratings: Sequence[Rating], movies: Mapping[int, Movie], min_us
     for user_ratings in by_user.values():
         by_key = {r.key: r for r in user_ratings}
         for key, user_part in user_history_features(user_ratings, movies):
-            if user_part["userRatingCount"] >= min_user_history:
-                rating = by_key[key]
-                yield assemble_sample(rating, movies.get(rating.movie_id), user_part, movie_parts[key])
+            rating = by_key[key]
+            sample = assemble_sample(rating, movies.get(rating.movie_id), user_part, movie_parts[key])
+            if skip_reason(sample, min_user_history) is None:
+                yield sample
 
 
 def format_cell(column: features.Column, value) -> str:

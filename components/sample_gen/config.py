@@ -1,0 +1,58 @@
+"""SampleGen's options: one dataclass whose field names are the component's execution parameters."""
+from __future__ import annotations
+
+import dataclasses
+from typing import List
+
+from components import sample_features
+
+# split_mode: samples are split by time, never by random rows.
+SPLIT_GLOBAL_TIME = "global_time"  # eval: samples at or after the (1 - eval_fraction) quantile of rating times
+SPLIT_USER_LAST = "user_last"  # eval: each user's last `eval_ratings_per_user` ratings
+# features_mode
+POINT_IN_TIME = "point_in_time"  # every feature from ratings strictly before the sample's time
+LEAKY = "leaky"  # movie statistics over all ratings, later ones included (SparrowRecSys' Spark job)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleGenConfig:
+    split_mode: str = SPLIT_GLOBAL_TIME
+    eval_fraction: float = 0.2
+    eval_ratings_per_user: int = 1
+    min_user_history: int = 1  # samples need this many earlier ratings of their user (at most USER_WINDOW)
+    features_mode: str = POINT_IN_TIME
+    max_rejected_rows: int = 0  # more malformed input rows than this fail the run
+
+    def __post_init__(self):
+        problems = self._coerce_types() or self._range_problems()
+        if problems:
+            raise ValueError("SampleGen: " + "; ".join(problems))
+
+    def _coerce_types(self) -> List[str]:
+        """Each option as its default's type (e.g. 1 for a float, from a command line or ML Metadata)."""
+        problems = []
+        for field in dataclasses.fields(self):
+            kind, value = type(field.default), getattr(self, field.name)
+            try:
+                object.__setattr__(self, field.name, kind(value))
+            except (TypeError, ValueError):
+                problems.append(f"{field.name} must be a {kind.__name__}, not {value!r}")
+        return problems
+
+    def _range_problems(self) -> List[str]:
+        problems = []
+        if self.split_mode not in (SPLIT_GLOBAL_TIME, SPLIT_USER_LAST):
+            problems.append(f"split_mode must be {SPLIT_GLOBAL_TIME!r} or {SPLIT_USER_LAST!r}, not "
+                            f"{self.split_mode!r}")
+        if not 0.0 < self.eval_fraction < 1.0:
+            problems.append(f"eval_fraction must be in (0, 1), not {self.eval_fraction}")
+        if self.eval_ratings_per_user < 1:
+            problems.append(f"eval_ratings_per_user must be >= 1, not {self.eval_ratings_per_user}")
+        if not 0 <= self.min_user_history <= sample_features.USER_WINDOW:
+            problems.append(f"min_user_history must be in [0, {sample_features.USER_WINDOW}] (the user window), "
+                            f"not {self.min_user_history}")
+        if self.features_mode not in (POINT_IN_TIME, LEAKY):
+            problems.append(f"features_mode must be {POINT_IN_TIME!r} or {LEAKY!r}, not {self.features_mode!r}")
+        if self.max_rejected_rows < 0:
+            problems.append(f"max_rejected_rows must be >= 0, not {self.max_rejected_rows}")
+        return problems

@@ -1,0 +1,94 @@
+"""Rows of MovieLens' ratings.csv and movies.csv, parsed and validated one at a time.
+
+A malformed row raises `BadRow` with a reason (a short key, counted in SampleGen's report) and a detail that
+names the offending value; the caller adds file and line.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from typing import List, NamedTuple, Sequence
+
+from components import features, sample_features
+
+RATINGS_HEADER = ("userId", "movieId", "rating", "timestamp")
+MOVIES_HEADER = ("movieId", "title", "genres")
+
+# Reasons a row is rejected.
+BAD_ENCODING = "bad_encoding"
+WRONG_COLUMN_COUNT = "wrong_column_count"
+BAD_NUMBER = "bad_number"
+RATING_OUT_OF_RANGE = "rating_out_of_range"
+UNKNOWN_MOVIE = "unknown_movie"
+DUPLICATE_MOVIE = "duplicate_movie"
+DUPLICATE_RATING = "duplicate_rating"
+
+
+class BadRow(ValueError):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Rejection(NamedTuple):
+    """A rejected input row: where it is and why."""
+    path: str
+    line: int
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.detail}"
+
+
+def decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        raise BadRow(BAD_ENCODING, f"not UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+def check_header(path: str, raw: bytes, expected: Sequence[str]) -> None:
+    """A wrong header means a wrong file, not a bad row: it stops the run."""
+    found = raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    if found != ",".join(expected):
+        raise ValueError(f"{path}:1: expected the header {','.join(expected)!r}, found {found[:200]!r}")
+
+
+def _cells(text: str, header: Sequence[str], quoted: bool) -> List[str]:
+    cells = next(csv.reader([text])) if quoted else text.split(",")
+    if len(cells) != len(header):
+        raise BadRow(WRONG_COLUMN_COUNT,
+                     f"expected {len(header)} columns ({','.join(header)}), found {len(cells)}: {text[:200]!r}")
+    return cells
+
+
+def _positive_int(text: str, column: str, minimum: int = 1) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRow(BAD_NUMBER, f"{column} {text!r} is not an integer") from None
+    if value < minimum:
+        raise BadRow(BAD_NUMBER, f"{column} {value} is below {minimum}")
+    return value
+
+
+def parse_rating(text: str) -> sample_features.Rating:
+    """One ratings.csv line (userId,movieId,rating,timestamp); no quoting in this file."""
+    user, movie, rating, timestamp = _cells(text, RATINGS_HEADER, quoted=False)
+    try:
+        stars = float(rating)
+    except ValueError:
+        raise BadRow(BAD_NUMBER, f"rating {rating!r} is not a number") from None
+    low, high = features.RATING_RANGE
+    if not (math.isfinite(stars) and low <= stars <= high):
+        raise BadRow(RATING_OUT_OF_RANGE, f"rating {rating} is outside [{low}, {high}]")
+    return sample_features.Rating(_positive_int(user, "userId"), _positive_int(movie, "movieId"), stars,
+                                  _positive_int(timestamp, "timestamp", minimum=0))
+
+
+def parse_movie(text: str) -> sample_features.Movie:
+    """One movies.csv line (movieId,title,genres); titles with commas are quoted."""
+    movie_id, title, genres = _cells(text, MOVIES_HEADER, quoted=True)
+    return sample_features.parse_movie(_positive_int(movie_id, "movieId"), title, genres)

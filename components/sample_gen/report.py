@@ -1,0 +1,63 @@
+"""SampleGen's report: counts its Beam job writes as JSON into the Examples artifact, read back and checked.
+
+Keys: ratings_read, movies_read (data lines), ratings_valid (after rejections), samples_train, samples_eval,
+skipped_<reason> (valid ratings that make no sample: cold start, a required column missing),
+rejected_<reason> (malformed rows), eval_cutoff_timestamp (global_time split only) and FIRST_REJECTED_ROWS.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List
+
+from tfx.dsl.io import fileio
+
+from components.sample_gen import spec
+
+RATINGS_READ = "ratings_read"
+MOVIES_READ = "movies_read"
+RATINGS_VALID = "ratings_valid"
+REJECTED = "rejected"
+SKIPPED = "skipped"
+EVAL_CUTOFF = "eval_cutoff_timestamp"
+FIRST_REJECTED_ROWS = "first_rejected_rows"  # "file:line: detail", ordered by file and line
+
+
+def samples_key(split: str) -> str:
+    return f"samples_{split}"
+
+
+def load(report_dir: str) -> Dict[str, object]:
+    """The report; counts the job never tallied (nothing of that kind) are 0."""
+    with fileio.open(os.path.join(report_dir, spec.REPORT_FILE)) as f:
+        result = json.loads(f.read())
+    for key in (RATINGS_READ, MOVIES_READ, RATINGS_VALID, *map(samples_key, spec.SPLITS)):
+        result.setdefault(key, 0)
+    result.setdefault(FIRST_REJECTED_ROWS, [])
+    return result
+
+
+def counts(report: Dict[str, object]) -> Dict[str, int]:
+    return {k: v for k, v in report.items() if isinstance(v, int)}
+
+
+def rejected_total(report: Dict[str, object]) -> int:
+    return sum(v for k, v in counts(report).items() if k.startswith(f"{REJECTED}_"))
+
+
+def failures(report: Dict[str, object], max_rejected_rows: int, report_dir: str) -> List[str]:
+    """What makes the output unusable: more rejected rows than allowed, or an empty split."""
+    problems = []
+    total = rejected_total(report)
+    if total > max_rejected_rows:
+        by_reason = ", ".join(f"{k[len(REJECTED) + 1:]}: {v}" for k, v in sorted(counts(report).items())
+                              if k.startswith(f"{REJECTED}_"))
+        first = "\n  ".join(report[FIRST_REJECTED_ROWS])
+        problems.append(
+            f"{total} malformed input rows ({by_reason}), more than max_rejected_rows={max_rejected_rows}; "
+            f"the first:\n  {first}\nall of them: {os.path.join(report_dir, spec.REJECTED_ROWS_DIR)}")
+    for split in spec.SPLITS:
+        if not report[samples_key(split)]:
+            problems.append(f"no {split} samples (ratings read: {report[RATINGS_READ]}, valid: "
+                            f"{report[RATINGS_VALID]})")
+    return problems

@@ -1,0 +1,215 @@
+"""SampleGen's Beam job against a brute force written apart from it: point in time, leaky mode, splits."""
+from __future__ import annotations
+
+import collections
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components import features, sample_features
+from components.sample_gen import beam_samples, report, spec
+from components.sample_gen.config import LEAKY, POINT_IN_TIME, SPLIT_USER_LAST, SampleGenConfig
+from pipeline.datasets import synthetic
+
+Rating, Movie = sample_features.Rating, sample_features.Movie
+HALF_STARS = tuple(x / 2 for x in range(1, 11))
+
+
+def write_raw(directory, movies: Dict[int, Movie], ratings: Sequence[Rating]) -> str:
+    titles = {m.movie_id: f"Movie {m.movie_id}" + (f" ({m.release_year})" if m.release_year else "")
+              for m in movies.values()}
+    synthetic.write_movielens(synthetic.World(movies, titles, list(ratings)), str(directory))
+    return str(directory)
+
+
+def run_sample_gen(raw_dir, out_dir, config: SampleGenConfig = SampleGenConfig()):
+    """The Beam job on the direct runner; returns ({split: samples}, report)."""
+    split_dirs = {split: str(out_dir / split) for split in spec.SPLITS}
+    with beam.Pipeline() as pipeline:
+        beam_samples.write_samples(pipeline, [f"{raw_dir}/ratings.csv"], [f"{raw_dir}/movies.csv"], config,
+                                   split_dirs, str(out_dir))
+    return ({split: list(beam_samples.read_samples(d)) for split, d in split_dirs.items()},
+            report.load(str(out_dir)))
+
+
+def sample_key(sample) -> tuple:
+    return sample["userId"], sample["movieId"], sample["timestamp"]
+
+
+# The brute force: every feature recomputed from the list of all ratings, one sample at a time.
+
+def _mean(values: List[float]) -> Optional[float]:
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def _stdev(values: List[float]) -> Optional[float]:
+    return round(statistics.stdev(values), 2) if len(values) > 1 else None
+
+
+def _numbered(prefix: str, values: list, count: int) -> dict:
+    return {f"{prefix}{i + 1}": values[i] if i < len(values) else None for i in range(count)}
+
+
+def brute_force_sample(r: Rating, ratings: Sequence[Rating], movies: Dict[int, Movie], leaky: bool) -> dict:
+    earlier = sorted((x for x in ratings if x.user_id == r.user_id and x.timestamp < r.timestamp),
+                     key=lambda x: (x.timestamp, x.movie_id))[-100:]
+    movie_ratings = [x.rating for x in ratings if x.movie_id == r.movie_id and (leaky or x.timestamp < r.timestamp)]
+    liked = [x for x in earlier if x.rating >= 3.5]
+    genre_counts = collections.Counter(g for x in liked for g in movies[x.movie_id].genres)
+    years = [movies[x.movie_id].release_year for x in earlier if movies[x.movie_id].release_year]
+    movie = movies[r.movie_id]
+    return {
+        "movieId": r.movie_id, "userId": r.user_id, "rating": r.rating, "timestamp": r.timestamp,
+        "label": 1 if r.rating >= 3.5 else 0, "releaseYear": movie.release_year,
+        **_numbered("movieGenre", list(movie.genres), 3),
+        "movieRatingCount": len(movie_ratings), "movieAvgRating": _mean(movie_ratings),
+        "movieRatingStddev": _stdev(movie_ratings),
+        **_numbered("userRatedMovie", [x.movie_id for x in reversed(liked)], 5),
+        "userRatingCount": len(earlier), "userAvgReleaseYear": _mean(years), "userReleaseYearStddev": _stdev(years),
+        "userAvgRating": _mean([x.rating for x in earlier]), "userRatingStddev": _stdev([x.rating for x in earlier]),
+        **_numbered("userGenre", sorted(genre_counts, key=lambda g: (-genre_counts[g], g)), 5),
+    }
+
+
+def brute_force(ratings, movies, config: SampleGenConfig) -> Dict[tuple, dict]:
+    """Expected samples by key; those a user's short history or a genre-less movie leaves out are absent."""
+    expected = {}
+    for r in ratings:
+        sample = brute_force_sample(r, ratings, movies, config.features_mode == LEAKY)
+        if sample["userRatingCount"] >= config.min_user_history and sample["movieGenre1"] is not None:
+            expected[sample_key(sample)] = sample
+    return expected
+
+
+def assert_same_samples(actual: List[dict], expected: Dict[tuple, dict]) -> None:
+    by_key = {sample_key(s): s for s in actual}
+    assert len(by_key) == len(actual), "a rating made two samples"
+    assert by_key.keys() == expected.keys()
+    for key, sample in by_key.items():
+        for column in features.COLUMNS:
+            want, got = expected[key][column.name], sample[column.name]
+            if column.kind == "float" and want is not None:
+                want = float(np.float32(want))  # tf.Example floats are float32
+            assert got == want, (key, column.name)
+
+
+@st.composite
+def small_world(draw, offset: int):
+    """A few users and movies (ids above `offset`), timestamps from a narrow range so that ties are common."""
+    movies = {}
+    for movie_id in range(offset + 1, offset + draw(st.integers(1, 5)) + 1):
+        genres = draw(st.lists(st.sampled_from(features.GENRES[:6]), max_size=3, unique=True))
+        year = draw(st.one_of(st.none(), st.integers(1920, 2015)))
+        movies[movie_id] = Movie(movie_id, year, tuple(genres))
+    rows = draw(st.lists(st.tuples(st.integers(offset + 1, offset + 4), st.sampled_from(sorted(movies)),
+                                   st.sampled_from(HALF_STARS), st.integers(0, 12)),
+                         max_size=30, unique_by=lambda t: (t[0], t[1], t[3])))
+    return movies, [Rating(u, m, s, t) for u, m, s, t in rows]
+
+
+@st.composite
+def raw_data(draw):
+    """Several independent small worlds (disjoint ids) in one input: one Beam run checks them all."""
+    movies, ratings = {}, []
+    for world in range(draw(st.integers(1, 8))):
+        world_movies, world_ratings = draw(small_world(offset=10 * world))
+        movies.update(world_movies)
+        ratings += world_ratings
+    return movies, ratings
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=raw_data(), min_user_history=st.integers(0, 3), features_mode=st.sampled_from([POINT_IN_TIME, LEAKY]))
+def test_every_sample_equals_the_brute_force_over_earlier_ratings(tmp_path_factory, data, min_user_history,
+                                                                  features_mode):
+    movies, ratings = data
+    config = SampleGenConfig(min_user_history=min_user_history, features_mode=features_mode)
+    raw_dir = write_raw(tmp_path_factory.mktemp("raw"), movies, ratings)
+    samples, counts = run_sample_gen(raw_dir, tmp_path_factory.mktemp("out"), config)
+    assert_same_samples(samples[spec.TRAIN_SPLIT] + samples[spec.EVAL_SPLIT], brute_force(ratings, movies, config))
+    # Every valid rating is a sample or a counted skip.
+    skipped = sum(v for k, v in report.counts(counts).items() if k.startswith(report.SKIPPED))
+    assert counts["ratings_read"] == counts["ratings_valid"] == len(ratings)
+    assert counts["samples_train"] + counts["samples_eval"] + skipped == len(ratings)
+    if samples[spec.EVAL_SPLIT]:
+        cutoff = counts["eval_cutoff_timestamp"]
+        assert all(s["timestamp"] < cutoff for s in samples[spec.TRAIN_SPLIT])
+        assert all(s["timestamp"] >= cutoff for s in samples[spec.EVAL_SPLIT])
+
+
+def test_the_user_window_keeps_the_last_100_earlier_ratings(tmp_path):
+    # One user rates 130 movies, several at the same second; the window and its tie order matter here.
+    movies = {m: Movie(m, 1950 + m % 60, (features.GENRES[m % 7],)) for m in range(1, 131)}
+    ratings = [Rating(1, m, HALF_STARS[(m * 7) % 10], m // 3) for m in range(1, 131)]
+    ratings += [Rating(2, m, 4.0, 50) for m in range(1, 131, 9)]
+    samples, _ = run_sample_gen(write_raw(tmp_path / "raw", movies, ratings), tmp_path / "out")
+    config = SampleGenConfig()
+    assert_same_samples(samples[spec.TRAIN_SPLIT] + samples[spec.EVAL_SPLIT], brute_force(ratings, movies, config))
+    assert max(s["userRatingCount"] for s in samples[spec.TRAIN_SPLIT] + samples[spec.EVAL_SPLIT]) == 100
+
+
+@pytest.fixture(scope="module")
+def world():
+    return synthetic.generate_world(1500, seed=5)
+
+
+def _later_ratings(world: synthetic.World) -> List[Rating]:
+    """New ratings after every existing one, by existing users of existing movies (none repeats a pair)."""
+    end = max(r.timestamp for r in world.ratings)
+    rated = {(r.user_id, r.movie_id) for r in world.ratings}
+    users = sorted({r.user_id for r in world.ratings})
+    new = [Rating(u, m, HALF_STARS[(u + m) % 10], end + 100 + i)
+           for i, (u, m) in enumerate((u, m) for u in users for m in sorted(world.movies)[:40])
+           if (u, m) not in rated]
+    return new[:400]
+
+
+@pytest.mark.parametrize("features_mode", [POINT_IN_TIME, LEAKY])
+def test_appending_later_ratings_changes_no_feature_unless_leaky(tmp_path, world, features_mode):
+    config = SampleGenConfig(features_mode=features_mode)
+    later = _later_ratings(world)
+    before, _ = run_sample_gen(write_raw(tmp_path / "raw", world.movies, world.ratings), tmp_path / "out", config)
+    after, _ = run_sample_gen(write_raw(tmp_path / "raw2", world.movies, world.ratings + later),
+                              tmp_path / "out2", config)
+    after_by_key = {sample_key(s): s for split in after.values() for s in split}
+    old = [s for split in before.values() for s in split]
+    changed = [s for s in old if s != after_by_key[sample_key(s)]]
+    if features_mode == POINT_IN_TIME:
+        assert old and not changed
+    else:  # the test can fail: all-time statistics of the movies rated later change
+        assert changed == [s for s in old if s["movieId"] in {r.movie_id for r in later}]
+        assert all(s["movieRatingCount"] < after_by_key[sample_key(s)]["movieRatingCount"] for s in changed)
+
+
+def test_user_last_split_puts_each_users_last_ratings_in_eval(tmp_path, world):
+    config = SampleGenConfig(split_mode=SPLIT_USER_LAST, eval_ratings_per_user=3)
+    samples, counts = run_sample_gen(write_raw(tmp_path / "raw", world.movies, world.ratings), tmp_path / "out",
+                                     config)
+    assert "eval_cutoff_timestamp" not in counts
+    expected_eval = set()
+    for user in {r.user_id for r in world.ratings}:
+        last = sample_features.chronological(r for r in world.ratings if r.user_id == user)[-3:]
+        expected_eval |= {r.key for r in last}
+    written = {sample_key(s) for s in samples[spec.TRAIN_SPLIT] + samples[spec.EVAL_SPLIT]}
+    assert {sample_key(s) for s in samples[spec.EVAL_SPLIT]} == expected_eval & written
+    assert not expected_eval & {sample_key(s) for s in samples[spec.TRAIN_SPLIT]}
+
+
+def test_missing_values_are_absent_features(tmp_path):
+    movies = {1: Movie(1, None, ("Drama",)), 2: Movie(2, 1999, ("Comedy", "Romance"))}
+    ratings = [Rating(1, 1, 4.0, 10), Rating(1, 2, 2.0, 20), Rating(2, 2, 5.0, 30)]
+    samples, _ = run_sample_gen(write_raw(tmp_path / "raw", movies, ratings), tmp_path / "out",
+                                SampleGenConfig(min_user_history=0))
+    by_key = {sample_key(s): s for split in samples.values() for s in split}
+    first = by_key[(1, 1, 10)]
+    assert first["releaseYear"] is None and first["movieAvgRating"] is None and first["userGenre1"] is None
+    assert first["movieGenre1"] == "Drama" and first["userRatingCount"] == 0 and first["label"] == 1
+    second = by_key[(1, 2, 20)]
+    assert second["userRatedMovie1"] == 1 and second["userGenre1"] == "Drama" and second["userAvgRating"] == 4.0
+    assert by_key[(2, 2, 30)]["movieRatingCount"] == 1
