@@ -11,6 +11,7 @@ from typing import List, Optional
 COMMAND_MODULES = (
     "pipeline.commands.run",
     "pipeline.commands.generate",
+    "pipeline.commands.download",
 )
 
 
