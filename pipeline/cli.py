@@ -11,6 +11,8 @@ from typing import List, Optional
 COMMAND_MODULES = (
     "pipeline.commands.run",
     "pipeline.commands.generate",
+    "pipeline.commands.compile",
+    "pipeline.commands.submit",
     "pipeline.commands.download",
 )
 

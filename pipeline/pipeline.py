@@ -6,12 +6,15 @@ same code runs locally and in the pipeline image without a wheel uploaded at com
 """
 from __future__ import annotations
 
-from typing import List, Optional, Union
+import json
+from typing import List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
+from tfx.utils import proto_utils
 
 from components import evaluation
 from components import trainer as trainer_lib
@@ -21,9 +24,13 @@ from components.serving_baseline.component import ServingBaseline
 PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
 
-IntParam = Union[int, data_types.RuntimeParameter]
-FloatParam = Union[float, data_types.RuntimeParameter]
-StrParam = Union[str, data_types.RuntimeParameter]
+# Run-time parameters of a compiled pipeline (Kubeflow). Protobuf rejects a RuntimeParameter inside a message and
+# TFX takes a proto at run time only whole, as its JSON string: the training steps travel in the TrainArgs JSON and
+# the AUC gate in the EvalConfig JSON. The serving directory is not one: Pusher's PushDestination and
+# ServingBaseline must name the same directory, and two parameters that must agree would be a trap.
+DATA_ROOT_PARAMETER = "data_root"
+TRAIN_ARGS_PARAMETER = "train_args"
+EVAL_CONFIG_PARAMETER = "eval_config"
 
 
 def sample_splits() -> tfx.proto.Input:
@@ -34,27 +41,44 @@ def sample_splits() -> tfx.proto.Input:
     ])
 
 
+def parameter_json(message) -> str:
+    """A proto as the value of a run-time parameter: one line of JSON, which TFX's executors parse back."""
+    return json.dumps(proto_utils.proto_to_dict(message), sort_keys=True)
+
+
+def _run_time(name: str, value, as_parameter: bool):
+    """value itself, or a run-time parameter named name with value (a proto as JSON) as its default."""
+    if not as_parameter:
+        return value
+    default = value if isinstance(value, str) else parameter_json(value)
+    return data_types.RuntimeParameter(name=name, ptype=str, default=default or None)
+
+
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
-    data_root: StrParam,
+    data_root: str,
     schema_path: str,
-    serving_dir: StrParam,
-    min_auc: FloatParam,
+    serving_dir: str,
+    min_auc: float,
     max_auc_regression: float,
-    train_steps: IntParam = 0,
+    train_steps: int = 0,
     hparams: Optional[dict] = None,
     code_version: str = "",
     beam_pipeline_args: Optional[List[str]] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     enable_cache: bool = True,
+    runtime_parameters: bool = False,
 ) -> tfx.dsl.Pipeline:
     """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
 
     code_version: a digest of the model code; it is part of Transform's and Trainer's configuration, so
     changing the code invalidates their cached results even though they reference it by dotted path.
+    runtime_parameters: compile the data root, the training args and the evaluation config as run-time
+    parameters (names above) whose defaults are the values given here; an empty data_root has no default.
     """
-    example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=sample_splits())
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=_run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters), input_config=sample_splits())
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     example_validator = tfx.components.ExampleValidator(
@@ -70,7 +94,8 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=train_steps),
+        train_args=_run_time(TRAIN_ARGS_PARAMETER, tfx.proto.TrainArgs(splits=["train"], num_steps=train_steps),
+                             runtime_parameters),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={**(hparams or {}), trainer_lib.CODE_VERSION_KEY: code_version})
     baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir)
@@ -78,13 +103,18 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline_model"],
-        eval_config=evaluation.eval_config(min_auc, max_auc_regression))
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
+        eval_config=_run_time(EVAL_CONFIG_PARAMETER, evaluation.eval_config(min_auc, max_auc_regression),
+                              runtime_parameters))
+    # Only a blessed model reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
+    blessed = evaluator.outputs["blessing"].future()[0].custom_property(
+        evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == evaluator_constants.BLESSED_VALUE
+    with tfx.dsl.Cond(blessed):
+        pusher = tfx.components.Pusher(
+            model=trainer.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
+            push_destination=tfx.proto.PushDestination(
+                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+            custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

@@ -51,3 +51,20 @@ def e2e_run(tmp_path_factory) -> PipelineRun:
     data_root = os.path.join(paths.data_dir, f"synthetic-{E2E_DATA_SIZE}-seed{configs.DEFAULT_DATA_SEED}",
                              "samples")
     return PipelineRun(paths, data_root, result.stdout)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledPipeline:
+    path: str  # the PipelineSpec YAML
+    pipeline_root: str
+    serving_dir: str
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def compiled_pipeline(tmp_path_factory) -> CompiledPipeline:
+    """`sparrow-tfx compile` once, with local roots, so that the spec's own container commands can run here."""
+    out = tmp_path_factory.mktemp("kfp")
+    root, serving_dir, path = str(out / "root"), str(out / "serving"), str(out / "pipeline.yaml")
+    result = run_cli("compile", "--output", path, "--pipeline-root", root, "--serving-dir", serving_dir)
+    return CompiledPipeline(path, root, serving_dir, result.stdout)

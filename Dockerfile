@@ -1,0 +1,19 @@
+# The pipeline image: TFX's official image of the pinned TFX version, plus this project.
+# Every task of the compiled Kubeflow pipeline runs it (`python -m pipeline.kfp_entrypoint`); Dataflow and portable
+# Flink/Spark workers can run it too (TFX's image keeps Beam's worker entry point, /opt/apache/beam/boot).
+# The base tag must equal the TFX version pinned in pyproject.toml (tests/test_kubeflow_image.py checks it).
+FROM tensorflow/tfx:1.16.0
+
+# TFX's image already has TFX, TensorFlow, TFT, TFMA, tf-keras, Beam and kfp in matching versions: install this
+# project alone (--no-deps), so nothing of the image is re-resolved. The import check runs the installed package
+# (the sources are gone by then) against the image's libraries.
+COPY pyproject.toml README.md /tmp/sparrow-tfx-src/
+COPY components /tmp/sparrow-tfx-src/components
+COPY pipeline /tmp/sparrow-tfx-src/pipeline
+RUN python -m pip install --no-cache-dir --no-deps /tmp/sparrow-tfx-src \
+    && rm -rf /tmp/sparrow-tfx-src \
+    && python -c "import components.trainer, components.evaluation, pipeline.kfp_entrypoint"
+
+# ImportSchemaGen reads the curated schema from here (pipeline/image.py SCHEMA_PATH).
+WORKDIR /opt/sparrow-tfx
+COPY schema ./schema

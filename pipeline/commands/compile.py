@@ -1,0 +1,56 @@
+"""`sparrow-tfx compile`: the pipeline as a Kubeflow Pipelines 2.x PipelineSpec YAML (schema 2.1)."""
+import os
+
+from pipeline import beam_runners, configs
+from pipeline import image as pipeline_image
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines (YAML)")
+    parser.add_argument("--output", default="pipeline.yaml", help="the PipelineSpec YAML to write")
+    parser.add_argument("--image", help="the pipeline image (default: the Dockerfile's, "
+                                        "sparrow-tfx:<version>-tfx<TFX version>)")
+    parser.add_argument("--pipeline-root", help="gs:// or s3:// root of the artifacts (the spec's default; "
+                                                "without it, `submit --pipeline-root` gives it)")
+    parser.add_argument("--serving-dir", help="where blessed models are pushed (default: <pipeline root>/serving)")
+    parser.add_argument("--data-root", default="",
+                        help="default of the data_root run-time parameter (sample CSVs with train/ and eval/); "
+                             "without it every run must give data_root")
+    parser.add_argument("--train-steps", type=int, default=0,
+                        help="default training steps (in the train_args run-time parameter; 0: epochs decide)")
+    parser.add_argument("--min-auc", type=float, default=configs.DEFAULT_MIN_AUC,
+                        help="default AUC threshold (in the eval_config run-time parameter)")
+    parser.add_argument("--max-auc-regression", type=float, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+                        help="default largest AUC drop against the serving model (in eval_config)")
+    parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
+    parser.add_argument("--no-cache", action="store_true", help="compile with KFP caching off for every task")
+    beam_runners.add_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    if not args.output.endswith((".yaml", ".yml")):
+        raise SystemExit(f"error: --output must be a .yaml file, got {args.output!r}")
+    image = args.image or pipeline_image.default_image()
+    beam_pipeline_args = beam_runners.cli_pipeline_args(args, image)  # a misfit flag fails before TFX loads
+    from pipeline import kubeflow_runner
+    from pipeline.commands.run import parse_hparams
+
+    settings = kubeflow_runner.CompileSettings(
+        image=image, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir, data_root=args.data_root,
+        train_steps=args.train_steps, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
+        hparams=parse_hparams(args.hparam), beam_pipeline_args=beam_pipeline_args,
+        enable_cache=not args.no_cache)
+    try:
+        spec = kubeflow_runner.compile_spec(settings)
+        kubeflow_runner.write_spec(spec, args.output)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    parameters = spec.root.input_definitions.parameters
+    print(f"wrote {args.output} ({os.path.getsize(args.output)} bytes): {len(spec.root.dag.tasks)} tasks, "
+          f"executors {kubeflow_runner.executor_kinds(spec)}, image {image}")
+    print("run-time parameters: " + ", ".join(
+        f"{name}{'' if parameters[name].is_optional else ' (required)'}" for name in sorted(parameters)))
+    print(f"pipeline root: {spec.default_pipeline_root or 'none; give it with submit --pipeline-root'}")
+    return 0
