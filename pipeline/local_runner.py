@@ -8,6 +8,7 @@ from typing import List, Optional
 from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
+from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
 from pipeline import pipeline as pipeline_lib
 
@@ -21,6 +22,7 @@ def run(
     hparams: Optional[dict] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
+    sample_gen: Optional[SampleGenConfig] = None,
 ) -> metadata.RunRecord:
     """Runs the whole pipeline and returns what ML Metadata recorded of this run."""
     pipeline = pipeline_lib.create_pipeline(
@@ -37,7 +39,8 @@ def run(
         beam_pipeline_args=beam_pipeline_args if beam_pipeline_args is not None else beam_runners.direct_args(),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             paths.metadata_path),
-        enable_cache=enable_cache)
+        enable_cache=enable_cache,
+        sample_gen=sample_gen)
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
     BeamDagRunner().run(pipeline)
     return metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)

@@ -19,6 +19,8 @@ from tfx.utils import proto_utils
 from components import evaluation
 from components import trainer as trainer_lib
 from components.atomic_pusher import executor as atomic_pusher
+from components.sample_gen.component import SampleGen
+from components.sample_gen.config import SampleGenConfig
 from components.serving_baseline.component import ServingBaseline
 
 PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
@@ -69,6 +71,7 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     enable_cache: bool = True,
     runtime_parameters: bool = False,
+    sample_gen: Optional[SampleGenConfig] = None,
 ) -> tfx.dsl.Pipeline:
     """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
 
@@ -76,9 +79,14 @@ def create_pipeline(
     changing the code invalidates their cached results even though they reference it by dotted path.
     runtime_parameters: compile the data root, the training args and the evaluation config as run-time
     parameters (names above) whose defaults are the values given here; an empty data_root has no default.
+    sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
+    these options (in place of CsvExampleGen).
     """
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=_run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters), input_config=sample_splits())
+    input_base = _run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters)
+    if sample_gen is None:
+        example_gen = tfx.components.CsvExampleGen(input_base=input_base, input_config=sample_splits())
+    else:
+        example_gen = SampleGen(input_base=input_base, config=sample_gen)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     example_validator = tfx.components.ExampleValidator(

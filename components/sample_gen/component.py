@@ -25,7 +25,7 @@ class SampleGen(base_beam_component.BaseBeamComponent):
 
     def __init__(self, input_base: Union[str, data_types.RuntimeParameter],
                  config: SampleGenConfig = SampleGenConfig(),
-                 ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv"):
+                 ratings_pattern: str = spec.RATINGS_PATTERN, movies_pattern: str = spec.MOVIES_PATTERN):
         """input_base: the directory of the raw files; the patterns are relative to it (globs allowed)."""
         super().__init__(spec.SampleGenSpec(
             input_base=input_base,

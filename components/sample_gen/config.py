@@ -36,7 +36,7 @@ class SampleGenConfig:
             try:
                 object.__setattr__(self, field.name, kind(value))
             except (TypeError, ValueError):
-                problems.append(f"{field.name} must be a {kind.__name__}, not {value!r}")
+                problems.append(f"{field.name} must be of type {kind.__name__}, not {value!r}")
         return problems
 
     def _range_problems(self) -> List[str]:

@@ -2,14 +2,14 @@
 import dataclasses
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils
+from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
 from components.sample_gen import beam_samples, report, spec
@@ -53,3 +53,18 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         problems = report.failures(result, config.max_rejected_rows, examples.uri)
         if problems:
             raise ValueError("SampleGen: " + "\n".join(problems))
+
+
+def run_standalone(raw_dir: str, output_uri: str, config: SampleGenConfig = SampleGenConfig(),
+                   beam_pipeline_args: Optional[List[str]] = None) -> standard_artifacts.Examples:
+    """SampleGen outside a pipeline (benchmarks, tests): this executor writing an Examples artifact at output_uri."""
+    examples = standard_artifacts.Examples()
+    examples.uri = output_uri
+    exec_properties = {
+        spec.INPUT_BASE_KEY: raw_dir,
+        spec.INPUT_CONFIG_KEY: proto_utils.proto_to_json(spec.raw_files_config()),
+        **dataclasses.asdict(config),
+    }
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_pipeline_args)
+    Executor(context).Do({}, {spec.EXAMPLES_KEY: [examples]}, exec_properties)
+    return examples

@@ -61,3 +61,15 @@ def failures(report: Dict[str, object], max_rejected_rows: int, report_dir: str)
             problems.append(f"no {split} samples (ratings read: {report[RATINGS_READ]}, valid: "
                             f"{report[RATINGS_VALID]})")
     return problems
+
+
+def summary_line(properties: Dict[str, object]) -> str:
+    """One line for a run summary, from the report's counts and the options (the Examples' custom properties)."""
+    ratings_rejected = properties[RATINGS_READ] - properties[RATINGS_VALID]
+    skipped = {k[len(SKIPPED) + 1:]: v for k, v in sorted(properties.items()) if k.startswith(f"{SKIPPED}_")}
+    line = (f"SampleGen ({properties['features_mode']} features, {properties['split_mode']} split): "
+            f"{properties[RATINGS_READ]:,} ratings read = {properties[samples_key(spec.TRAIN_SPLIT)]:,} train + "
+            f"{properties[samples_key(spec.EVAL_SPLIT)]:,} eval samples + {sum(skipped.values()):,} skipped ("
+            + ", ".join(f"{reason} {n:,}" for reason, n in skipped.items()) + f") + {ratings_rejected:,} rejected")
+    movies_rejected = rejected_total(properties) - ratings_rejected
+    return line + (f"; movies.csv rows rejected: {movies_rejected:,}" if movies_rejected else "")

@@ -13,6 +13,8 @@ EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
 # The input config names the raw files, one Input.Split each (the output splits are made by time).
 RATINGS_FILE = "ratings"
 MOVIES_FILE = "movies"
+RATINGS_PATTERN = "ratings.csv"  # MovieLens' file names, relative to input_base
+MOVIES_PATTERN = "movies.csv"
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 SPLITS = (TRAIN_SPLIT, EVAL_SPLIT)
@@ -21,7 +23,8 @@ REPORT_FILE = "sample_gen_report.json"
 REJECTED_ROWS_DIR = "rejected_rows"
 
 
-def raw_files_config(ratings_pattern: str, movies_pattern: str) -> example_gen_pb2.Input:
+def raw_files_config(ratings_pattern: str = RATINGS_PATTERN, movies_pattern: str = MOVIES_PATTERN
+                     ) -> example_gen_pb2.Input:
     return example_gen_pb2.Input(splits=[
         example_gen_pb2.Input.Split(name=RATINGS_FILE, pattern=ratings_pattern),
         example_gen_pb2.Input.Split(name=MOVIES_FILE, pattern=movies_pattern),

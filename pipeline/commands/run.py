@@ -1,6 +1,7 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
 import os
 
+from components.sample_gen import config as sample_gen_config
 from pipeline import beam_runners, configs
 
 
@@ -8,9 +9,19 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("run", help="run the pipeline locally with Beam")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", help="sample CSV directory with train/ and eval/ (SparrowRecSys format); "
-                                       "default: the embedded synthetic dataset")
+                                       "default: the embedded synthetic dataset's raw files, through SampleGen")
+    source.add_argument("--movielens", metavar="DIR",
+                        help="raw MovieLens directory (ratings.csv, movies.csv), e.g. from `sparrow-tfx download "
+                             "movielens`; SampleGen makes the samples")
+    parser.add_argument("--features", choices=(sample_gen_config.POINT_IN_TIME, sample_gen_config.LEAKY),
+                        default=sample_gen_config.POINT_IN_TIME,
+                        help="SampleGen's movie statistics: from earlier ratings only, or leaky (from all ratings, "
+                             "as SparrowRecSys' Spark job; to measure the leak)")
+    parser.add_argument("--sample-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a SampleGen option, e.g. split_mode=user_last (any field of "
+                             "components.sample_gen.config.SampleGenConfig; repeatable)")
     parser.add_argument("--size", type=int, default=configs.DEFAULT_DATA_SIZE,
-                        help="ratings in the synthetic dataset (without --data)")
+                        help="ratings in the synthetic dataset (without --data or --movielens)")
     parser.add_argument("--seed", type=int, default=configs.DEFAULT_DATA_SEED, help="synthetic dataset seed")
     parser.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
                         help="pipeline root, ML Metadata, serving directory and generated data (default: .work)")
@@ -26,14 +37,14 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=handle)
 
 
-def parse_hparams(pairs):
+def parse_hparams(pairs, flag="--hparam"):
     import json
 
     hparams = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"error: --hparam expects KEY=VALUE, got {pair!r}")
+            raise SystemExit(f"error: {flag} expects KEY=VALUE, got {pair!r}")
         try:
             hparams[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -41,23 +52,51 @@ def parse_hparams(pairs):
     return hparams
 
 
+def sample_gen_options(args):
+    """SampleGen's options from --features and --sample-option; None when the input is sample CSVs (--data)."""
+    if args.data:
+        if args.sample_option or args.features != sample_gen_config.POINT_IN_TIME:
+            raise SystemExit("error: --features and --sample-option apply to raw MovieLens input, not to --data")
+        return None
+    options = {"features_mode": args.features, **parse_hparams(args.sample_option, "--sample-option")}
+    try:
+        return sample_gen_config.SampleGenConfig(**options)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+
+
 def handle(args) -> int:
     beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
+    sample_gen = sample_gen_options(args)
     from pipeline import local_runner, summary
     from pipeline.datasets import synthetic
 
     paths = configs.LocalPaths(os.path.abspath(args.work_dir))
     if args.data:
         data_root = args.data
+    elif args.movielens:
+        data_root = args.movielens
     else:
         generated = synthetic.ensure_generated(paths.data_dir, args.size, args.seed)
-        data_root = os.path.join(generated, "samples")
+        data_root = os.path.join(generated, "raw")
     record = local_runner.run(
         data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
         train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
-        beam_pipeline_args=beam_pipeline_args)
+        beam_pipeline_args=beam_pipeline_args, sample_gen=sample_gen)
     result = summary.RunSummary.from_record(record)
-    print("\n".join(result.lines()))
+    print("\n".join(result.lines() + sample_gen_lines(record)))
     if not result.succeeded:
         return 1
     return 0 if result.blessed else 2
+
+
+def sample_gen_lines(record):
+    """What SampleGen read and made, from its Examples' custom properties; none without SampleGen."""
+    from components.sample_gen import report
+    from pipeline import metadata
+
+    node = record.node("SampleGen")
+    examples = node.output("examples") if node else None
+    if examples is None:
+        return []
+    return [report.summary_line({k: metadata.custom_property(examples, k) for k in examples.custom_properties})]

@@ -133,7 +133,8 @@ def write_samples(world: World, out_dir: str, eval_fraction: float = 0.2) -> Dic
 
 
 def generate(out_dir: str, num_ratings: int = 24000, seed: int = 42) -> Dict[str, int]:
-    """Writes `raw/` (MovieLens files) and `samples/{train,eval}` under out_dir; returns sample counts."""
+    """Writes `raw/` (MovieLens files, the default run's input through SampleGen) and `samples/{train,eval}` (the
+    same point-in-time samples built in memory, in the sample CSV format) under out_dir; returns sample counts."""
     world = generate_world(num_ratings, seed)
     write_movielens(world, os.path.join(out_dir, "raw"))
     return write_samples(world, os.path.join(out_dir, "samples"))
