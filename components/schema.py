@@ -29,6 +29,7 @@ def _add_feature(schema: schema_pb2.Schema, column: features.Column) -> None:
         feature.shape.dim.add(size=1)
     else:
         feature.value_count.max = 1
+        feature.presence.min_count = 1  # optional per example, but a split where it never occurs lost the column
     if column.kind == "int" and column.value_range:
         feature.int_domain.min, feature.int_domain.max = (int(v) for v in column.value_range)
     elif column.kind == "float":

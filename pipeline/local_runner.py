@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import time
 from typing import List, Optional
 
 from tfx import v1 as tfx
@@ -11,6 +13,30 @@ from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
 from pipeline import pipeline as pipeline_lib
+
+# Beam's direct runner appends the node's step to the node's exception message.
+_BEAM_STEP = re.compile(r"\s*\[while running 'Run\[[^\]]+\]'\]\s*$")
+
+
+class ComponentFailed(RuntimeError):
+    """A pipeline node raised; the message names the node and gives its own error, without Beam's wrapping.
+
+    record: what ML Metadata holds of the failed run, None if it failed before any node was recorded.
+    """
+
+    def __init__(self, error: Exception, record: Optional[metadata.RunRecord]):
+        failed = [node.node_id for node in record.nodes.values() if node.state == "FAILED"] if record else []
+        self.node = failed[0] if failed else "the pipeline"
+        self.record = record
+        super().__init__(f"{self.node} failed: {_BEAM_STEP.sub('', str(error))}")
+
+
+def _run_since(paths: configs.LocalPaths, started_ms: int) -> Optional[metadata.RunRecord]:
+    """The latest recorded run if it started after started_ms (a run can fail before it is recorded)."""
+    if not os.path.exists(paths.metadata_path):
+        return None
+    record = metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)
+    return record if record and record.start_ms >= started_ms else None
 
 
 def run(
@@ -22,9 +48,10 @@ def run(
     hparams: Optional[dict] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
+    allow_anomalies: bool = False,
     sample_gen: Optional[SampleGenConfig] = None,
 ) -> metadata.RunRecord:
-    """Runs the whole pipeline and returns what ML Metadata recorded of this run."""
+    """Runs the whole pipeline and returns what ML Metadata recorded of this run; ComponentFailed if a node failed."""
     pipeline = pipeline_lib.create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=paths.pipeline_root,
@@ -40,7 +67,12 @@ def run(
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             paths.metadata_path),
         enable_cache=enable_cache,
+        allow_anomalies=allow_anomalies,
         sample_gen=sample_gen)
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
-    BeamDagRunner().run(pipeline)
+    started_ms = int(time.time() * 1000)
+    try:
+        BeamDagRunner().run(pipeline)
+    except Exception as error:  # a node's own exception, whatever its type
+        raise ComponentFailed(error, _run_since(paths, started_ms)) from error
     return metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)

@@ -19,6 +19,7 @@ from tfx.utils import proto_utils
 from components import evaluation
 from components import trainer as trainer_lib
 from components.atomic_pusher import executor as atomic_pusher
+from components.data_gate.component import DataGate
 from components.sample_gen.component import SampleGen
 from components.sample_gen.config import SampleGenConfig
 from components.serving_baseline.component import ServingBaseline
@@ -71,6 +72,7 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     enable_cache: bool = True,
     runtime_parameters: bool = False,
+    allow_anomalies: bool = False,
     sample_gen: Optional[SampleGenConfig] = None,
 ) -> tfx.dsl.Pipeline:
     """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
@@ -79,6 +81,7 @@ def create_pipeline(
     changing the code invalidates their cached results even though they reference it by dotted path.
     runtime_parameters: compile the data root, the training args and the evaluation config as run-time
     parameters (names above) whose defaults are the values given here; an empty data_root has no default.
+    allow_anomalies: data that breaks the schema is trained on with a warning instead of stopping the run.
     sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
     these options (in place of CsvExampleGen).
     """
@@ -89,14 +92,15 @@ def create_pipeline(
         example_gen = SampleGen(input_base=input_base, config=sample_gen)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
-    example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    example_validator = DataGate(statistics=statistics_gen.outputs["statistics"],
+                                 schema=schema_gen.outputs["schema"], allow_anomalies=allow_anomalies)
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config={trainer_lib.CODE_VERSION_KEY: code_version})
+    transform.add_upstream_node(example_validator)  # nothing is trained on data that failed validation
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],

@@ -1,5 +1,6 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
 import os
+import sys
 
 from components.sample_gen import config as sample_gen_config
 from pipeline import beam_runners, configs
@@ -33,6 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
+    parser.add_argument("--allow-anomalies", action="store_true",
+                        help="train on data that breaks the schema (a warning instead of stopping the run)")
     beam_runners.add_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -68,7 +71,8 @@ def sample_gen_options(args):
 def handle(args) -> int:
     beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
     sample_gen = sample_gen_options(args)
-    from pipeline import local_runner, summary
+    from pipeline import local_runner, preflight
+    from pipeline import pipeline as pipeline_lib
     from pipeline.datasets import synthetic
 
     paths = configs.LocalPaths(os.path.abspath(args.work_dir))
@@ -79,15 +83,39 @@ def handle(args) -> int:
     else:
         generated = synthetic.ensure_generated(paths.data_dir, args.size, args.seed)
         data_root = os.path.join(generated, "raw")
-    record = local_runner.run(
-        data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
-        train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
-        beam_pipeline_args=beam_pipeline_args, sample_gen=sample_gen)
-    result = summary.RunSummary.from_record(record)
-    print("\n".join(result.lines() + sample_gen_lines(record)))
-    if not result.succeeded:
+    rows_read = {}  # SampleGen checks raw files itself and reports what it read
+    if sample_gen is None:
+        try:
+            rows_read = preflight.check_samples(
+                data_root, {split.name: split.pattern for split in pipeline_lib.sample_splits().splits})
+        except preflight.PreflightError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    try:
+        record = local_runner.run(
+            data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
+            train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
+            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen)
+    except local_runner.ComponentFailed as failure:
+        if failure.record:
+            print_summary(failure.record, rows_read)
+        print(f"error: {failure}", file=sys.stderr)  # last, where the user looks
+        return 1
+    result, balanced = print_summary(record, rows_read)
+    if not result.succeeded or not balanced:
         return 1
     return 0 if result.blessed else 2
+
+
+def print_summary(record, rows_read):
+    """Prints what the run did and its record accounting; returns the summary and whether every split balances."""
+    from pipeline import accounting, summary
+
+    result = summary.RunSummary.from_record(record)
+    split_accounts = accounting.accounts(rows_read, record)
+    print("\n".join(result.lines() + (accounting.lines(split_accounts) if split_accounts else [])
+                    + sample_gen_lines(record)))
+    return result, all(account.balanced for account in split_accounts)
 
 
 def sample_gen_lines(record):
