@@ -1,17 +1,23 @@
 """The TFMA evaluation: metrics, slices from the feature spec, and the blessing gate.
 
 The gate applies to the overall slice only (small slices would fail any fixed threshold by chance): ROC AUC
-above `min_auc`, and no worse than the serving model's by more than `max_auc_regression`.
+at least `min_auc`, and no worse than the serving model's by more than `max_auc_regression`.
+Ranking quality is measured per user (each user's eval examples are one query, ranked by the model's score):
+NDCG@10 and recall@10 with the label as gain; they are reported, not gated.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import tensorflow_model_analysis as tfma
 
-from components import features, serving
+from components import features, ranking_metrics, serving
 
 AUC_METRIC = "AUC"
 PR_AUC_METRIC = "AUCPrecisionRecall"
 CONFUSION_THRESHOLDS = (0.3, 0.5, 0.7)
+RANKING_K = 10
 
 
 def slicing_specs() -> list:
@@ -38,7 +44,34 @@ def metrics_specs(min_auc: float, max_auc_regression: float) -> list:
         tfma.MetricConfig(class_name="ConfusionMatrixAtThresholds",
                           config=f'"thresholds": {list(CONFUSION_THRESHOLDS)}'),
     ]
-    return [tfma.MetricsSpec(metrics=metrics)]
+    return [tfma.MetricsSpec(metrics=metrics), ranking_metrics_spec()]
+
+
+def ranking_metrics_spec() -> tfma.MetricsSpec:
+    """NDCG@k and recall@k per user; the label is the gain (a liked movie is relevant, a disliked one is not)."""
+    top_k = {"top_k_list": [RANKING_K]}
+    return tfma.MetricsSpec(query_key=features.USER_KEY, metrics=[
+        tfma.MetricConfig(class_name="NDCG", config=json.dumps({"gain_key": features.LABEL_KEY, **top_k})),
+        tfma.MetricConfig(class_name=ranking_metrics.QueryRecall.__name__, module=ranking_metrics.__name__,
+                          config=json.dumps(top_k)),
+    ])
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """The blessing thresholds as an EvalConfig holds them (read back from an Evaluator's output)."""
+    min_auc: float
+    max_auc_regression: float
+
+    @classmethod
+    def from_eval_config(cls, config: tfma.EvalConfig) -> "Gate":
+        for spec in config.metrics_specs:
+            for metric in spec.metrics:
+                if metric.class_name == AUC_METRIC and metric.per_slice_thresholds:
+                    threshold = metric.per_slice_thresholds[0].threshold
+                    return cls(threshold.value_threshold.lower_bound.value,
+                               -threshold.change_threshold.absolute.value)
+        raise ValueError(f"the eval config has no {AUC_METRIC} gate: {config}")
 
 
 def eval_config(min_auc: float, max_auc_regression: float) -> tfma.EvalConfig:

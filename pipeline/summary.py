@@ -2,29 +2,140 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
+
+from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import metadata
 
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
+SERVING_BASELINE = "ServingBaseline"
+BASELINE_MODEL = "baseline"  # the Evaluator's name for the baseline model spec (tfma.constants.BASELINE_KEY)
+SliceKey = Tuple[Tuple[str, Any], ...]  # ((column, value), ...); () is the overall slice
+OVERALL: SliceKey = ()
+
+
+def metric_name(key) -> str:
+    """A MetricKey proto as one name: `auc`, `ndcg@10` (top-k sub key); diffs are kept apart by the caller."""
+    return key.name + (f"@{key.sub_key.top_k.value}" if key.sub_key.HasField("top_k") else "")
+
+
+@dataclasses.dataclass
+class SliceMetrics:
+    """One slice's double-valued metrics: the candidate's, the baseline's and candidate minus baseline."""
+    candidate: Dict[str, float] = dataclasses.field(default_factory=dict)
+    baseline: Dict[str, float] = dataclasses.field(default_factory=dict)
+    diff: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def load_slice_metrics(evaluation_uri: str) -> Dict[SliceKey, SliceMetrics]:
+    """Every slice of TFMA's output (an Evaluator's `evaluation` artifact)."""
+    import tensorflow_model_analysis as tfma  # heavy; only when metrics are asked for
+
+    slices = {}
+    for proto in tfma.load_metrics(evaluation_uri):
+        metrics = slices.setdefault(tfma.slicer.deserialize_slice_key(proto.slice_key), SliceMetrics())
+        for item in proto.metric_keys_and_values:
+            if item.value.WhichOneof("type") != "double_value":
+                continue
+            target = (metrics.diff if item.key.is_diff else
+                      metrics.baseline if item.key.model_name == BASELINE_MODEL else metrics.candidate)
+            target[metric_name(item.key)] = item.value.double_value.value
+    return slices
 
 
 def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
-    """The overall slice's metrics from TFMA's output; comparison keys get a `_diff` suffix."""
-    import tensorflow_model_analysis as tfma  # heavy; only when a summary is asked for
+    """The candidate's overall-slice metrics; comparisons with the baseline get a `_diff` suffix."""
+    return _flat(load_slice_metrics(evaluation_uri).get(OVERALL, SliceMetrics()))
 
-    for slice_metrics in tfma.load_metrics(evaluation_uri):
-        if slice_metrics.slice_key.single_slice_keys:
-            continue
-        values = {}
-        for item in slice_metrics.metric_keys_and_values:
-            if item.value.WhichOneof("type") != "double_value":
-                continue
-            name = item.key.name + ("_diff" if item.key.is_diff else "")
-            values[name] = item.value.double_value.value
-        return values
-    return {}
+
+def _flat(metrics: SliceMetrics) -> Dict[str, float]:
+    return {**metrics.candidate, **{f"{name}_diff": value for name, value in metrics.diff.items()}}
+
+
+def compared_metrics() -> Tuple[str, ...]:
+    """The overall metrics the gate's summary puts side by side (candidate vs. baseline)."""
+    from components import evaluation
+
+    k = evaluation.RANKING_K
+    return ("auc", "auc_precision_recall", "binary_accuracy", "calibration", f"ndcg@{k}", f"recall@{k}")
+
+
+def _failure_reason(failure, slice_key: SliceKey) -> str:
+    """A TFMA validation failure as a sentence (TFMA leaves `message` empty for a plain threshold miss)."""
+    name, value, threshold = metric_name(failure.metric_key), failure.metric_value.double_value.value, \
+        failure.metric_threshold
+    where = f" on slice {dict(slice_key)}" if slice_key else ""
+    if failure.message.strip():
+        return f"{name}{where}: {failure.message.strip()}"
+    if threshold.HasField("change_threshold"):
+        allowed = threshold.change_threshold.absolute.value
+        return f"{name} changed by {value:+.4f} against the baseline{where}; the gate allows {allowed:+.4f}"
+    bounds = threshold.value_threshold
+    if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
+        return f"{name} = {value:.4f}{where} is below the minimum {bounds.lower_bound.value:.4f}"
+    return f"{name} = {value:.4f}{where} is above the maximum {bounds.upper_bound.value:.4f}"
+
+
+def _baseline_model(record: metadata.RunRecord) -> Optional[metadata_store_pb2.Artifact]:
+    from components.serving_baseline import spec as baseline_spec
+
+    node = record.node(SERVING_BASELINE)
+    return node.output(baseline_spec.BASELINE_MODEL_KEY) if node else None
+
+
+@dataclasses.dataclass
+class GateReport:
+    """What the blessing compared: the thresholds, the baseline model, candidate vs. baseline, and why it failed."""
+    min_auc: float
+    max_auc_regression: float
+    baseline_version: Optional[str]  # None: nothing was serving, the candidate was its own baseline
+    comparisons: Dict[str, Tuple[float, float]]  # metric -> (candidate, baseline), overall slice
+    failures: List[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @classmethod
+    def load(cls, evaluation_uri: str, overall: SliceMetrics,
+             baseline: Optional[metadata_store_pb2.Artifact]) -> "GateReport":
+        import tensorflow_model_analysis as tfma
+        from tensorflow_model_analysis.writers import eval_config_writer
+
+        from components import evaluation
+        from components.serving_baseline import spec as baseline_spec
+
+        gate = evaluation.Gate.from_eval_config(eval_config_writer.load_eval_run(evaluation_uri)[0])
+        validation = tfma.load_validation_result(evaluation_uri)
+        failures = [_failure_reason(failure, tfma.slicer.deserialize_slice_key(per_slice.slice_key))
+                    for per_slice in validation.metric_validations_per_slice for failure in per_slice.failures]
+        if not validation.validation_ok and not failures:
+            failures.append("TFMA reported the validation as failed without a metric failure "
+                            f"(missing slices: {list(validation.missing_slices)})")
+        is_candidate = baseline is None or metadata.custom_property(baseline, baseline_spec.IS_CANDIDATE_PROPERTY, 1)
+        return cls(
+            min_auc=gate.min_auc, max_auc_regression=gate.max_auc_regression,
+            baseline_version=None if is_candidate else
+            metadata.custom_property(baseline, baseline_spec.BASELINE_VERSION_PROPERTY),
+            comparisons={name: (overall.candidate[name], overall.baseline.get(name, float("nan")))
+                         for name in compared_metrics() if name in overall.candidate},
+            failures=failures)
+
+    @property
+    def baseline_text(self) -> str:
+        return (f"serving version {self.baseline_version}" if self.baseline_version is not None
+                else "none serving yet: the candidate is its own baseline")
+
+    def lines(self) -> list:
+        out = [f"gate: overall ROC AUC >= {self.min_auc:.4f} and at most {self.max_auc_regression:.4f} below the "
+               f"baseline ({self.baseline_text})",
+               f"  {'metric':<22} {'candidate':>10} {'baseline':>10} {'diff':>9}"]
+        out += [f"  {name:<22} {cand:>10.4f} {base:>10.4f} {cand - base:>+9.4f}"
+                for name, (cand, base) in self.comparisons.items()]
+        out += ["  passed" if self.passed else "  failed: " + "; ".join(self.failures)]
+        return out
 
 
 @dataclasses.dataclass
@@ -36,6 +147,7 @@ class RunSummary:
     metrics: Dict[str, float]
     pushed_dir: Optional[str]  # the version directory now serving this model (new or already there)
     newly_pushed: bool
+    gate: Optional[GateReport] = None
 
     @property
     def succeeded(self) -> bool:
@@ -52,14 +164,16 @@ class RunSummary:
         if pushed:
             pushed_dir = (metadata.custom_property(pushed, "pushed_destination") if newly_pushed
                           else metadata.custom_property(pushed, "already_served"))
+        overall = load_slice_metrics(evaluation.uri).get(OVERALL, SliceMetrics()) if evaluation else None
         return cls(
             run_id=record.run_id,
             states={n.node_id: n.state for n in record.nodes.values()},
             seconds={n.node_id: n.seconds for n in record.nodes.values()},
             blessed=bool(metadata.custom_property(blessing, "blessed", 0)) if blessing else None,
-            metrics=overall_metrics(evaluation.uri) if evaluation else {},
+            metrics=_flat(overall) if overall else {},
             pushed_dir=pushed_dir,
-            newly_pushed=newly_pushed)
+            newly_pushed=newly_pushed,
+            gate=GateReport.load(evaluation.uri, overall, _baseline_model(record)) if evaluation else None)
 
     def lines(self) -> list:
         out = [f"run {self.run_id}"]
@@ -69,6 +183,8 @@ class RunSummary:
             out.append(f"eval ROC AUC {auc:.4f}  PR AUC {pr_auc:.4f}  accuracy "
                        f"{self.metrics.get('binary_accuracy', float('nan')):.4f}  "
                        f"examples {self.metrics.get('example_count', 0):.0f}")
+        if self.gate:
+            out += self.gate.lines()
         out.append(f"blessed: {'yes' if self.blessed else 'no'}")
         if self.pushed_dir:
             how = "pushed" if self.newly_pushed else "already serving, not pushed again"

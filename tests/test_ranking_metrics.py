@@ -1,0 +1,103 @@
+"""QueryRecall, the per-user recall@k metric added to TFMA (components/ranking_metrics.py)."""
+import numpy as np
+import pytest
+from tensorflow_model_analysis.metrics import metric_specs, metric_types
+
+from components import evaluation, features, ranking_metrics
+
+
+def _recall(queries, top_k_list):
+    """Runs the metric's combiner over queries given as (labels, predictions) of one user each."""
+    metric = ranking_metrics.QueryRecall(top_k_list=top_k_list)
+    (computation,) = metric.computations(query_key="userId")
+    combiner = computation.combiner
+    halves = [combiner.create_accumulator(), combiner.create_accumulator()]
+    for i, (labels, predictions) in enumerate(queries):
+        halves[i % 2] = combiner.add_input(halves[i % 2], metric_types.StandardMetricInputs(
+            labels=np.array(labels, dtype=float), predictions=np.array(predictions, dtype=float),
+            example_weights=np.array([1.0])))
+    output = combiner.extract_output(combiner.merge_accumulators(halves))
+    return {key.sub_key.top_k: value for key, value in output.items()}
+
+
+def test_recall_is_the_share_of_a_users_positives_in_the_top_k_averaged_over_users():
+    queries = [
+        ([1, 0, 1, 0], [0.9, 0.8, 0.1, 0.2]),  # positives ranked 1st and 4th: @1 = 1/2, @2 = 1/2
+        ([0, 1, 1], [0.5, 0.4, 0.3]),  # ranked 2nd and 3rd: @1 = 0, @2 = 1/2
+        ([0, 0], [0.9, 0.1]),  # no positive: not a query that counts
+        ([1], [0.1]),  # fewer items than k: all positives are in the top k
+    ]
+    recall = _recall(queries, [1, 2])
+    assert recall[1] == pytest.approx((0.5 + 0.0 + 1.0) / 3)
+    assert recall[2] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+
+
+def test_recall_without_any_positive_is_nan():
+    assert np.isnan(_recall([([0, 0], [0.3, 0.2])], [10])[10])
+
+
+def test_recall_needs_a_query_key():
+    with pytest.raises(ValueError, match="query_key"):
+        ranking_metrics.QueryRecall(top_k_list=[10]).computations()
+
+
+def test_eval_config_ranks_per_user_and_tfma_builds_ndcg_and_recall_at_10():
+    config = evaluation.eval_config(min_auc=0.6, max_auc_regression=0.01)
+    (spec,) = [s for s in config.metrics_specs if s.query_key]
+    assert spec.query_key == features.USER_KEY
+    computations = metric_specs.to_computations([spec], eval_config=config)
+    keys = {(key.name, key.sub_key.top_k if key.sub_key else None) for c in computations for key in c.keys}
+    assert {("ndcg", evaluation.RANKING_K), ("recall", evaluation.RANKING_K)} <= keys
+
+
+def test_gate_thresholds_read_back_from_the_eval_config():
+    gate = evaluation.Gate.from_eval_config(evaluation.eval_config(min_auc=0.65, max_auc_regression=0.02))
+    assert (gate.min_auc, gate.max_auc_regression) == pytest.approx((0.65, 0.02))
+
+
+def _user_lists(examples_uri: str, model_uri: str):
+    """Each user's (labels, scores) on the eval split, scored by the evaluated model outside TFMA."""
+    import glob
+    import os
+    from collections import defaultdict
+
+    import tensorflow as tf
+    from tfx.utils import path_utils
+
+    files = glob.glob(os.path.join(examples_uri, "Split-eval", "*.gz"))
+    serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    scorer = tf.saved_model.load(path_utils.serving_model_path(model_uri)).signatures["serving_default"]
+    scores = scorer(examples=tf.constant(serialized))["probability"].numpy().reshape(-1)
+    lists = defaultdict(lambda: ([], []))
+    for raw, score in zip(serialized, scores):
+        example = tf.train.Example.FromString(raw).features.feature
+        labels, user_scores = lists[example[features.USER_KEY].int64_list.value[0]]
+        labels.append(example[features.LABEL_KEY].int64_list.value[0])
+        user_scores.append(score)
+    return list(lists.values())
+
+
+def _ndcg_at(k, labels, scores):
+    gains = np.asarray(labels, dtype=float)
+    discounts = 1.0 / np.log2(np.arange(2, min(k, len(gains)) + 2))
+    ranked = gains[np.argsort(-np.asarray(scores), kind="stable")][:k]
+    ideal = np.sort(gains)[::-1][:k]
+    return float((ranked * discounts).sum() / (ideal * discounts).sum())
+
+
+@pytest.mark.e2e
+def test_tfma_ranking_metrics_equal_a_recomputation_per_user(e2e_run):
+    from pipeline import configs, metadata, summary
+
+    record = metadata.latest_run(e2e_run.paths.metadata_path, configs.PIPELINE_NAME)
+    evaluator = record.node(summary.EVALUATOR)
+    overall = summary.load_slice_metrics(evaluator.output("evaluation").uri)[summary.OVERALL].candidate
+    lists = [(labels, scores) for labels, scores in _user_lists(
+        evaluator.inputs["examples"][0].uri, evaluator.inputs["model"][0].uri) if any(labels)]
+    k = evaluation.RANKING_K
+    assert len(lists) >= 10
+    ndcg = np.mean([_ndcg_at(k, labels, scores) for labels, scores in lists])
+    recall = np.mean([np.asarray(labels)[np.argsort(-np.asarray(scores), kind="stable")][:k].sum() / sum(labels)
+                      for labels, scores in lists])
+    assert overall[f"ndcg@{k}"] == pytest.approx(ndcg, abs=2e-3)
+    assert overall[f"recall@{k}"] == pytest.approx(recall, abs=2e-3)
