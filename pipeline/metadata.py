@@ -20,6 +20,7 @@ class NodeRecord:
     end_ms: int
     outputs: Dict[str, List[metadata_store_pb2.Artifact]]
     execution: metadata_store_pb2.Execution
+    inputs: Dict[str, List[metadata_store_pb2.Artifact]] = dataclasses.field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -55,36 +56,67 @@ def custom_property(artifact_or_execution, name: str, default=None):
     return getattr(value, value.WhichOneof("value"))
 
 
-def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
+def _context_name(store: metadata_store.MetadataStore, execution_id: int, context_type: str) -> Optional[str]:
     for context in store.get_contexts_by_execution(execution_id):
-        if store.get_context_types_by_id([context.type_id])[0].name == NODE_CONTEXT_TYPE:
-            return context.name.split(".", 1)[-1]
-    return "?"
+        if store.get_context_types_by_id([context.type_id])[0].name == context_type:
+            return context.name
+    return None
+
+
+def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
+    name = _context_name(store, execution_id, NODE_CONTEXT_TYPE)
+    return name.split(".", 1)[-1] if name else "?"
+
+
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+
+
+def _artifacts_by_key(store: metadata_store.MetadataStore, execution_id: int, event_types) -> Dict[str, List]:
+    events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type in event_types]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    by_key: Dict[str, List] = {}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else "?"
+        by_key.setdefault(key, []).append(artifacts[event.artifact_id])
+    return by_key
 
 
 def _outputs(store: metadata_store.MetadataStore, execution_id: int) -> Dict[str, List]:
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    outputs: Dict[str, List] = {}
-    for event in events:
-        key = event.path.steps[0].key if event.path.steps else "?"
-        outputs.setdefault(key, []).append(artifacts[event.artifact_id])
-    return outputs
+    return _artifacts_by_key(store, execution_id, _OUTPUT_EVENTS)
+
+
+def _inputs(store: metadata_store.MetadataStore, execution_id: int) -> Dict[str, List]:
+    return _artifacts_by_key(store, execution_id, _INPUT_EVENTS)
+
+
+def node_record(store: metadata_store.MetadataStore, execution: metadata_store_pb2.Execution) -> NodeRecord:
+    return NodeRecord(
+        node_id=_node_id(store, execution.id),
+        state=_STATE_NAMES.get(execution.last_known_state, "UNKNOWN"),
+        start_ms=execution.create_time_since_epoch,
+        end_ms=execution.last_update_time_since_epoch,
+        outputs=_outputs(store, execution.id),
+        execution=execution,
+        inputs=_inputs(store, execution.id))
 
 
 def run_record(store: metadata_store.MetadataStore, run_context: metadata_store_pb2.Context) -> RunRecord:
-    nodes = {}
-    for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id):
-        node_id = _node_id(store, execution.id)
-        nodes[node_id] = NodeRecord(
-            node_id=node_id,
-            state=_STATE_NAMES.get(execution.last_known_state, "UNKNOWN"),
-            start_ms=execution.create_time_since_epoch,
-            end_ms=execution.last_update_time_since_epoch,
-            outputs=_outputs(store, execution.id),
-            execution=execution)
-    return RunRecord(run_context.name, run_context.create_time_since_epoch, nodes)
+    records = [node_record(store, e) for e in sorted(store.get_executions_by_context(run_context.id),
+                                                      key=lambda e: e.id)]
+    return RunRecord(run_context.name, run_context.create_time_since_epoch, {r.node_id: r for r in records})
+
+
+def run_id_of(store: metadata_store.MetadataStore, execution_id: int) -> Optional[str]:
+    return _context_name(store, execution_id, RUN_CONTEXT_TYPE)
+
+
+def producer(store: metadata_store.MetadataStore, artifact_id: int) -> Optional[NodeRecord]:
+    """The execution that made an artifact: a cached execution re-publishes it, the COMPLETE one made it."""
+    ids = [e.execution_id for e in store.get_events_by_artifact_ids([artifact_id]) if e.type in _OUTPUT_EVENTS]
+    executions = sorted(store.get_executions_by_id(ids),
+                        key=lambda e: (e.last_known_state != metadata_store_pb2.Execution.COMPLETE, e.id))
+    return node_record(store, executions[0]) if executions else None
 
 
 def runs(sqlite_path: str, pipeline_name: str) -> List[RunRecord]:

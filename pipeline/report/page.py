@@ -1,0 +1,217 @@
+"""The review as one self-contained HTML page: inline CSS and SVG, no script, nothing fetched (works offline).
+
+Every metric cell carries `data-slice`, `data-model`, `data-metric` and the exact `data-value`, so a test (or a
+scraper) reads the numbers without parsing the text.
+"""
+from __future__ import annotations
+
+import datetime
+import math
+from html import escape
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from components import features
+from pipeline import summary
+from pipeline.report import review as review_lib
+from pipeline.report import svg
+
+CANDIDATE, BASELINE, DIFF = "candidate", summary.BASELINE_MODEL, "diff"
+SLICE_COLUMNS = (  # (metric name in TFMA's output, header)
+    ("example_count", "examples"), ("auc", "ROC AUC"), ("auc_precision_recall", "PR AUC"),
+    ("binary_accuracy", "accuracy"), ("calibration", "calibration"), ("mean_label", "mean label"),
+    ("mean_prediction", "mean prediction"),
+)
+COLORS = {CANDIDATE: "#1f6fb4", BASELINE: "#e07b00"}
+CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px auto; max-width: 1180px; color: #222; padding: 0 16px; }
+h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 8px 0; } th, td { padding: 3px 9px; border-bottom: 1px solid #eee; }
+th { text-align: left; background: #f6f6f6; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.group td { background: #fafafa; font-weight: 600; }
+.badge { display: inline-block; padding: 3px 10px; border-radius: 4px; color: #fff; font-weight: 600; }
+.ok { background: #2e7d32; } .fail { background: #c62828; } .muted { color: #777; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; } .warn { color: #b26a00; }
+code { background: #f3f3f3; padding: 0 3px; } a { color: #1f6fb4; }
+"""
+
+
+def _number(value: Optional[float], digits: int = 4, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:{'+' if signed else ''}.{digits}f}"
+
+
+def _cell(value: Optional[float], slice_id: str, model: str, metric: str, digits: int = 4) -> str:
+    """A metric's cell; `model` "diff" holds candidate minus baseline, shown with its sign."""
+    exact = "" if value is None else repr(float(value))
+    return (f'<td class="num" data-slice="{escape(slice_id)}" data-model="{model}" data-metric="{escape(metric)}" '
+            f'data-value="{exact}">{_number(value, digits, signed=(model == DIFF))}</td>')
+
+
+def _table(headers: Sequence[str], rows: Iterable[str], numeric_from: int = 1) -> str:
+    head = "".join(f'<th class="{"num" if i >= numeric_from else ""}">{escape(h)}</th>'
+                   for i, h in enumerate(headers))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def slice_id(key: summary.SliceKey) -> str:
+    return "overall" if not key else ",".join(f"{column}={value}" for column, value in key)
+
+
+def slice_value_label(column: str, value) -> str:
+    """A bucket slice's index as the range it covers (Transform's apply_buckets: [low, high); missing is -1)."""
+    for bucket in features.SLICE_BUCKETS:
+        if bucket.name == column and isinstance(value, int):
+            bounds = bucket.boundaries
+            if value == 0:
+                return f"< {bounds[0]:g} or missing {bucket.source}"
+            if value >= len(bounds):
+                return f">= {bounds[-1]:g}"
+            return f"{bounds[value - 1]:g} to < {bounds[value]:g}"
+    return str(value)
+
+
+def _slice_order() -> Dict[str, int]:
+    columns = features.SLICE_FEATURE_KEYS + tuple(b.name for b in features.SLICE_BUCKETS)
+    return {column: i for i, column in enumerate(columns)}
+
+
+def _bucket_source(column: str) -> str:
+    return next((f" (buckets of {b.source})" for b in features.SLICE_BUCKETS if b.name == column), "")
+
+
+def _slices_section(review: review_lib.Review) -> str:
+    order = _slice_order()
+    keys = sorted(review.slices, key=lambda k: (len(k), [(order.get(c, 99), c, str(v).zfill(6)) for c, v in k]))
+    rows, group = [], None
+    for key in keys:
+        column = key[0][0] if key else "overall"
+        if column != group:
+            group = column
+            rows.append(f'<tr class="group"><td colspan="{len(SLICE_COLUMNS) + 2}">{escape(column)}'
+                        f'{escape(_bucket_source(column))}</td></tr>')
+        metrics, sid = review.slices[key], slice_id(key)
+        label = "all examples" if not key else slice_value_label(*key[0])
+        cells = [_cell(metrics.candidate.get(name), sid, CANDIDATE, name, 0 if name == "example_count" else 4)
+                 for name, _ in SLICE_COLUMNS]
+        cells.append(_cell(metrics.diff.get("auc"), sid, DIFF, "auc"))
+        rows.append(f"<tr><td>{escape(label)}</td>{''.join(cells)}</tr>")
+    headers = ["slice"] + [h for _, h in SLICE_COLUMNS] + ["ROC AUC vs baseline"]
+    return ("<h2>Metrics per slice</h2><p class=\"muted\">Candidate model on the eval split. Ranking metrics are "
+            "per user, so they are read on the overall slice only (a user's list spans many item slices).</p>"
+            + _table(headers, rows))
+
+
+def _decision_section(review: review_lib.Review) -> str:
+    run, gate = review.summary, review.summary.gate
+    badge = ('<span class="badge ok" id="decision">BLESSED</span>' if run.blessed
+             else '<span class="badge fail" id="decision">NOT BLESSED</span>')
+    if run.pushed_dir:
+        pushed = (f"pushed to <code>{escape(run.pushed_dir)}</code>" if run.newly_pushed
+                  else f"already serving as <code>{escape(run.pushed_dir)}</code>, not pushed again")
+    else:
+        pushed = "nothing pushed"
+    parts = [f"<h2>Blessing decision</h2><p>{badge} &nbsp; {pushed}</p>"]
+    if gate:
+        auc = gate.comparisons.get("auc", (float("nan"), float("nan")))
+        parts.append(
+            f"<p>Gate on the overall slice: ROC AUC at least <b>{gate.min_auc:.4f}</b> and at most "
+            f"<b>{gate.max_auc_regression:.4f}</b> below the baseline. Baseline: {escape(gate.baseline_text)}.</p>")
+        if gate.passed:
+            reasons = [f"ROC AUC {auc[0]:.4f} &ge; {gate.min_auc:.4f}",
+                       f"change against the baseline {auc[0] - auc[1]:+.4f} &ge; {-gate.max_auc_regression:+.4f}"]
+        else:
+            reasons = [escape(f) for f in gate.failures]
+        parts.append('<ul id="reasons">' + "".join(f"<li>{r}</li>" for r in reasons) + "</ul>")
+        rows = [f"<tr><td>{escape(name)}</td>{_cell(cand, 'overall', CANDIDATE, name)}"
+                f"{_cell(base, 'overall', BASELINE, name)}{_cell(cand - base, 'overall', DIFF, name)}</tr>"
+                for name, (cand, base) in gate.comparisons.items()]
+        parts.append("<h2>Candidate vs. baseline (overall)</h2>"
+                     + _table(["metric", "candidate", "baseline", "candidate − baseline"], rows))
+        parts.append('<p class="muted">ndcg@k and recall@k rank each user\'s eval movies by the model\'s score '
+                     "(label as relevance); users without a liked movie are left out.</p>")
+    return "".join(parts)
+
+
+def _charts_section(review: review_lib.Review) -> str:
+    gate = review.summary.gate
+    models = [CANDIDATE] + ([BASELINE] if gate and gate.baseline_version is not None else [])
+    models = [m for m in models if m in review.curves]
+    if not models:
+        return ""
+
+    def series(points_of, markers=False):
+        return [svg.Series(m, points_of(review.curves[m]), COLORS[m], markers=markers, dashed=(m == BASELINE))
+                for m in models]
+
+    diagonal = [(0.0, 0.0), (1.0, 1.0)]
+    charts = [
+        svg.chart("ROC curve", series(lambda c: sorted(c.roc)), "false positive rate", "true positive rate",
+                  diagonal),
+        svg.chart("Precision-recall curve", series(lambda c: sorted(c.pr)), "recall", "precision"),
+        svg.chart("Calibration", series(lambda c: [(b.mean_prediction, b.positive_rate) for b in c.calibration],
+                                        markers=True), "mean prediction", "share of positives", diagonal),
+    ]
+    confusion = review.curves[CANDIDATE].confusion
+    rows = [f"<tr><td>{m.threshold:g}</td>"
+            + "".join(_cell(v, "overall", CANDIDATE, f"{name}@{m.threshold:g}", digits)
+                      for name, v, digits in (("true_positives", m.true_positives, 0),
+                                              ("false_positives", m.false_positives, 0),
+                                              ("true_negatives", m.true_negatives, 0),
+                                              ("false_negatives", m.false_negatives, 0),
+                                              ("precision", m.precision, 4), ("recall", m.recall, 4)))
+            + "</tr>" for m in confusion]
+    calibration = f"{review_lib.CALIBRATION_BINS} equal-width bins of the prediction"
+    return ("<h2>Plots (overall)</h2><div class=\"charts\">" + "".join(charts) + "</div>"
+            f"<p class=\"muted\">From TFMA's ConfusionMatrixPlot and CalibrationPlot; calibration uses "
+            f"{calibration}.</p><h2>Confusion matrices (candidate, overall)</h2>"
+            + _table(["threshold", "TP", "FP", "TN", "FN", "precision", "recall"], rows))
+
+
+def _data_section(review: review_lib.Review) -> str:
+    if not review.examples:
+        return ""
+    splits = list(review.examples)
+    counts = ", ".join(f"{split}: <b>{n}</b>" for split, n in review.examples.items())
+    if review.anomalies:
+        anomaly_headers = ["split", "feature", "severity", "anomaly"]
+        anomalies = _table(anomaly_headers, (
+            f"<tr><td>{escape(a.split)}</td><td>{escape(a.feature)}</td><td>{escape(a.severity)}</td>"
+            f"<td class=\"warn\">{escape(a.description)}</td></tr>" for a in review.anomalies),
+            numeric_from=len(anomaly_headers))
+    else:
+        anomalies = '<p id="anomalies">ExampleValidator found no anomaly against the schema.</p>'
+    rows = []
+    for f in review.features:
+        missing = "".join(f'<td class="num{" warn" if f.missing.get(s) else ""}">'
+                          f'{100 * f.missing.get(s, 0.0):.1f}%</td>' for s in splits)
+        described = "".join(f'<td class="num">{escape(f.summary.get(s, ""))}</td>' for s in splits)
+        rows.append(f"<tr><td>{escape(f.name)}</td><td>{escape(f.kind)}</td>{missing}{described}</tr>")
+    headers = ["feature", "type"] + [f"missing ({s})" for s in splits] + [f"{s}" for s in splits]
+    return (f"<h2>Data</h2><p>Examples per split (StatisticsGen): {counts}.</p><h3>Anomalies</h3>{anomalies}"
+            f"<h3>Features</h3>" + _table(headers, rows, numeric_from=2))
+
+
+def _artifacts_section(review: review_lib.Review) -> str:
+    rows = [f"<tr><td>{escape(a.node_id)}</td><td>{escape(a.key)}</td><td>{escape(a.type_name)}</td>"
+            f"<td>{a.artifact_id}</td><td><a href=\"{escape(a.href)}\">{escape(a.uri)}</a></td></tr>"
+            for a in review.artifacts]
+    headers = ["component", "output", "type", "id", "location"]
+    return "<h2>Artifacts of this run</h2>" + _table(headers, rows, numeric_from=len(headers))
+
+
+def _header(review: review_lib.Review) -> str:
+    record = review.record
+    started = datetime.datetime.fromtimestamp(record.start_ms / 1000, datetime.timezone.utc)
+    rows = [f"<tr><td>{escape(n.node_id)}</td><td>{escape(n.state)}</td><td class=\"num\">{n.seconds:.1f}</td></tr>"
+            for n in record.nodes.values()]
+    return (f"<h1>sparrow-tfx run {escape(record.run_id)}</h1><p class=\"muted\">started "
+            f"{started:%Y-%m-%d %H:%M:%S} UTC</p>" + _table(["component", "state", "seconds"], rows, numeric_from=2))
+
+
+def render(review: review_lib.Review) -> str:
+    sections: List[str] = [_header(review), _decision_section(review), _charts_section(review),
+                           _slices_section(review), _data_section(review), _artifacts_section(review)]
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>sparrow-tfx run "
+            f"{escape(review.record.run_id)}</title><style>{CSS}</style></head><body>{''.join(sections)}"
+            "</body></html>\n")

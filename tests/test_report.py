@@ -1,0 +1,174 @@
+"""`sparrow-tfx report`: the offline HTML review of a run, its pieces, and the notebook for Jupyter users."""
+from __future__ import annotations
+
+import ast
+import html.parser
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import nbformat
+import pytest
+from tensorflow_model_analysis.proto import config_pb2, validation_result_pb2
+
+from components import features
+from pipeline import configs, metadata, summary
+from pipeline.report import page, svg
+from tests.conftest import E2E_MIN_AUC, REPO_ROOT, run_cli
+
+NOTEBOOK = os.path.join(REPO_ROOT, "notebooks", "review.ipynb")
+
+
+def tfma_overall_and_slices(metadata_path: str):
+    """The latest run's TFMA output read with tfma.load_metrics directly (not through pipeline.summary).
+
+    Returns ({model: {metric: value}} for the overall slice, {slice id: {metric: value}} for the candidate).
+    """
+    import tensorflow_model_analysis as tfma
+
+    record = metadata.latest_run(metadata_path, configs.PIPELINE_NAME)
+    overall, slices = {}, {}
+    for proto in tfma.load_metrics(record.node("Evaluator").output("evaluation").uri):
+        parts = [f"{k.column}={k.bytes_value.decode() if k.HasField('bytes_value') else k.int64_value}"
+                 for k in proto.slice_key.single_slice_keys]
+        slice_name = ",".join(parts) or "overall"
+        for item in proto.metric_keys_and_values:
+            if item.key.is_diff or item.value.WhichOneof("type") != "double_value":
+                continue
+            top_k = item.key.sub_key.top_k.value if item.key.sub_key.HasField("top_k") else None
+            name = item.key.name + (f"@{top_k}" if top_k else "")
+            if slice_name == "overall":
+                overall.setdefault(item.key.model_name, {})[name] = item.value.double_value.value
+            if item.key.model_name == "candidate":
+                slices.setdefault(slice_name, {})[name] = item.value.double_value.value
+    return overall, slices
+
+
+# --- pieces -------------------------------------------------------------------------------------------------
+
+def test_bucket_slices_are_labelled_with_the_range_they_cover():
+    bucket = next(b for b in features.SLICE_BUCKETS if b.name == "userActivity")
+    low, high = bucket.boundaries[0], bucket.boundaries[1]
+    assert page.slice_value_label("userActivity", 0) == f"< {low:g} or missing {bucket.source}"
+    assert page.slice_value_label("userActivity", 1) == f"{low:g} to < {high:g}"
+    assert page.slice_value_label("userActivity", len(bucket.boundaries)) == f">= {bucket.boundaries[-1]:g}"
+    assert page.slice_value_label("movieGenre1", "Drama") == "Drama"
+
+
+def test_chart_is_valid_svg_with_one_line_per_series():
+    drawn = svg.chart("ROC <curve>", [svg.Series("candidate", [(0, 0), (0.2, 0.6), (1, 1)], "#00f"),
+                                      svg.Series("baseline", [(0, 0), (1, 1)], "#f80", markers=True)],
+                      "x", "y", reference=[(0, 0), (1, 1)])
+    root = ET.fromstring(drawn)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f"{ns}polyline")) == 3  # two series and the reference
+    assert len(root.findall(f"{ns}circle")) == 2
+    assert root.find(f"{ns}title").text == "ROC <curve>"
+
+
+def _failure(metric: str, value: float, threshold: config_pb2.MetricThreshold, is_diff=False):
+    failure = validation_result_pb2.ValidationFailure(message="")
+    failure.metric_key.name = metric
+    failure.metric_key.is_diff = is_diff
+    failure.metric_value.double_value.value = value
+    failure.metric_threshold.CopyFrom(threshold)
+    return failure
+
+
+def test_gate_failures_read_as_reasons():
+    below = _failure("auc", 0.61, config_pb2.MetricThreshold(
+        value_threshold=config_pb2.GenericValueThreshold(lower_bound={"value": 0.7})))
+    regressed = _failure("auc", -0.03, config_pb2.MetricThreshold(change_threshold=config_pb2.GenericChangeThreshold(
+        direction=config_pb2.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.01})), is_diff=True)
+    assert summary._failure_reason(below, ()) == "auc = 0.6100 is below the minimum 0.7000"
+    assert summary._failure_reason(regressed, (("movieGenre1", "Drama"),)) == (
+        "auc changed by -0.0300 against the baseline on slice {'movieGenre1': 'Drama'}; the gate allows -0.0100")
+
+
+# --- the notebook -------------------------------------------------------------------------------------------
+
+def test_notebook_is_valid_and_calls_existing_tfma_and_tfdv_functions():
+    import tensorflow_data_validation as tfdv
+    import tensorflow_model_analysis as tfma
+
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(notebook)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    ast.parse(code)
+    used = set(re.findall(r"\b(tfma(?:\.view)?|tfdv)\.(\w+)\(", code))
+    assert ("tfma.view", "render_slicing_metrics") in used and ("tfma.view", "render_plot") in used
+    modules = {"tfma": tfma, "tfma.view": tfma.view, "tfdv": tfdv}
+    missing = [f"{module}.{name}" for module, name in used if not hasattr(modules[module], name)]
+    assert missing == []
+
+
+# --- the command on a real run ------------------------------------------------------------------------------
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.external, self.hrefs = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img", "iframe") and attrs.get("src") or tag == "link":
+            self.external.append((tag, attrs))
+        if tag == "a":
+            self.hrefs.append(attrs["href"])
+
+
+@pytest.fixture(scope="module")
+def report(e2e_run, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("report") / "nested" / "review.html")
+    result = run_cli("report", "--metadata", e2e_run.paths.metadata_path, "--output", path)
+    with open(path, encoding="utf-8") as f:
+        return result.stdout, f.read()
+
+
+@pytest.mark.e2e
+def test_report_command_says_what_it_wrote(report):
+    stdout, text = report
+    assert re.search(r"wrote .*review\.html \(run \S+, \d+ KiB\) in [\d.]+ s", stdout)
+
+
+@pytest.mark.e2e
+def test_report_is_self_contained(report):
+    _, text = report
+    links = _Links()
+    links.feed(text)
+    assert links.external == []
+    assert re.findall(r"https?://(?!www\.w3\.org/2000/svg)", text) == []
+    artifact_links = [h for h in links.hrefs if h.startswith("file://")]
+    assert artifact_links and all(os.path.exists(h[len("file://"):]) for h in artifact_links)
+
+
+@pytest.mark.e2e
+def test_tfma_output_has_every_slice_of_the_feature_spec(e2e_run, report):
+    """Bucket slices come from Transform's extra outputs (preprocessing_function_names): they must really slice."""
+    _, slices = tfma_overall_and_slices(e2e_run.paths.metadata_path)
+    _, text = report
+    for column in features.SLICE_FEATURE_KEYS + tuple(b.name for b in features.SLICE_BUCKETS):
+        values = [s for s in slices if s.startswith(f"{column}=")]
+        assert len(values) >= 2, f"TFMA produced {len(values)} slices for {column}"
+        assert f'data-slice="{values[0]}"' in text
+
+
+@pytest.mark.e2e
+def test_report_states_the_gate_the_baseline_and_ranking_metrics(e2e_run, report):
+    _, text = report
+    overall, _ = tfma_overall_and_slices(e2e_run.paths.metadata_path)
+    assert f"ROC AUC at least <b>{E2E_MIN_AUC:.4f}</b>" in text
+    assert "Baseline: " in text
+    assert 'id="decision">BLESSED<' in text
+    for metric in ("ndcg@10", "recall@10"):
+        value = overall["candidate"][metric]
+        assert 0.0 < value <= 1.0
+        assert f'data-slice="overall" data-model="candidate" data-metric="{metric}"' in text
+
+
+@pytest.mark.e2e
+def test_report_of_an_unknown_run_names_the_recorded_ones(e2e_run):
+    result = run_cli("report", "--metadata", e2e_run.paths.metadata_path, "--run", "no-such-run", check=False)
+    assert result.returncode != 0
+    first = metadata.runs(e2e_run.paths.metadata_path, configs.PIPELINE_NAME)[0].run_id
+    assert "no run 'no-such-run'" in result.stderr and first in result.stderr

@@ -1,0 +1,164 @@
+"""The report page in a real headless Chromium (Debian's `chromium`), driven over the DevTools protocol.
+
+It must load offline without console errors or network requests, and the numbers it shows must equal TFMA's
+evaluation output. A full-page screenshot is saved in the test's tmp dir and copied to .work/screenshots/.
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import websocket
+
+from tests.conftest import REPO_ROOT, run_cli
+from tests.test_report import tfma_overall_and_slices
+
+SCREENSHOT_COPY = os.path.join(REPO_ROOT, ".work", "screenshots", "report.png")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--remote-debugging-port=0")
+PAGE_WIDTH = 1280
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def chromium_binary() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed: .ci/run installs Debian's `chromium` package")
+    pytest.skip("chromium is not installed (apt-get install -y chromium)")
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over one page's websocket."""
+
+    def __init__(self, ws_url: str):
+        self._ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
+        self._ids = itertools.count(1)
+        self.events = []
+
+    def call(self, method: str, **params) -> dict:
+        call_id = next(self._ids)
+        self._ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._ws.recv())
+            if message.get("id") == call_id:
+                if "error" in message:
+                    raise AssertionError(f"{method} failed: {message['error']}")
+                return message["result"]
+            self.events.append(message)
+
+    def wait_for(self, method: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event.get("method") == method:
+                    return event
+            self.events.append(json.loads(self._ws.recv()))
+        raise AssertionError(f"no {method} within {timeout} s")
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"]["value"]
+
+    def close(self) -> None:
+        self._ws.close()
+
+
+def _devtools_port(profile_dir: str, process: subprocess.Popen, timeout: float = 60) -> int:
+    """Chromium writes the port it picked for --remote-debugging-port=0 into the profile directory."""
+    path = os.path.join(profile_dir, "DevToolsActivePort")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"chromium exited with {process.returncode}")
+        if os.path.exists(path):
+            with open(path) as f:
+                first_line = f.readline().strip()
+            if first_line:
+                return int(first_line)
+        time.sleep(0.2)
+    raise AssertionError("chromium did not open its DevTools port")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    profile = str(tmp_path_factory.mktemp("chromium-profile"))
+    process = subprocess.Popen([chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = _devtools_port(profile, process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as response:
+            pages = [t for t in json.load(response) if t["type"] == "page"]
+        devtools = DevTools(pages[0]["webSocketDebuggerUrl"])
+        yield devtools
+        devtools.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def loaded_report(e2e_run, browser, tmp_path_factory):
+    """The report of the e2e run, opened in Chromium; returns the page's path."""
+    path = str(tmp_path_factory.mktemp("report") / "report.html")
+    run_cli("report", "--metadata", e2e_run.paths.metadata_path, "--output", path)
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        browser.call(f"{domain}.enable")
+    browser.call("Emulation.setDeviceMetricsOverride", width=PAGE_WIDTH, height=900, deviceScaleFactor=1,
+                 mobile=False)
+    browser.call("Page.navigate", url=f"file://{path}")
+    browser.wait_for("Page.loadEventFired")
+    return path
+
+
+def test_page_loads_offline_without_console_errors(browser, loaded_report):
+    errors = [e for e in browser.events if e.get("method") in ("Runtime.exceptionThrown",)
+              or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
+              or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")]
+    assert errors == []
+    requested = {e["params"]["request"]["url"] for e in browser.events
+                 if e.get("method") == "Network.requestWillBeSent"}
+    assert requested == {f"file://{loaded_report}"}  # nothing but the page itself: no CDN, no fonts, no images
+    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 3
+
+
+def test_numbers_shown_equal_tfma_output(e2e_run, browser, loaded_report):
+    cells = browser.evaluate(
+        "[...document.querySelectorAll('td[data-metric]')].map(td => [td.dataset.slice, td.dataset.model, "
+        "td.dataset.metric, td.textContent])")
+    shown = {(s, model, metric): text for s, model, metric, text in cells}
+    overall, slices = tfma_overall_and_slices(e2e_run.paths.metadata_path)
+    checked = 0
+    for slice_name, metrics in slices.items():
+        for metric in ("auc", "auc_precision_recall", "binary_accuracy", "calibration"):
+            assert shown[(slice_name, "candidate", metric)] == f"{metrics[metric]:.4f}", (slice_name, metric)
+            checked += 1
+        assert shown[(slice_name, "candidate", "example_count")] == f"{metrics['example_count']:.0f}"
+    for metric in ("ndcg@10", "recall@10", "auc"):
+        assert shown[("overall", "candidate", metric)] == f"{overall['candidate'][metric]:.4f}"
+        assert shown[("overall", "baseline", metric)] == f"{overall['baseline'][metric]:.4f}"
+    assert checked >= 4 * 20  # overall, every genre and bucket slice
+    decision = browser.evaluate("document.getElementById('decision').textContent")
+    assert decision == "BLESSED"
+
+
+def test_screenshot_of_the_whole_page(browser, loaded_report, tmp_path):
+    height = browser.evaluate("document.documentElement.scrollHeight")
+    browser.call("Emulation.setDeviceMetricsOverride", width=PAGE_WIDTH, height=height, deviceScaleFactor=1,
+                 mobile=False)
+    png = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # a blank page compresses to a few KB
+    path = tmp_path / "report.png"
+    path.write_bytes(png)
+    os.makedirs(os.path.dirname(SCREENSHOT_COPY), exist_ok=True)
+    shutil.copyfile(path, SCREENSHOT_COPY)
