@@ -1,0 +1,162 @@
+"""SampleGen's executor on tiny artifacts: ExampleGen's layout, the report, malformed rows, real MovieLens data."""
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+import tensorflow_data_validation as tfdv
+from tfx.types import artifact_utils
+
+from components import schema, sample_features
+from components.sample_gen import beam_samples, executor, raw_rows, report, spec
+from components.sample_gen.config import SampleGenConfig
+from pipeline.datasets import synthetic
+from tests.conftest import shared_data
+from tests.test_sample_gen import assert_same_samples, brute_force_sample, sample_key
+
+GOOD_MOVIES = 'movieId,title,genres\n1,"American President, The (1995)",Comedy|Drama|Romance\n2,Heat (1995),Action\n'
+
+
+def run_executor(raw_dir, out_dir, config: SampleGenConfig = SampleGenConfig()):
+    return executor.run_standalone(str(raw_dir), str(out_dir), config)
+
+
+def write_files(directory, ratings: str, movies: str = GOOD_MOVIES) -> str:
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "ratings.csv"), "w") as f:
+        f.write(ratings)
+    with open(os.path.join(directory, "movies.csv"), "w") as f:
+        f.write(movies)
+    return str(directory)
+
+
+@pytest.fixture(scope="module")
+def synthetic_output(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("raw")
+    synthetic.write_movielens(synthetic.generate_world(3000, seed=11), str(raw))
+    return run_executor(raw, tmp_path_factory.mktemp("examples"))
+
+
+def test_output_has_example_gens_layout_and_properties(synthetic_output):
+    examples = synthetic_output
+    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
+    assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
+    assert examples.get_string_custom_property("file_format") == "tfrecords_gzip"
+    for split in spec.SPLITS:
+        files = os.listdir(artifact_utils.get_split_uri([examples], split))
+        assert files and all(f.startswith("data_tfrecord-") and f.endswith(".gz") for f in files)
+
+
+def test_report_accounts_for_every_rating(synthetic_output):
+    examples = synthetic_output
+    counts = report.load(examples.uri)
+    for name, value in report.counts(counts).items():
+        assert examples.get_int_custom_property(name) == value
+    skipped = sum(v for k, v in counts.items() if k.startswith(report.SKIPPED))
+    assert counts["ratings_read"] == counts["ratings_valid"] > 2000 and report.rejected_total(counts) == 0
+    assert counts["samples_train"] + counts["samples_eval"] + skipped == counts["ratings_valid"]
+    assert 0.15 < counts["samples_eval"] / (counts["samples_train"] + counts["samples_eval"]) < 0.25
+    assert examples.get_string_custom_property("features_mode") == "point_in_time"
+
+
+def test_examples_validate_against_the_committed_schema(synthetic_output):
+    committed = tfdv.load_schema_text(schema.SCHEMA_PATH)
+    for split in spec.SPLITS:
+        statistics = tfdv.generate_statistics_from_tfrecord(
+            os.path.join(artifact_utils.get_split_uri([synthetic_output], split), "*.gz"))
+        anomalies = tfdv.validate_statistics(statistics, committed, environment=schema.TRAINING)
+        assert not anomalies.anomaly_info, (split, anomalies)
+
+
+# Line 1 is the header; lines 2-9 are good ratings of users 1-2, the others are malformed.
+RATINGS = """userId,movieId,rating,timestamp
+1,1,4.0,100
+1,2,3.0,200
+1,1,2.0,300
+2,2,5.0,100
+2,1,1.5,200
+2,2,4.5,300
+1,2,4.0,400
+2,1,4.0,400
+1,2,7.0,500
+x,1,4.0,500
+1,1,4.0
+3,99,4.0,500
+2,1,4.0,400
+"""
+BAD_MOVIES = GOOD_MOVIES + "2,Heat again (1995),Action\nabc,Broken,Drama\n"
+
+
+def test_malformed_rows_are_counted_with_file_and_line(tmp_path):
+    raw = write_files(tmp_path / "raw", RATINGS, BAD_MOVIES)
+    examples = run_executor(raw, tmp_path / "out", SampleGenConfig(max_rejected_rows=10))
+    counts = report.load(examples.uri)
+    ratings_path, movies_path = os.path.join(raw, "ratings.csv"), os.path.join(raw, "movies.csv")
+    assert counts["first_rejected_rows"] == [
+        f"{movies_path}:4: movieId 2 is already defined at {movies_path}:3",
+        f"{movies_path}:5: movieId 'abc' is not an integer",
+        f"{ratings_path}:10: rating 7.0 is outside [0.5, 5.0]",
+        f"{ratings_path}:11: userId 'x' is not an integer",
+        f"{ratings_path}:12: expected 4 columns (userId,movieId,rating,timestamp), found 3: '1,1,4.0'",
+        f"{ratings_path}:13: movieId 99 is not in movies.csv",
+        f"{ratings_path}:14: userId 2, movieId 1 and timestamp 400 repeat {ratings_path}:9",
+    ]
+    assert {k: v for k, v in counts.items() if k.startswith(report.REJECTED)} == {
+        "rejected_duplicate_movie": 1, "rejected_bad_number": 2, "rejected_rating_out_of_range": 1,
+        "rejected_wrong_column_count": 1, "rejected_unknown_movie": 1, "rejected_duplicate_rating": 1}
+    assert counts["ratings_read"] == 13 and counts["movies_read"] == 4 and counts["ratings_valid"] == 8
+    with open(os.path.join(examples.uri, spec.REJECTED_ROWS_DIR, os.listdir(
+            os.path.join(examples.uri, spec.REJECTED_ROWS_DIR))[0])) as f:
+        assert sorted(f.read().splitlines()) == sorted(counts["first_rejected_rows"])
+
+
+def test_any_malformed_row_fails_the_run_by_default(tmp_path):
+    raw = write_files(tmp_path / "raw", RATINGS.replace("x,1,4.0,500\n", ""), GOOD_MOVIES)
+    with pytest.raises(ValueError) as failure:
+        run_executor(raw, tmp_path / "out")
+    message = str(failure.value)
+    assert "4 malformed input rows (duplicate_rating: 1, rating_out_of_range: 1, unknown_movie: 1, " \
+           "wrong_column_count: 1), more than max_rejected_rows=0" in message
+    assert f"{os.path.join(raw, 'ratings.csv')}:10: rating 7.0 is outside [0.5, 5.0]" in message
+
+
+def test_wrong_header_or_missing_file_stops_with_the_path(tmp_path):
+    raw = write_files(tmp_path / "raw", "user,movie,rating,time\n1,1,4.0,100\n")
+    with pytest.raises(Exception, match=r"ratings\.csv:1: expected the header 'userId,movieId,rating,timestamp'"):
+        run_executor(raw, tmp_path / "out")
+    os.remove(os.path.join(raw, "movies.csv"))
+    with pytest.raises(FileNotFoundError, match=r"no movies file matches .*movies\.csv"):
+        run_executor(raw, tmp_path / "out2")
+
+
+def test_options_are_checked_with_clear_messages():
+    with pytest.raises(ValueError, match=r"eval_fraction must be in \(0, 1\), not 1.5.*features_mode must be"):
+        SampleGenConfig(eval_fraction=1.5, features_mode="future")
+    with pytest.raises(ValueError, match="min_user_history must be of type int, not 'many'"):
+        SampleGenConfig(min_user_history="many")
+    assert SampleGenConfig(eval_fraction=1e-1 * 3).eval_fraction == pytest.approx(0.3)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_real_movielens_ratings(tmp_path):
+    """ml-latest-small-2015: every rating accounted for; a random sample of samples equals the brute force."""
+    raw = shared_data("ml-latest-small-2015")
+    examples = run_executor(raw, tmp_path / "out")
+    counts = report.load(examples.uri)
+    skipped = {k: v for k, v in counts.items() if k.startswith(report.SKIPPED)}
+    assert counts["ratings_read"] == counts["ratings_valid"] == 100023 and report.rejected_total(counts) == 0
+    assert counts["samples_train"] + counts["samples_eval"] + sum(skipped.values()) == 100023
+    assert skipped["skipped_missing_movieGenre1"] == 1  # the one rating of a movie with "(no genres listed)"
+
+    with open(os.path.join(raw, "movies.csv")) as f:
+        movies = {m.movie_id: m for m in (raw_rows.parse_movie(line.rstrip("\n")) for line in f.readlines()[1:])}
+    with open(os.path.join(raw, "ratings.csv")) as f:
+        ratings = [raw_rows.parse_rating(line.rstrip("\n")) for line in f.readlines()[1:]]
+    written = [s for split in spec.SPLITS
+               for s in beam_samples.read_samples(artifact_utils.get_split_uri([examples], split))]
+    chosen = random.Random(0).sample(written, 200)
+    assert_same_samples(chosen, {sample_key(s): brute_force_sample(
+        sample_features.Rating(s["userId"], s["movieId"], s["rating"], s["timestamp"]), ratings, movies, leaky=False)
+        for s in chosen})
