@@ -120,7 +120,8 @@ def _walk(store, artifact, key: str, depth: int, seen: set, steps: List[Step]) -
     run_id = metadata.run_id_of(store, producer.execution.id) if producer else None
     steps.append(Step(depth, key, artifact, producer, run_id, repeated))
     if producer:
-        for input_key, inputs in sorted(producer.inputs.items()):
+        # Keys starting with "_" are TFX's own (a condition's inputs): after the component's real inputs.
+        for input_key, inputs in sorted(producer.inputs.items(), key=lambda kv: (kv[0].startswith("_"), kv[0])):
             for upstream in inputs:
                 _walk(store, upstream, input_key, depth + 1, seen, steps)
 
