@@ -2,7 +2,8 @@
 
 - `serving_default`: serialized tf.Example (what TensorFlow Serving's predict/classify APIs send).
 - `serve_features`: one dense tensor per raw model feature, for batched candidate scoring without building
-  tf.Examples; a missing value is "" for strings and NaN for numbers.
+  tf.Examples; a missing value is "" for strings and NaN for numbers (optional integer features are float64
+  inputs for that reason: a movie without a release year is a real case).
 - `transform_features`: serialized tf.Example -> transformed features, for TFMA's slicing and the Evaluator.
 """
 from __future__ import annotations
@@ -19,28 +20,31 @@ PROBABILITY_KEY = "probability"
 SERVING_SIGNATURE = "serving_default"
 FEATURES_SIGNATURE = "serve_features"
 TRANSFORM_SIGNATURE = "transform_features"
-_NOT_AT_SERVING = (features.LABEL_KEY, features.RATING_KEY)
 
 
 def serving_feature_spec(tft_output: tft.TFTransformOutput) -> Dict[str, tf.io.FixedLenFeature]:
+    """The raw features a request carries: the model's, nothing else (no label, rating or rating time)."""
     spec = tft_output.raw_feature_spec()
-    return {k: v for k, v in spec.items() if k not in _NOT_AT_SERVING}
+    return {name: spec[name] for name in features.MODEL_FEATURE_KEYS}
+
+
+def _request_dtype(spec) -> tf.DType:
+    """An optional integer travels as float64, so NaN can mark it missing (exact up to 2**53)."""
+    return tf.float64 if isinstance(spec, tf.io.VarLenFeature) and spec.dtype.is_integer else spec.dtype
 
 
 def _raw_input_specs(tft_output: tft.TFTransformOutput) -> Dict[str, tf.TensorSpec]:
-    spec = tft_output.raw_feature_spec()
-    names = [f.name for f in features.CATEGORICAL_FEATURES + features.NUMERIC_FEATURES]
-    return {name: tf.TensorSpec([None], spec[name].dtype, name=name) for name in names}
+    return {name: tf.TensorSpec([None], _request_dtype(spec), name=name)
+            for name, spec in serving_feature_spec(tft_output).items()}
 
 
 def _dense_to_raw(name: str, value: tf.Tensor, spec) -> tf.Tensor:
     """A dense [batch] request tensor in the parsed form the Transform graph expects."""
     if isinstance(spec, tf.io.FixedLenFeature):
         return tf.reshape(value, [-1, 1])
-    present = tf.not_equal(value, "") if value.dtype == tf.string else tf.logical_not(
-        tf.math.is_nan(tf.cast(value, tf.float32)))
+    present = tf.not_equal(value, "") if value.dtype == tf.string else tf.logical_not(tf.math.is_nan(value))
     indices = tf.where(tf.expand_dims(present, -1))
-    return tf.SparseTensor(indices, tf.gather_nd(tf.expand_dims(value, -1), indices),
+    return tf.SparseTensor(indices, tf.cast(tf.gather_nd(tf.expand_dims(value, -1), indices), spec.dtype),
                            tf.stack([tf.shape(value, out_type=tf.int64)[0], 1]))
 
 
