@@ -1,0 +1,27 @@
+"""FeatureSnapshot: the latest features of every user and movie, to serve the model with.
+
+Training samples carry each rating's features as of that rating; serving needs them as of now. This component
+computes them with the same functions (components/sample_features.py) over every rating the pipeline saw, and
+the Pusher publishes the result inside the model's version directory, so a model and its features are versioned
+together. Ratings come from the raw files when given (what SampleGen read), else from the samples.
+"""
+from typing import Union
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.orchestration import data_types
+
+from components.feature_snapshot import executor, spec
+
+
+class FeatureSnapshot(base_beam_component.BaseBeamComponent):
+    SPEC_CLASS = spec.FeatureSnapshotSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, input_base: Union[str, data_types.RuntimeParameter] = "",
+                 ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv"):
+        """examples: the pipeline's samples (every split). input_base: the raw MovieLens directory ("" = none:
+        ratings and movies come from the samples, without titles); an empty pattern leaves that file out."""
+        super().__init__(spec.FeatureSnapshotSpec(
+            examples=examples, input_base=input_base, ratings_pattern=ratings_pattern,
+            movies_pattern=movies_pattern, feature_snapshot=types.Channel(type=spec.SnapshotArtifact)))

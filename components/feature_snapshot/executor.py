@@ -1,0 +1,55 @@
+"""FeatureSnapshot executor: pick the sources of ratings and movies, run the Beam job, write the manifest."""
+import logging
+import os
+from typing import Any, Dict, List
+
+import apache_beam as beam
+from tfx import types
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+from components.feature_snapshot import beam_snapshot, snapshot, spec
+
+
+def _raw_pattern(exec_properties: Dict[str, Any], pattern_key: str) -> str:
+    """The raw file pattern under input_base, "" when not used; a pattern that matches nothing is an error."""
+    base, pattern = exec_properties.get(spec.INPUT_BASE_KEY) or "", exec_properties.get(pattern_key) or ""
+    if not (base and pattern):
+        return ""
+    path = os.path.join(base, pattern)
+    if not fileio.glob(path):
+        raise FileNotFoundError(f"FeatureSnapshot: no file matches {path} ({pattern_key})")
+    return path
+
+
+def _example_patterns(examples: types.Artifact) -> List[str]:
+    return [os.path.join(artifact_utils.get_split_uri([examples], split), "*")
+            for split in artifact_utils.decode_split_names(examples.split_names)]
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
+        output = artifact_utils.get_single_instance(output_dict[spec.SNAPSHOT_KEY])
+        ratings_path = _raw_pattern(exec_properties, spec.RATINGS_PATTERN_KEY)
+        movies_path = _raw_pattern(exec_properties, spec.MOVIES_PATTERN_KEY)
+        if ratings_path and not movies_path:
+            raise ValueError("FeatureSnapshot: raw ratings need the raw movies too (a rating of a movie not in "
+                             f"movies.csv is not a sample); {spec.MOVIES_PATTERN_KEY} is empty")
+        with self._make_beam_pipeline() as pipeline:
+            samples = None if ratings_path else beam_snapshot.sample_ratings(pipeline, _example_patterns(examples))
+            movies = (beam_snapshot.file_movies(pipeline, fileio.glob(movies_path)) if movies_path
+                      else beam_snapshot.sample_movies(samples))
+            ratings = (beam_snapshot.raw_ratings(pipeline, ratings_path, beam.pvalue.AsDict(movies)) if ratings_path
+                       else samples | "SampleRating" >> beam.MapTuple(lambda rating, _: rating))
+            beam_snapshot.write_snapshot(ratings, movies, output.uri, movies_path or "the samples")
+
+        manifest = snapshot.write_manifest(output.uri, ratings_source=ratings_path or examples.uri,
+                                           movies_source=movies_path or examples.uri)
+        for key in (spec.USERS_PROPERTY, spec.MOVIES_PROPERTY, spec.RATINGS_PROPERTY):
+            output.set_int_custom_property(key, manifest[key])
+        output.set_int_custom_property(spec.AS_OF_PROPERTY, manifest["as_of"] or 0)
+        logging.info("Feature snapshot %s: %s", output.uri, manifest)

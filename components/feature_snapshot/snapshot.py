@@ -1,0 +1,123 @@
+"""The feature snapshot: every user's and every movie's features as of one moment, for serving.
+
+Entries are built by the functions that build training samples (components/sample_features.py): a user's
+features as of `before` are exactly the user features of a sample at that time, and with `before=None` they
+are the features "as of now", after every rating. The snapshot is a directory:
+- `users-*.jsonl`: {"userId", "features" (sample_features.user_aggregates), "rated" (movieIds), "ratings",
+  "lastRated"} per user;
+- `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features and movie_aggregates)} per movie;
+- `manifest.json`: counts, the latest rating time, where the ratings came from and a digest of the contents.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional
+
+import tensorflow as tf
+
+from components import features, sample_features
+from components.sample_features import Movie, Rating
+
+USERS_PREFIX = "users"
+MOVIES_PREFIX = "movies"
+ENTRY_SUFFIX = ".jsonl"
+MANIFEST_FILE = "manifest.json"
+# Entry fields besides the feature columns.
+FEATURES = "features"
+RATED = "rated"
+RATINGS = "ratings"
+LAST_RATED = "lastRated"
+TITLE = "title"
+GENRES = "genres"
+
+
+def _before(ratings: Iterable[Rating], before: Optional[int]) -> List[Rating]:
+    """The ratings a sample at time `before` sees (strictly earlier), all of them when before is None."""
+    return sample_features.chronological(r for r in ratings if before is None or r.timestamp < before)
+
+
+def user_entry(user_id: int, ratings: Iterable[Rating], movies: Mapping[int, Movie],
+               before: Optional[int] = None) -> dict:
+    """One user's features as of `before`; a user without ratings gets the features of an empty history."""
+    seen = _before(ratings, before)
+    return {
+        features.USER_KEY: user_id,
+        FEATURES: sample_features.user_aggregates(seen, movies),
+        RATED: sorted({r.movie_id for r in seen}),
+        RATINGS: len(seen),
+        LAST_RATED: seen[-1].timestamp if seen else None,
+    }
+
+
+def movie_entry(movie: Movie, title: str, ratings: Iterable[Rating], before: Optional[int] = None) -> dict:
+    """One movie's static features and its rating aggregates as of `before`."""
+    history = [r.rating for r in _before(ratings, before)]
+    return {
+        features.MOVIE_KEY: movie.movie_id,
+        TITLE: title,
+        GENRES: list(movie.genres),
+        FEATURES: {**sample_features.movie_static_features(movie), **sample_features.movie_aggregates(history)},
+    }
+
+
+def to_line(entry: dict) -> str:
+    return json.dumps(entry, sort_keys=True)
+
+
+def _files(snapshot_dir: str, prefix: str) -> List[str]:
+    return sorted(tf.io.gfile.glob(os.path.join(snapshot_dir, f"{prefix}-*{ENTRY_SUFFIX}")))
+
+
+def _lines(snapshot_dir: str, prefix: str) -> Iterator[str]:
+    for path in _files(snapshot_dir, prefix):
+        with tf.io.gfile.GFile(path) as f:
+            for line in f:
+                if line.strip():
+                    yield line
+
+
+def users(snapshot_dir: str) -> Iterator[dict]:
+    return (json.loads(line) for line in _lines(snapshot_dir, USERS_PREFIX))
+
+
+def find_user(snapshot_dir: str, user_id: int) -> Optional[dict]:
+    return next((entry for entry in users(snapshot_dir) if entry[features.USER_KEY] == user_id), None)
+
+
+def load_movies(snapshot_dir: str) -> Dict[int, dict]:
+    movies = (json.loads(line) for line in _lines(snapshot_dir, MOVIES_PREFIX))
+    return {entry[features.MOVIE_KEY]: entry for entry in movies}
+
+
+def write_manifest(snapshot_dir: str, **details) -> dict:
+    """Counts the written entries and digests them (order-free: Beam shards in any order); returns the manifest."""
+    digest = hashlib.sha256()
+    counts = {USERS_PREFIX: 0, MOVIES_PREFIX: 0, RATINGS: 0}
+    as_of = None
+    for prefix in (USERS_PREFIX, MOVIES_PREFIX):
+        lines = sorted(_lines(snapshot_dir, prefix))
+        counts[prefix] = len(lines)
+        digest.update(f"{prefix}:{len(lines)}\n".encode())
+        for line in lines:
+            digest.update(line.encode())
+            if prefix == USERS_PREFIX:
+                entry = json.loads(line)
+                counts[RATINGS] += entry[RATINGS]
+                if entry[LAST_RATED] is not None:
+                    as_of = max(as_of or 0, entry[LAST_RATED])
+    if not counts[MOVIES_PREFIX]:
+        raise ValueError(f"feature snapshot {snapshot_dir}: no movies were written")
+    manifest = {**details, **counts, "as_of": as_of, "digest": digest.hexdigest()}
+    with tf.io.gfile.GFile(os.path.join(snapshot_dir, MANIFEST_FILE), "w") as f:
+        f.write(json.dumps(manifest, sort_keys=True, indent=1))
+    return manifest
+
+
+def load_manifest(snapshot_dir: str) -> dict:
+    path = os.path.join(snapshot_dir, MANIFEST_FILE)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"no feature snapshot at {snapshot_dir} ({MANIFEST_FILE} is missing)")
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

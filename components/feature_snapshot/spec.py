@@ -1,0 +1,28 @@
+"""FeatureSnapshot's contract: keys defined once for the component, the executor, the Pusher and the tests."""
+from tfx.types import component_spec, standard_artifacts
+from tfx.types.experimental import simple_artifacts
+
+EXAMPLES_KEY = "examples"
+SNAPSHOT_KEY = "feature_snapshot"
+# Raw MovieLens files (the ones SampleGen reads): a directory and patterns relative to it; "" = not used.
+INPUT_BASE_KEY = "input_base"
+RATINGS_PATTERN_KEY = "ratings_pattern"
+MOVIES_PATTERN_KEY = "movies_pattern"
+# Custom properties on the snapshot artifact (also in its manifest).
+USERS_PROPERTY = "users"
+MOVIES_PROPERTY = "movies"
+RATINGS_PROPERTY = "ratings"
+AS_OF_PROPERTY = "as_of"  # the latest rating time the snapshot includes
+
+# A standard type: TFX's Kubeflow compiler and entry point map only standard types to Python classes.
+SnapshotArtifact = simple_artifacts.Dataset
+
+
+class FeatureSnapshotSpec(component_spec.ComponentSpec):
+    PARAMETERS = {
+        INPUT_BASE_KEY: component_spec.ExecutionParameter(type=str),
+        RATINGS_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
+        MOVIES_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
+    }
+    INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
+    OUTPUTS = {SNAPSHOT_KEY: component_spec.ChannelParameter(type=SnapshotArtifact)}

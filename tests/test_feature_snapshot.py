@@ -1,0 +1,168 @@
+"""FeatureSnapshot's executor on small real data: its features "as of now" are the features SampleGen gives a
+sample made after every rating, so training and serving features cannot drift apart."""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import proto_utils
+
+from components import features, sample_features
+from components.feature_snapshot import executor as snapshot_executor
+from components.feature_snapshot import snapshot, spec
+from components.sample_gen import executor as sample_gen_executor
+from components.sample_gen import spec as sample_gen_spec
+from components.sample_gen.beam_samples import read_samples, to_example
+from components.sample_gen.config import SampleGenConfig
+from pipeline.datasets import synthetic
+from tests.serving_data import as_in_example
+
+pytestmark = pytest.mark.slow
+USER_COLUMNS = tuple(sample_features.user_aggregates([], {}))
+MOVIE_COLUMNS = tuple(snapshot.movie_entry(sample_features.Movie(1, None, ()), "", [])[snapshot.FEATURES])
+
+
+def run_sample_gen(raw_dir: str, out_uri: str) -> standard_artifacts.Examples:
+    """The real SampleGen executor on raw MovieLens files; returns its Examples artifact."""
+    examples = standard_artifacts.Examples()
+    examples.uri = out_uri
+    config = SampleGenConfig()
+    sample_gen_executor.Executor().Do({}, {sample_gen_spec.EXAMPLES_KEY: [examples]}, {
+        sample_gen_spec.INPUT_BASE_KEY: raw_dir,
+        sample_gen_spec.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
+            sample_gen_spec.raw_files_config("ratings.csv", "movies.csv")),
+        **dataclasses.asdict(config)})
+    return examples
+
+
+def run_snapshot(examples, out_uri: str, input_base: str = "", ratings_pattern: str = "ratings.csv",
+                 movies_pattern: str = "movies.csv"):
+    output = spec.SnapshotArtifact()
+    output.uri = out_uri
+    snapshot_executor.Executor().Do({spec.EXAMPLES_KEY: [examples]}, {spec.SNAPSHOT_KEY: [output]}, {
+        spec.INPUT_BASE_KEY: input_base, spec.RATINGS_PATTERN_KEY: ratings_pattern,
+        spec.MOVIES_PATTERN_KEY: movies_pattern})
+    return output
+
+
+def samples_of(examples) -> list:
+    return [sample for split in artifact_utils.decode_split_names(examples.split_names)
+            for sample in read_samples(artifact_utils.get_split_uri([examples], split))]
+
+
+@dataclasses.dataclass
+class World:
+    raw_dir: str
+    world: synthetic.World
+    probe_time: int
+    examples: standard_artifacts.Examples  # SampleGen's samples of the ratings plus one probe rating per user
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    """A small synthetic world, and SampleGen's samples of it with one more rating per user after all others.
+
+    A probe's sample sees every real rating (equal timestamps do not see each other), so its user and movie
+    features are the features "as of now" that the snapshot of the real ratings must hold.
+    """
+    root = tmp_path_factory.mktemp("snapshot")
+    data = synthetic.generate_world(num_ratings=800, seed=11)
+    raw_dir = str(root / "raw")
+    synthetic.write_movielens(data, raw_dir)
+    probe_time = max(r.timestamp for r in data.ratings) + 1
+    users = sorted({r.user_id for r in data.ratings})
+    probes = [sample_features.Rating(u, 1 + u % len(data.movies), 4.0, probe_time) for u in users]
+    probed_dir = str(root / "raw-probed")
+    synthetic.write_movielens(dataclasses.replace(data, ratings=data.ratings + probes), probed_dir)
+    return World(raw_dir, data, probe_time, run_sample_gen(probed_dir, str(root / "samples")))
+
+
+@pytest.fixture(scope="module")
+def raw_snapshot(world, tmp_path_factory):
+    """The snapshot of the real ratings (raw mode: the samples are only its upstream, not read)."""
+    return run_snapshot(world.examples, str(tmp_path_factory.mktemp("raw-snapshot")), input_base=world.raw_dir)
+
+
+def test_snapshot_holds_the_features_a_sample_after_every_rating_gets(world, raw_snapshot):
+    users = {entry[features.USER_KEY]: entry for entry in snapshot.users(raw_snapshot.uri)}
+    movies = snapshot.load_movies(raw_snapshot.uri)
+    probes = [s for s in samples_of(world.examples) if s["timestamp"] == world.probe_time]
+    assert len(probes) == len(users) > 0
+    for sample in probes:
+        user = users[sample[features.USER_KEY]][snapshot.FEATURES]
+        movie = movies[sample[features.MOVIE_KEY]][snapshot.FEATURES]
+        assert {c: sample[c] for c in USER_COLUMNS} == as_in_example(user), f"user {sample[features.USER_KEY]}"
+        assert {c: sample[c] for c in MOVIE_COLUMNS} == as_in_example(movie), f"movie {sample[features.MOVIE_KEY]}"
+
+
+def test_snapshot_counts_every_rating_and_every_movie(world, raw_snapshot):
+    by_user = collections.defaultdict(list)
+    for r in world.world.ratings:
+        by_user[r.user_id].append(r)
+    movies = snapshot.load_movies(raw_snapshot.uri)
+    assert set(movies) == set(world.world.movies)  # unrated movies are candidates too
+    rated = collections.Counter(r.movie_id for r in world.world.ratings)
+    for movie_id, entry in movies.items():
+        assert entry[snapshot.FEATURES]["movieRatingCount"] == rated[movie_id]
+        assert entry[snapshot.TITLE] == world.world.titles[movie_id]
+        assert entry[snapshot.GENRES] == list(world.world.movies[movie_id].genres)
+    for entry in snapshot.users(raw_snapshot.uri):
+        own = by_user[entry[features.USER_KEY]]
+        assert entry[snapshot.RATED] == sorted({r.movie_id for r in own})
+        assert entry[snapshot.FEATURES]["userRatingCount"] == min(len(own), sample_features.USER_WINDOW)
+    manifest = snapshot.load_manifest(raw_snapshot.uri)
+    assert manifest[snapshot.RATINGS] == len(world.world.ratings)
+    assert manifest["as_of"] == world.probe_time - 1
+    assert raw_snapshot.get_int_custom_property(spec.USERS_PROPERTY) == len(by_user)
+
+
+def test_snapshot_of_the_samples_alone_misses_what_no_sample_was_made_of(world, tmp_path):
+    """Without raw files the ratings come from the samples: each user's first rating (no sample: no history)
+    is missing, which is why the pipeline gives the snapshot the raw files."""
+    from_samples = run_snapshot(world.examples, str(tmp_path / "from-samples"))
+    samples = samples_of(world.examples)
+    users = {r.user_id for r in world.world.ratings}
+    probes = len(users)
+    assert len(samples) == len(world.world.ratings) + probes - len(users)  # each user's first rating: no sample
+    assert snapshot.load_manifest(from_samples.uri)[snapshot.RATINGS] == len(samples)
+    for entry in snapshot.users(from_samples.uri):
+        assert entry[snapshot.RATINGS] == sum(1 for s in samples if s[features.USER_KEY] == entry[features.USER_KEY])
+    assert {entry[snapshot.TITLE] for entry in snapshot.load_movies(from_samples.uri).values()} == {""}
+
+
+def test_titles_from_movies_csv_with_ratings_from_the_samples(world, tmp_path):
+    output = run_snapshot(world.examples, str(tmp_path / "titled"), input_base=world.raw_dir, ratings_pattern="")
+    movies = snapshot.load_movies(output.uri)
+    assert set(movies) == set(world.world.movies)
+    assert all(entry[snapshot.TITLE] == world.world.titles[movie_id] for movie_id, entry in movies.items())
+    assert snapshot.load_manifest(output.uri)["movies_source"].endswith("movies.csv")
+
+
+def test_same_data_gives_the_same_digest(world, raw_snapshot, tmp_path):
+    again = run_snapshot(world.examples, str(tmp_path / "again"), input_base=world.raw_dir)
+    assert snapshot.load_manifest(again.uri)["digest"] == snapshot.load_manifest(raw_snapshot.uri)["digest"]
+
+
+def test_a_sample_without_user_id_is_named_with_its_file(tmp_path):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    examples.split_names = artifact_utils.encode_split_names(["train"])
+    split_dir = artifact_utils.get_split_uri([examples], "train")
+    os.makedirs(split_dir)
+    sample = {name: None for name in features.COLUMN_NAMES}
+    sample.update(movieId=3, rating=4.0, timestamp=100, movieGenre1="Drama")
+    with tf.io.TFRecordWriter(os.path.join(split_dir, "data.gz"), options="GZIP") as writer:
+        writer.write(to_example(sample))
+    with pytest.raises(Exception, match=r"data\.gz: a sample has no userId \(userId=None, movieId=3\)"):
+        run_snapshot(examples, str(tmp_path / "out"))
+
+
+def test_raw_ratings_need_raw_movies_and_existing_files(world, tmp_path):
+    with pytest.raises(ValueError, match="raw ratings need the raw movies"):
+        run_snapshot(world.examples, str(tmp_path / "a"), input_base=world.raw_dir, movies_pattern="")
+    with pytest.raises(FileNotFoundError, match=r"no file matches .*/nowhere/ratings\.csv"):
+        run_snapshot(world.examples, str(tmp_path / "b"), input_base=str(tmp_path / "nowhere"))
