@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
 import tensorflow as tf
 
 FINGERPRINT_FILE = "fingerprint.pb"  # written by tf.saved_model.save: a checksum of the model's contents
+# The features to serve the model with, published inside its version; Serving reads only its warmup file there.
+FEATURE_SNAPSHOT_DIR = os.path.join("assets.extra", "feature_snapshot")
 
 
 def versions(base_dir: str) -> List[int]:
@@ -45,11 +47,14 @@ def copy_tree(src: str, dst: str) -> None:
             tf.io.gfile.copy(os.path.join(root, name), os.path.join(target, name), overwrite=True)
 
 
-def publish(model_dir: str, base_dir: str) -> str:
-    """Copies model_dir to a new version under base_dir atomically; returns the version directory."""
+def publish(model_dir: str, base_dir: str, extras: Optional[Mapping[str, str]] = None) -> str:
+    """Copies model_dir, and each extras directory to its relative path inside the version, to a new version
+    under base_dir atomically; returns the version directory."""
     tf.io.gfile.makedirs(base_dir)
     staging = os.path.join(base_dir, f".staging-{uuid.uuid4().hex}")
     copy_tree(model_dir, staging)
+    for relative_path, source in (extras or {}).items():
+        copy_tree(source, os.path.join(staging, relative_path))
     existing = versions(base_dir)
     version = max(int(time.time()), existing[-1] + 1 if existing else 0)
     target = os.path.join(base_dir, str(version))

@@ -12,14 +12,14 @@ from typing import List, Optional
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.components.evaluator import constants as evaluator_constants
-from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
 from tfx.utils import proto_utils
 
 from components import evaluation
 from components import trainer as trainer_lib
-from components.atomic_pusher import executor as atomic_pusher
+from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
+from components.feature_snapshot.component import FeatureSnapshot
 from components.sample_gen.component import SampleGen
 from components.sample_gen.config import SampleGenConfig
 from components.serving_baseline.component import ServingBaseline
@@ -83,7 +83,8 @@ def create_pipeline(
     parameters (names above) whose defaults are the values given here; an empty data_root has no default.
     allow_anomalies: data that breaks the schema is trained on with a warning instead of stopping the run.
     sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
-    these options (in place of CsvExampleGen).
+    these options (in place of CsvExampleGen), and the feature snapshot served with the model takes every rating
+    and the titles from the same files (from sample CSVs it takes the ratings the samples carry, no titles).
     """
     input_base = _run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters)
     if sample_gen is None:
@@ -101,6 +102,9 @@ def create_pipeline(
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config={trainer_lib.CODE_VERSION_KEY: code_version})
     transform.add_upstream_node(example_validator)  # nothing is trained on data that failed validation
+    feature_snapshot = FeatureSnapshot(examples=example_gen.outputs["examples"],
+                                       input_base=input_base if sample_gen is not None else "")
+    feature_snapshot.add_upstream_node(example_validator)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -121,17 +125,15 @@ def create_pipeline(
     blessed = evaluator.outputs["blessing"].future()[0].custom_property(
         evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == evaluator_constants.BLESSED_VALUE
     with tfx.dsl.Cond(blessed):
-        pusher = tfx.components.Pusher(
-            model=trainer.outputs["model"],
-            model_blessing=evaluator.outputs["blessing"],
-            push_destination=tfx.proto.PushDestination(
-                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
-            custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor))
+        # The node keeps TFX's name "Pusher", which run summaries and lineage look up.
+        pusher = AtomicPusher(
+            model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+            feature_snapshot=feature_snapshot.outputs["feature_snapshot"], serving_dir=serving_dir).with_id("Pusher")
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
-                    baseline, evaluator, pusher],
+        components=[example_gen, statistics_gen, schema_gen, example_validator, transform, feature_snapshot,
+                    trainer, baseline, evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [])

@@ -1,42 +1,62 @@
-"""Pusher executor that publishes atomically and never pushes the model already in serving again.
+"""AtomicPusher executor: publish model and feature snapshot in one rename; never push what already serves.
 
-TFX's filesystem Pusher copies file by file into the version directory, so a server polling the base directory
-can load a partial model; this one stages the copy and renames it into place (see components/serving_dir.py).
-A re-run of an unchanged pipeline re-blesses the same model; pushing it again would only add a duplicate version.
+A re-run of an unchanged pipeline re-blesses the same model; pushing it again would only add a duplicate
+version. It is the same release when the model's fingerprint and the snapshot's digest both match. The
+snapshot is optional: without one the model is published alone (the pipeline always gives one).
 """
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.components.pusher import executor as tfx_pusher
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import artifact_utils
 from tfx.utils import io_utils, proto_utils
 
 from components import serving_dir
+from components.atomic_pusher import spec
+from components.feature_snapshot import snapshot
+
+
+def _snapshot_digest(snapshot_dir: Optional[str]) -> Optional[str]:
+    if snapshot_dir is None:
+        return None
+    try:
+        return snapshot.load_manifest(snapshot_dir)["digest"]
+    except FileNotFoundError:  # a version pushed before snapshots travelled with models
+        return None
+
+
+def is_serving(model_path: str, snapshot_dir: Optional[str], version_dir: str) -> bool:
+    fingerprint = serving_dir.model_fingerprint(model_path)
+    return bool(fingerprint) and serving_dir.model_fingerprint(version_dir) == fingerprint and \
+        _snapshot_digest(os.path.join(version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)) == _snapshot_digest(snapshot_dir)
 
 
 class Executor(tfx_pusher.Executor):
+    """TFX's Pusher executor for the blessing check and the `pushed*` properties; the push is ours."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
-        model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        model_push = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(model_push)
             return
         model_path = self.GetModelPath(input_dict)
-        destination = proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], pusher_pb2.PushDestination())
+        snapshots = input_dict.get(spec.FEATURE_SNAPSHOT_KEY)
+        snapshot_dir = artifact_utils.get_single_instance(snapshots).uri if snapshots else None
+        destination = proto_utils.json_to_proto(exec_properties[spec.PUSH_DESTINATION_KEY],
+                                                 pusher_pb2.PushDestination())
         base_dir = destination.filesystem.base_directory
         latest = serving_dir.latest_version_dir(base_dir)
-        fingerprint = serving_dir.model_fingerprint(model_path)
-        if latest and fingerprint and serving_dir.model_fingerprint(latest) == fingerprint:
-            logging.info("Model %s is already served as %s; not pushing it again.", model_path, latest)
+        if latest and is_serving(model_path, snapshot_dir, latest):
+            logging.info("Model %s and its features are already served as %s; not pushing again.", model_path, latest)
             self._MarkNotPushed(model_push)
-            model_push.set_string_custom_property("already_served", latest)
+            model_push.set_string_custom_property(spec.ALREADY_SERVED_PROPERTY, latest)
             return
-        target = serving_dir.publish(model_path, base_dir)
-        io_utils.copy_dir(model_path, model_push.uri)
+        target = serving_dir.publish(model_path, base_dir,
+                                     {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir} if snapshot_dir else {})
+        io_utils.copy_dir(target, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=target, pushed_version=os.path.basename(target))
-        logging.info("Model pushed to %s.", target)
+        logging.info("Model and feature snapshot pushed to %s.", target)
