@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "pipeline.commands.compile",
     "pipeline.commands.submit",
     "pipeline.commands.download",
+    "pipeline.commands.recommend",
 )
 
 

@@ -1,0 +1,87 @@
+"""`sparrow-tfx recommend`: the newest pushed model's top movies for a user, with features as of now."""
+import datetime
+import json
+import os
+import sys
+
+from pipeline import configs
+
+
+def _movie_ids(text: str):
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"error: --candidates expects comma-separated movieIds, got {text!r}") from None
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("recommend", help="top movies for a user from the newest pushed model")
+    parser.add_argument("--user", type=int, required=True, help="userId")
+    parser.add_argument("--top", type=int, default=10, help="how many movies to show")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--serving-dir", help="serving base directory (<dir>/<version>/saved_model.pb)")
+    where.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
+                       help="work directory of `sparrow-tfx run`; its serving/ is used (default: .work)")
+    parser.add_argument("--candidates", type=_movie_ids, metavar="ID,ID,...",
+                        help="movieIds to score (default: every movie the user has not rated)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=handle)
+
+
+def _utc(timestamp) -> str:
+    if timestamp is None:
+        return "no ratings"
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def as_json(served, result) -> dict:
+    return {
+        "version": served.version,
+        "version_dir": served.version_dir,
+        "features_as_of": served.manifest["as_of"],
+        "user_id": result.user_id,
+        "known_user": result.known_user,
+        "user_features": result.user_features,
+        "rated": result.rated,
+        "candidates": result.candidates,
+        "recommendations": [{"rank": rank, "movieId": item.movie_id, "title": item.title, "genres": item.genres,
+                             "score": item.score} for rank, item in enumerate(result.items, start=1)],
+        "latency_ms": {"first_call": result.seconds_first_call * 1000, "warm_call": result.seconds_warm_call * 1000},
+    }
+
+
+def lines(served, result) -> list:
+    manifest = served.manifest
+    out = [f"model version {served.version} ({served.version_dir})",
+           f"features as of {_utc(manifest['as_of'])}: {manifest['ratings']:,} ratings, {manifest['users']:,} users, "
+           f"{manifest['movies']:,} movies"]
+    if result.known_user:
+        f = result.user_features
+        out.append(f"user {result.user_id}: {result.rated} movies rated; last {f['userRatingCount']} ratings average "
+                   f"{f['userAvgRating']}, top genres "
+                   f"{', '.join(g for g in (f[f'userGenre{i}'] for i in range(1, 6)) if g) or 'none'}")
+    else:
+        out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; scored with an empty "
+                   "history and an out-of-vocabulary userId")
+    out.append(f"top {len(result.items)} of {result.candidates:,} candidates:")
+    out.append(f"  {'rank':>4}  {'score':>6}  {'movieId':>7}  {'title':<50}  genres")
+    for rank, item in enumerate(result.items, start=1):
+        title = item.title or f"movie {item.movie_id}"
+        out.append(f"  {rank:>4}  {item.score:.4f}  {item.movie_id:>7}  {title[:50]:<50}  {'|'.join(item.genres)}")
+    out.append(f"latency: {result.candidates:,} candidates in one batched serve_features call: "
+               f"{result.seconds_first_call * 1000:.1f} ms first call, {result.seconds_warm_call * 1000:.1f} ms warm")
+    return out
+
+
+def handle(args) -> int:
+    from components import recommender
+
+    base = args.serving_dir or configs.LocalPaths(os.path.abspath(args.work_dir)).serving_dir
+    try:
+        served = recommender.load_newest(base)
+        result = recommender.recommend(served, args.user, args.top, args.candidates)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(as_json(served, result), indent=1) if args.json else "\n".join(lines(served, result)))
+    return 0

@@ -1,0 +1,93 @@
+"""`sparrow-tfx recommend` on the end-to-end run's pushed model and the feature snapshot pushed with it."""
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import os
+
+import pytest
+
+from components import recommender, serving_dir
+from components.feature_snapshot import snapshot
+from tests.conftest import run_cli
+from tests.serving_data import raw_dir
+
+pytestmark = pytest.mark.e2e
+UNKNOWN_USER = 987654321
+
+
+@pytest.fixture(scope="module")
+def rated_by_user(e2e_run):
+    """Each user's rated movies, read from the raw ratings.csv apart from the snapshot."""
+    rated = collections.defaultdict(set)
+    with open(os.path.join(raw_dir(e2e_run), "ratings.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            rated[int(row["userId"])].add(int(row["movieId"]))
+    return rated
+
+
+@pytest.fixture(scope="module")
+def served(e2e_run):
+    return recommender.load_newest(e2e_run.paths.serving_dir)
+
+
+@pytest.fixture(scope="module")
+def heavy_user(rated_by_user) -> int:
+    return max(rated_by_user, key=lambda u: (len(rated_by_user[u]), u))
+
+
+def test_the_pushed_version_carries_the_snapshot_of_every_raw_rating(e2e_run, served, rated_by_user):
+    assert served.version_dir == serving_dir.latest_version_dir(e2e_run.paths.serving_dir)
+    assert served.manifest["ratings_source"].endswith(os.path.join("raw", "ratings.csv"))
+    with open(os.path.join(raw_dir(e2e_run), "ratings.csv")) as f:
+        assert served.manifest[snapshot.RATINGS] == sum(1 for _ in f) - 1  # every rating, first ones included
+    assert served.manifest[snapshot.USERS_PREFIX] == len(rated_by_user)
+
+
+def test_recommend_json_top_n_are_distinct_unrated_and_sorted(e2e_run, heavy_user, rated_by_user, served):
+    result = run_cli("recommend", "--user", str(heavy_user), "--top", "10", "--work-dir", e2e_run.paths.work_dir,
+                     "--json")
+    out = json.loads(result.stdout)
+    items = out["recommendations"]
+    movie_ids = [item["movieId"] for item in items]
+    scores = [item["score"] for item in items]
+    assert out["known_user"] is True and out["version"] == served.version
+    assert len(items) == 10 and len(set(movie_ids)) == 10
+    assert not set(movie_ids) & rated_by_user[heavy_user]
+    assert scores == sorted(scores, reverse=True)
+    assert out["candidates"] == len(set(served.movies) - rated_by_user[heavy_user])
+    assert all(item["title"] and item["genres"] for item in items)
+    assert out["user_features"]["userRatingCount"] == min(len(rated_by_user[heavy_user]), 100)
+
+
+def test_recommend_ranks_every_candidate_by_its_score(served, heavy_user, rated_by_user):
+    """The top N is the head of the whole ranking: no better-scored candidate was left out."""
+    everything = recommender.recommend(served, heavy_user, top=len(served.movies))
+    top = recommender.recommend(served, heavy_user, top=5)
+    assert [i.movie_id for i in top.items] == [i.movie_id for i in everything.items[:5]]
+    assert len(everything.items) == everything.candidates
+    assert {i.movie_id for i in everything.items} == set(served.movies) - rated_by_user[heavy_user]
+
+
+def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run):
+    result = run_cli("recommend", "--user", str(UNKNOWN_USER), "--top", "5", "--serving-dir",
+                     e2e_run.paths.serving_dir)
+    assert f"user {UNKNOWN_USER} is unknown" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == 5, result.stdout
+    assert "candidates in one batched serve_features call" in result.stdout
+
+
+def test_given_candidates_are_scored_as_given(served, heavy_user):
+    candidates = sorted(served.movies)[:4]
+    result = recommender.recommend(served, heavy_user, top=10, candidates=candidates + candidates[:1])
+    assert result.candidates == 4
+    assert sorted(i.movie_id for i in result.items) == candidates
+
+
+def test_unknown_candidates_and_missing_snapshots_are_clear_errors(e2e_run, served, heavy_user, tmp_path):
+    with pytest.raises(ValueError, match=r"candidate movieIds not in the feature snapshot .*\[99999999\]"):
+        recommender.recommend(served, heavy_user, candidates=[99999999])
+    result = run_cli("recommend", "--user", "1", "--serving-dir", str(tmp_path / "empty"), check=False)
+    assert result.returncode == 1 and "no pushed model version under" in result.stderr

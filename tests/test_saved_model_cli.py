@@ -1,0 +1,90 @@
+"""The pushed version as TensorFlow's own `saved_model_cli` sees it (what TensorFlow Serving loads): the `serve`
+tag, the signatures with their inputs and outputs, and both serving signatures run by the tool itself."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import features, recommender, serving, serving_dir
+from tests.serving_data import eval_examples
+
+pytestmark = pytest.mark.e2e
+SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+SAMPLES = 8
+
+
+def saved_model_cli(*args: str) -> str:
+    result = subprocess.run([SAVED_MODEL_CLI, *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"saved_model_cli {' '.join(args)}:\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+def parse_show_all(text: str) -> dict:
+    """signature name -> {"inputs": {name: (dtype, shape)}, "outputs": {...}, "method": str}."""
+    signatures = {}
+    for block in re.split(r"\nsignature_def\['", text)[1:]:
+        name = block.split("'", 1)[0]
+        parts = {"inputs": {}, "outputs": {}}
+        for kind, key, dtype, shape in re.findall(
+                r"(inputs|outputs)\['([^']+)'\] tensor_info:\s+dtype: (\w+)\s+shape: ([^\n]+)", block):
+            parts[kind][key] = (dtype, shape.strip())
+        parts["method"] = re.search(r"Method name is: ([^\n]*)", block).group(1).strip()
+        signatures[name] = parts
+    return signatures
+
+
+def expected_feature_dtype(name: str) -> str:
+    column = features.COLUMNS_BY_NAME[name]
+    if column.kind == "string":
+        return "DT_STRING"
+    if column.kind == "float":
+        return "DT_FLOAT"
+    return "DT_INT64" if column.required else "DT_DOUBLE"  # an optional integer may be NaN: missing
+
+
+@pytest.fixture(scope="module")
+def version_dir(e2e_run) -> str:
+    return serving_dir.latest_version_dir(e2e_run.paths.serving_dir)
+
+
+def test_show_all_lists_the_serving_signatures(version_dir):
+    text = saved_model_cli("show", "--all", "--dir", version_dir)
+    assert "MetaGraphDef with tag-set: 'serve'" in text
+    signatures = parse_show_all(text)
+    probability = {serving.PROBABILITY_KEY: ("DT_FLOAT", "(-1, 1)")}
+    assert signatures[serving.SERVING_SIGNATURE] == {
+        "inputs": {"examples": ("DT_STRING", "(-1)")}, "outputs": probability,
+        "method": "tensorflow/serving/predict"}
+    assert signatures[serving.FEATURES_SIGNATURE] == {
+        "inputs": {name: (expected_feature_dtype(name), "(-1)") for name in features.MODEL_FEATURE_KEYS},
+        "outputs": probability, "method": "tensorflow/serving/predict"}
+    assert serving.TRANSFORM_SIGNATURE in signatures
+
+
+def test_saved_model_cli_runs_both_signatures_to_the_pipelines_scores(e2e_run, version_dir, tmp_path):
+    examples = eval_examples(e2e_run, SAMPLES)
+    expected = tf.saved_model.load(version_dir).signatures[serving.SERVING_SIGNATURE](
+        examples=tf.constant([record for record, _ in examples]))[serving.PROBABILITY_KEY].numpy()
+
+    # serving_default from tf.Examples with the model's features only: no label, rating or rating time.
+    requests = [{name: [sample[name]] for name in features.MODEL_FEATURE_KEYS if sample[name] is not None}
+                for _, sample in examples]
+    saved_model_cli("run", "--dir", version_dir, "--tag_set", "serve", "--signature_def",
+                    serving.SERVING_SIGNATURE, "--input_examples", f"examples={requests!r}",
+                    "--outdir", str(tmp_path / "examples"))
+    np.testing.assert_allclose(np.load(tmp_path / "examples" / "probability.npy"), expected, atol=1e-6)
+
+    # serve_features from one tensor per feature, missing values as "" and NaN.
+    served = recommender.load_newest(e2e_run.paths.serving_dir)
+    request = recommender.feature_request([sample for _, sample in examples], served.signature)
+    np.savez(tmp_path / "request.npz", **{name: tensor.numpy() for name, tensor in request.items()})
+    inputs = ";".join(f"{name}={tmp_path / 'request.npz'}[{name}]" for name in request)
+    saved_model_cli("run", "--dir", version_dir, "--tag_set", "serve", "--signature_def",
+                    serving.FEATURES_SIGNATURE, "--inputs", inputs, "--outdir", str(tmp_path / "features"))
+    np.testing.assert_allclose(np.load(tmp_path / "features" / "probability.npy"), expected, atol=1e-6)
