@@ -81,6 +81,8 @@ def _bucket_source(column: str) -> str:
 
 
 def _slices_section(review: review_lib.Review) -> str:
+    if not review.slices:
+        return ""
     order = _slice_order()
     keys = sorted(review.slices, key=lambda k: (len(k), [(order.get(c, 99), c, str(v).zfill(6)) for c, v in k]))
     rows, group = [], None
@@ -104,8 +106,11 @@ def _slices_section(review: review_lib.Review) -> str:
 
 def _decision_section(review: review_lib.Review) -> str:
     run, gate = review.summary, review.summary.gate
-    badge = ('<span class="badge ok" id="decision">BLESSED</span>' if run.blessed
-             else '<span class="badge fail" id="decision">NOT BLESSED</span>')
+    if run.blessed is None:
+        badge = '<span class="badge fail" id="decision">NO DECISION</span> the Evaluator did not finish;'
+    else:
+        badge = ('<span class="badge ok" id="decision">BLESSED</span>' if run.blessed
+                 else '<span class="badge fail" id="decision">NOT BLESSED</span>')
     if run.pushed_dir:
         pushed = (f"pushed to <code>{escape(run.pushed_dir)}</code>" if run.newly_pushed
                   else f"already serving as <code>{escape(run.pushed_dir)}</code>, not pushed again")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pathlib
 from typing import Dict, List, Tuple
 
 from pipeline import metadata, summary
@@ -66,7 +67,7 @@ class ArtifactLink:
 
     @property
     def href(self) -> str:
-        return f"file://{os.path.abspath(self.uri)}" if "://" not in self.uri else self.uri
+        return pathlib.Path(os.path.abspath(self.uri)).as_uri() if "://" not in self.uri else self.uri
 
 
 @dataclasses.dataclass
