@@ -58,6 +58,8 @@ def machine_info() -> Dict[str, object]:
         "nproc": len(os.sched_getaffinity(0)),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "machine": platform.machine(),
+        # Other work on the machine slows throughput figures; this is the load when the results were written.
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         **{name: _version(name) for name in ("tensorflow", "tf-keras", "tfx", "scikit-learn")},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -102,6 +104,8 @@ def side_by_side(figures: Mapping[str, Mapping[str, Optional[float]]], project: 
 def _fmt(value: Optional[float]) -> str:
     if value is None:
         return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4f}"
 
 
