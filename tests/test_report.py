@@ -13,7 +13,7 @@ from tensorflow_model_analysis.proto import config_pb2, validation_result_pb2
 
 from components import features
 from pipeline import configs, metadata, summary
-from pipeline.report import page, svg
+from pipeline.report import page, review, svg
 from tests.conftest import E2E_MIN_AUC, REPO_ROOT, run_cli
 
 NOTEBOOK = os.path.join(REPO_ROOT, "notebooks", "review.ipynb")
@@ -83,6 +83,28 @@ def test_gate_failures_read_as_reasons():
     assert summary._failure_reason(below, ()) == "auc = 0.6100 is below the minimum 0.7000"
     assert summary._failure_reason(regressed, (("movieGenre1", "Drama"),)) == (
         "auc changed by -0.0300 against the baseline on slice {'movieGenre1': 'Drama'}; the gate allows -0.0100")
+
+
+def _review(blessed, gate=None, slices=None):
+    record = metadata.RunRecord("run-1", 0, {})
+    run = summary.RunSummary("run-1", {}, {}, blessed, {}, None, False, gate)
+    return review.Review(record, run, slices or {}, {}, {}, [], [], [])
+
+
+def test_page_of_a_run_without_evaluation_says_no_decision():
+    text = page.render(_review(blessed=None))
+    assert 'id="decision">NO DECISION<' in text and "Metrics per slice" not in text
+
+
+def test_page_of_a_failed_gate_gives_its_reasons_and_the_comparison():
+    gate = summary.GateReport(0.7, 0.01, "1795973495", {"auc": (0.65, 0.72)},
+                              ["auc = 0.6500 is below the minimum 0.7000"])
+    overall = summary.SliceMetrics({"auc": 0.65, "example_count": 100.0}, {"auc": 0.72}, {"auc": -0.07})
+    text = page.render(_review(blessed=False, gate=gate, slices={summary.OVERALL: overall}))
+    assert 'id="decision">NOT BLESSED<' in text
+    assert "<li>auc = 0.6500 is below the minimum 0.7000</li>" in text
+    assert "Baseline: serving version 1795973495." in text
+    assert 'data-model="diff" data-metric="auc" data-value="-0.07' in text and ">-0.0700<" in text
 
 
 # --- the notebook -------------------------------------------------------------------------------------------
