@@ -81,6 +81,8 @@ class _Checker:
                 return 0
             key_index = [header.index(k) for k in _KEY]
             for row in reader:
+                if not row:
+                    continue  # a blank line: CsvExampleGen skips it too
                 rows += 1
                 if not self.full:
                     self.check_row(f"{path}:{reader.line_num}", row, key_index)

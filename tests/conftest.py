@@ -68,3 +68,11 @@ def compiled_pipeline(tmp_path_factory) -> CompiledPipeline:
     root, serving_dir, path = str(out / "root"), str(out / "serving"), str(out / "pipeline.yaml")
     result = run_cli("compile", "--output", path, "--pipeline-root", root, "--serving-dir", serving_dir)
     return CompiledPipeline(path, root, serving_dir, result.stdout)
+
+
+@pytest.fixture(scope="session")
+def bad_inputs_validation(tmp_path_factory):
+    """The bad-input cases of tests/bad_data.py through one real CsvExampleGen..DataGate pipeline run."""
+    from tests import bad_data
+
+    return bad_data.run_validation(str(tmp_path_factory.mktemp("bad-inputs")))
