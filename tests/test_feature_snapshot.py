@@ -116,8 +116,8 @@ def test_snapshot_counts_every_rating_and_every_movie(world, raw_snapshot):
         assert entry[snapshot.FEATURES]["userRatingCount"] == min(len(own), sample_features.USER_WINDOW)
     manifest = snapshot.load_manifest(raw_snapshot.uri)
     assert manifest[snapshot.RATINGS] == len(world.world.ratings)
-    assert manifest["as_of"] == world.probe_time - 1
-    assert raw_snapshot.get_int_custom_property(spec.USERS_PROPERTY) == len(by_user)
+    assert manifest[snapshot.AS_OF] == world.probe_time - 1
+    assert raw_snapshot.get_int_custom_property(snapshot.USERS_PREFIX) == len(by_user)
 
 
 def test_snapshot_of_the_samples_alone_misses_what_no_sample_was_made_of(world, tmp_path):
@@ -144,7 +144,8 @@ def test_titles_from_movies_csv_with_ratings_from_the_samples(world, tmp_path):
 
 def test_same_data_gives_the_same_digest(world, raw_snapshot, tmp_path):
     again = run_snapshot(world.examples, str(tmp_path / "again"), input_base=world.raw_dir)
-    assert snapshot.load_manifest(again.uri)["digest"] == snapshot.load_manifest(raw_snapshot.uri)["digest"]
+    digests = [snapshot.load_manifest(output.uri)[snapshot.DIGEST] for output in (again, raw_snapshot)]
+    assert digests[0] == digests[1]
 
 
 def test_a_sample_without_user_id_is_named_with_its_file(tmp_path):

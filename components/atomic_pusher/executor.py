@@ -23,7 +23,7 @@ def _snapshot_digest(snapshot_dir: Optional[str]) -> Optional[str]:
     if snapshot_dir is None:
         return None
     try:
-        return snapshot.load_manifest(snapshot_dir)["digest"]
+        return snapshot.load_manifest(snapshot_dir)[snapshot.DIGEST]
     except FileNotFoundError:  # a version pushed before snapshots travelled with models
         return None
 

@@ -54,20 +54,13 @@ def sample_movies(samples: beam.PCollection) -> beam.PCollection:
             | "OneDefinition" >> beam.CombinePerKey(_first_definition))
 
 
-class _ParseRating(beam.DoFn):
-    def __init__(self):
-        self._skipped = beam.metrics.Metrics.counter("FeatureSnapshot", "ratings_rows_skipped")
-
-    def process(self, raw: bytes, movies: Mapping[int, sample_features.Movie]):
-        try:
-            rating = raw_rows.parse_rating(raw_rows.decode(raw))
-        except raw_rows.BadRow:
-            self._skipped.inc()
-            return
-        if rating.movie_id in movies:
-            yield rating
-        else:
-            self._skipped.inc()
+def _valid_rating(raw: bytes, movies: Mapping[int, MovieWithTitle]) -> Iterable[sample_features.Rating]:
+    try:
+        rating = raw_rows.parse_rating(raw_rows.decode(raw))
+    except raw_rows.BadRow:
+        return  # SampleGen rejected and reported it
+    if rating.movie_id in movies:
+        yield rating
 
 
 def raw_ratings(pipeline: beam.Pipeline, ratings_pattern: str, movies: beam.pvalue.AsDict) -> beam.PCollection:
@@ -76,7 +69,7 @@ def raw_ratings(pipeline: beam.Pipeline, ratings_pattern: str, movies: beam.pval
     return (pipeline
             | "ReadRatings" >> beam.io.ReadFromText(ratings_pattern, skip_header_lines=1,
                                                     coder=beam.coders.BytesCoder())
-            | "ParseRatings" >> beam.ParDo(_ParseRating(), movies)
+            | "ParseRatings" >> beam.FlatMap(_valid_rating, movies)
             | "KeyRatings" >> beam.Map(lambda r: (r.key, dataclasses.astuple(r)))
             | "OneRatingPerKey" >> beam.CombinePerKey(min)
             | "Ratings" >> beam.MapTuple(lambda _, values: sample_features.Rating(*values)))
@@ -96,18 +89,18 @@ def sample_rating(path_and_record: Tuple[str, bytes]) -> Tuple[sample_features.R
     """The rating and the movie's static features a sample tf.Example carries."""
     path, record = path_and_record
     example = tf.train.Example.FromString(record)
-    ids = {name: _value(example, name) for name in (features.USER_KEY, features.MOVIE_KEY, features.RATING_KEY,
-                                                   "timestamp")}
-    missing = [name for name, value in ids.items() if value is None]
+    fields = {name: _value(example, name) for name in (features.USER_KEY, features.MOVIE_KEY, features.RATING_KEY,
+                                                      "timestamp")}
+    missing = [name for name, value in fields.items() if value is None]
     if missing:
-        raise ValueError(f"{path}: a sample has no {missing[0]} (userId={ids[features.USER_KEY]}, "
-                         f"movieId={ids[features.MOVIE_KEY]}); the feature snapshot needs every rating's "
-                         f"{', '.join(ids)}")
+        raise ValueError(f"{path}: a sample has no {missing[0]} (userId={fields[features.USER_KEY]}, "
+                         f"movieId={fields[features.MOVIE_KEY]}); the feature snapshot needs every rating's "
+                         f"{', '.join(fields)}")
     static = {name: _value(example, name) for name in _MOVIE_STATIC}
     genres = tuple(static[name] for name in _MOVIE_STATIC[1:] if static[name] is not None)
-    movie_id = int(ids[features.MOVIE_KEY])
-    return (sample_features.Rating(int(ids[features.USER_KEY]), movie_id, float(ids[features.RATING_KEY]),
-                                   int(ids["timestamp"])),
+    movie_id = int(fields[features.MOVIE_KEY])
+    return (sample_features.Rating(int(fields[features.USER_KEY]), movie_id, float(fields[features.RATING_KEY]),
+                                   int(fields["timestamp"])),
             sample_features.Movie(movie_id, None if static["releaseYear"] is None else int(static["releaseYear"]),
                                   genres))
 

@@ -49,7 +49,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         manifest = snapshot.write_manifest(output.uri, ratings_source=ratings_path or examples.uri,
                                            movies_source=movies_path or examples.uri)
-        for key in (spec.USERS_PROPERTY, spec.MOVIES_PROPERTY, spec.RATINGS_PROPERTY):
-            output.set_int_custom_property(key, manifest[key])
-        output.set_int_custom_property(spec.AS_OF_PROPERTY, manifest["as_of"] or 0)
+        for key in (snapshot.USERS_PREFIX, snapshot.MOVIES_PREFIX, snapshot.RATINGS, snapshot.AS_OF):
+            output.set_int_custom_property(key, manifest[key] or 0)  # the manifest's counts, on the artifact too
         logging.info("Feature snapshot %s: %s", output.uri, manifest)

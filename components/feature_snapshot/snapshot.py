@@ -31,6 +31,9 @@ RATINGS = "ratings"
 LAST_RATED = "lastRated"
 TITLE = "title"
 GENRES = "genres"
+# Manifest fields besides the counts of USERS_PREFIX, MOVIES_PREFIX and RATINGS.
+AS_OF = "as_of"  # the latest rating time the snapshot includes
+DIGEST = "digest"
 
 
 def _before(ratings: Iterable[Rating], before: Optional[int]) -> List[Rating]:
@@ -109,7 +112,7 @@ def write_manifest(snapshot_dir: str, **details) -> dict:
                     as_of = max(as_of or 0, entry[LAST_RATED])
     if not counts[MOVIES_PREFIX]:
         raise ValueError(f"feature snapshot {snapshot_dir}: no movies were written")
-    manifest = {**details, **counts, "as_of": as_of, "digest": digest.hexdigest()}
+    manifest = {**details, **counts, AS_OF: as_of, DIGEST: digest.hexdigest()}
     with tf.io.gfile.GFile(os.path.join(snapshot_dir, MANIFEST_FILE), "w") as f:
         f.write(json.dumps(manifest, sort_keys=True, indent=1))
     return manifest

@@ -8,11 +8,6 @@ SNAPSHOT_KEY = "feature_snapshot"
 INPUT_BASE_KEY = "input_base"
 RATINGS_PATTERN_KEY = "ratings_pattern"
 MOVIES_PATTERN_KEY = "movies_pattern"
-# Custom properties on the snapshot artifact (also in its manifest).
-USERS_PROPERTY = "users"
-MOVIES_PROPERTY = "movies"
-RATINGS_PROPERTY = "ratings"
-AS_OF_PROPERTY = "as_of"  # the latest rating time the snapshot includes
 
 # A standard type: TFX's Kubeflow compiler and entry point map only standard types to Python classes.
 SnapshotArtifact = simple_artifacts.Dataset

@@ -35,10 +35,12 @@ def _utc(timestamp) -> str:
 
 
 def as_json(served, result) -> dict:
+    from components.feature_snapshot import snapshot
+
     return {
         "version": served.version,
         "version_dir": served.version_dir,
-        "features_as_of": served.manifest["as_of"],
+        "features_as_of": served.manifest[snapshot.AS_OF],
         "user_id": result.user_id,
         "known_user": result.known_user,
         "user_features": result.user_features,
@@ -51,10 +53,12 @@ def as_json(served, result) -> dict:
 
 
 def lines(served, result) -> list:
+    from components.feature_snapshot import snapshot
+
     manifest = served.manifest
     out = [f"model version {served.version} ({served.version_dir})",
-           f"features as of {_utc(manifest['as_of'])}: {manifest['ratings']:,} ratings, {manifest['users']:,} users, "
-           f"{manifest['movies']:,} movies"]
+           f"features as of {_utc(manifest[snapshot.AS_OF])}: {manifest[snapshot.RATINGS]:,} ratings, "
+           f"{manifest[snapshot.USERS_PREFIX]:,} users, {manifest[snapshot.MOVIES_PREFIX]:,} movies"]
     if result.known_user:
         f = result.user_features
         out.append(f"user {result.user_id}: {result.rated} movies rated; last {f['userRatingCount']} ratings average "

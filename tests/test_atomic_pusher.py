@@ -1,0 +1,87 @@
+"""AtomicPusher's executor on a small real SavedModel: the snapshot travels inside the version, a model and
+snapshot already serving are not pushed again, new features alone make a new version."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.proto import pusher_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components import serving_dir
+from components.atomic_pusher import executor, spec
+from components.feature_snapshot import snapshot
+from components.sample_features import Movie
+
+pytestmark = pytest.mark.slow  # imports TensorFlow and TFX
+
+
+def saved_model(path: str) -> standard_artifacts.Model:
+    module = tf.Module()
+    module.weight = tf.Variable(2.0)
+    module.score = tf.function(lambda x: x * module.weight, input_signature=[tf.TensorSpec([None], tf.float32)])
+    tf.saved_model.save(module, os.path.join(path, "Format-Serving"))
+    model = standard_artifacts.Model()
+    model.uri = path
+    return model
+
+
+def feature_snapshot(path: str, title: str):
+    os.makedirs(path)
+    with open(os.path.join(path, f"{snapshot.MOVIES_PREFIX}-00000-of-00001{snapshot.ENTRY_SUFFIX}"), "w") as f:
+        f.write(snapshot.to_line(snapshot.movie_entry(Movie(1, 1995, ("Drama",)), title, [])) + "\n")
+    snapshot.write_manifest(path)
+    artifact = spec.AtomicPusherSpec.INPUTS[spec.FEATURE_SNAPSHOT_KEY].type()
+    artifact.uri = path
+    return artifact
+
+
+def push(model, blessed: int, feature_snapshot_artifact, base_dir: str, out: str) -> standard_artifacts.PushedModel:
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.set_int_custom_property("blessed", blessed)
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = out
+    destination = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=base_dir))
+    executor.Executor().Do(
+        {spec.MODEL_KEY: [model], spec.MODEL_BLESSING_KEY: [blessing],
+         spec.FEATURE_SNAPSHOT_KEY: [feature_snapshot_artifact]},
+        {spec.PUSHED_MODEL_KEY: [pushed]},
+        {spec.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination)})
+    return pushed
+
+
+def test_model_and_snapshot_are_one_version_and_are_not_pushed_twice(tmp_path):
+    base = str(tmp_path / "serving")
+    model = saved_model(str(tmp_path / "model"))
+    first_snapshot = feature_snapshot(str(tmp_path / "snapshot-1"), "Heat (1995)")
+
+    pushed = push(model, 1, first_snapshot, base, str(tmp_path / "pushed-1"))
+    version = serving_dir.latest_version_dir(base)
+    assert pushed.get_int_custom_property("pushed") == 1
+    assert pushed.get_string_custom_property("pushed_destination") == version
+    assert os.listdir(base) == [os.path.basename(version)]  # no staging directory left
+    assert tf.saved_model.load(version).score(tf.constant([1.5])).numpy().tolist() == [3.0]
+    served_snapshot = os.path.join(version, serving_dir.FEATURE_SNAPSHOT_DIR)
+    assert snapshot.load_movies(served_snapshot)[1][snapshot.TITLE] == "Heat (1995)"
+
+    again = push(model, 1, first_snapshot, base, str(tmp_path / "pushed-2"))
+    assert again.get_int_custom_property("pushed") == 0
+    assert again.get_string_custom_property(spec.ALREADY_SERVED_PROPERTY) == version
+    assert serving_dir.versions(base) == [int(os.path.basename(version))]
+
+    newer = push(model, 1, feature_snapshot(str(tmp_path / "snapshot-2"), "Heat (1995) [new]"), base,
+                 str(tmp_path / "pushed-3"))
+    assert newer.get_int_custom_property("pushed") == 1 and len(serving_dir.versions(base)) == 2
+    latest = os.path.join(serving_dir.latest_version_dir(base), serving_dir.FEATURE_SNAPSHOT_DIR)
+    assert snapshot.load_movies(latest)[1][snapshot.TITLE] == "Heat (1995) [new]"
+
+
+def test_a_model_not_blessed_is_not_pushed(tmp_path):
+    base = str(tmp_path / "serving")
+    pushed = push(saved_model(str(tmp_path / "model")), 0, feature_snapshot(str(tmp_path / "snapshot"), "Heat"),
+                  base, str(tmp_path / "pushed"))
+    assert pushed.get_int_custom_property("pushed") == 0
+    assert serving_dir.versions(base) == []
