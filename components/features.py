@@ -85,7 +85,8 @@ COLUMNS: Tuple[Column, ...] = (
     Column("movieRatingStddev", "float", required=False, value_range=(0.0, 5.0)),
     *(Column(f"userRatedMovie{i}", "int", required=False, value_range=(1, 1e9)) for i in range(1, 6)),
     Column("userRatingCount", "int", required=False, value_range=COUNT_RANGE),
-    Column("userAvgReleaseYear", "float", required=False, value_range=YEAR_RANGE),
+    # A whole year, as SparrowRecSys writes it (CSV type inference then reads it as INT).
+    Column("userAvgReleaseYear", "int", required=False, value_range=YEAR_RANGE),
     Column("userReleaseYearStddev", "float", required=False, value_range=(0.0, 200.0)),
     Column("userAvgRating", "float", required=False, value_range=RATING_RANGE),
     Column("userRatingStddev", "float", required=False, value_range=(0.0, 5.0)),

@@ -129,7 +129,8 @@ def user_aggregates(window: Sequence[Rating], movies: Mapping[int, Movie]) -> di
     top_genres = [g for g, _ in sorted(genre_counts.items(), key=lambda kv: (-kv[1], kv[0]))][:USER_GENRES_KEPT]
     years = [movies[r.movie_id].release_year for r in window
              if r.movie_id in movies and movies[r.movie_id].release_year is not None]
-    avg_year, std_year = _mean_std(years)
+    _, std_year = _mean_std(years)
+    avg_year = round(math.fsum(years) / len(years)) if years else None
     avg_rating, std_rating = _mean_std([r.rating for r in window])
     out = {
         "userRatingCount": len(window),

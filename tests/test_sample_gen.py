@@ -70,7 +70,7 @@ def brute_force_sample(r: Rating, ratings: Sequence[Rating], movies: Dict[int, M
         "movieRatingCount": len(movie_ratings), "movieAvgRating": _mean(movie_ratings),
         "movieRatingStddev": _stdev(movie_ratings),
         **_numbered("userRatedMovie", [x.movie_id for x in reversed(liked)], 5),
-        "userRatingCount": len(earlier), "userAvgReleaseYear": _mean(years), "userReleaseYearStddev": _stdev(years),
+        "userRatingCount": len(earlier), "userAvgReleaseYear": round(statistics.fmean(years)) if years else None, "userReleaseYearStddev": _stdev(years),
         "userAvgRating": _mean([x.rating for x in earlier]), "userRatingStddev": _stdev([x.rating for x in earlier]),
         **_numbered("userGenre", sorted(genre_counts, key=lambda g: (-genre_counts[g], g)), 5),
     }
