@@ -100,6 +100,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        disable_statistics=True,  # nothing reads statistics of transformed data, and they cost extra passes
         custom_config={trainer_lib.CODE_VERSION_KEY: code_version})
     transform.add_upstream_node(example_validator)  # nothing is trained on data that failed validation
     feature_snapshot = FeatureSnapshot(examples=example_gen.outputs["examples"],
