@@ -14,6 +14,7 @@ import dataclasses
 import re
 from typing import Dict, List, Optional
 
+from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import version as tfx_version
 from tfx.orchestration import data_types
@@ -78,11 +79,10 @@ def build_pipeline(settings: CompileSettings):
 
 
 def compile_spec(settings: CompileSettings) -> pipeline_spec_pb2.PipelineSpec:
-    from google.protobuf import json_format
-
     pipeline = build_pipeline(settings)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-        default_image=settings.image, default_commands=list(pipeline_image.ENTRYPOINT_COMMAND), use_pipeline_spec_2_1=True))
+        default_image=settings.image, default_commands=list(pipeline_image.ENTRYPOINT_COMMAND),
+        use_pipeline_spec_2_1=True))
     job = runner.run(pipeline, write_out=False)
     spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     set_parameter_defaults(spec, runtime_parameter_defaults(pipeline))

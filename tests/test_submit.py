@@ -162,7 +162,7 @@ def test_unreachable_host(compiled_pipeline, api, submit_cli):
 @pytest.mark.parametrize("params,message", [
     ([], "the pipeline needs --param data_root=..."),
     (["data_root=x", "colour=blue"], "unknown parameter 'colour'"),
-    (["data_root=x", "train_steps=many"], "--param train_steps: 'many' is not a int"),
+    (["data_root=x", "train_steps=many"], "--param train_steps: 'many' is not of type int"),
     (["data_root"], "--param expects KEY=VALUE"),
 ])
 def test_parameters_are_checked_against_the_spec(compiled_pipeline, params, message):

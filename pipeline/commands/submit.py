@@ -30,7 +30,8 @@ class SubmitError(RuntimeError):
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("submit", help="start a run of the compiled pipeline on Kubeflow Pipelines")
-    parser.add_argument("--host", required=True, help="the KFP API endpoint, e.g. https://kubeflow.example.com/pipeline")
+    parser.add_argument("--host", required=True,
+                        help="the KFP API endpoint, e.g. https://kubeflow.example.com/pipeline")
     parser.add_argument("--namespace", help="the Kubeflow profile namespace (multi-user Kubeflow)")
     parser.add_argument("--experiment", default="sparrow-tfx", help="experiment to run in (created if missing)")
     parser.add_argument("--run-name", help="display name of the run (default: the package name and the time)")
@@ -73,7 +74,7 @@ def run_arguments(spec: dict, pairs: List[str]) -> Dict[str, Any]:
         try:
             (values if key in declared else derived)[key] = convert(text)
         except (ValueError, KeyError):
-            raise SubmitError(f"--param {key}: {text!r} is not a {kind or convert.__name__}") from None
+            raise SubmitError(f"--param {key}: {text!r} is not of type {kind or convert.__name__}") from None
     values.update(_expand(derived, declared, values))
     missing = [key for key, parameter in declared.items() if key not in values and not parameter.get("isOptional")]
     if missing:
