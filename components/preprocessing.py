@@ -51,7 +51,7 @@ def preprocessing_fn(inputs: Dict[str, _Tensor]) -> Dict[str, tf.Tensor]:
         outputs[features.transformed_name(feature.name)] = tft.compute_and_apply_vocabulary(
             _as_category(inputs[feature.name]),
             num_oov_buckets=feature.oov_buckets,
-            frequency_threshold=feature.min_frequency,
+            frequency_threshold=feature.min_frequency or None,
             vocab_filename=feature.vocabulary)
     for feature in features.NUMERIC_FEATURES:
         outputs[features.transformed_name(feature.name)] = _z_score(inputs[feature.name], feature.log1p)
