@@ -11,12 +11,12 @@ from typing import List, Optional
 COMMAND_MODULES = (
     "pipeline.commands.run",
     "pipeline.commands.generate",
+    "pipeline.commands.download",
     "pipeline.commands.report",
     "pipeline.commands.runs",
     "pipeline.commands.lineage",
     "pipeline.commands.compile",
     "pipeline.commands.submit",
-    "pipeline.commands.download",
     "pipeline.commands.recommend",
 )
 
