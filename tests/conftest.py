@@ -25,7 +25,7 @@ def shared_data(*parts: str) -> str:
     return path
 
 
-def run_cli(*args: str, timeout: int = 1200, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: int = 2400, check: bool = True) -> subprocess.CompletedProcess:
     """Runs `sparrow-tfx ARGS` as a user would, in a fresh process."""
     result = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=timeout)
