@@ -34,7 +34,7 @@ def run_sample_gen(raw_dir, out_dir, config: SampleGenConfig = SampleGenConfig()
         beam_samples.write_samples(pipeline, [f"{raw_dir}/ratings.csv"], [f"{raw_dir}/movies.csv"], config,
                                    split_dirs, str(out_dir))
     return ({split: list(beam_samples.read_samples(d)) for split, d in split_dirs.items()},
-            report.load(str(out_dir)))
+            report.complete(str(out_dir), pipeline.result))
 
 
 def sample_key(sample) -> tuple:

@@ -44,7 +44,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
-        result = report.load(examples.uri)
+        result = report.complete(examples.uri, pipeline.result)
         for name, value in report.counts(result).items():
             examples.set_int_custom_property(name, value)
         examples.set_string_custom_property("features_mode", config.features_mode)

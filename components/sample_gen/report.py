@@ -1,4 +1,4 @@
-"""SampleGen's report: counts its Beam job writes as JSON into the Examples artifact, read back and checked.
+"""SampleGen's report, a JSON file in the Examples artifact: its Beam job's counters and what the job wrote.
 
 Keys: ratings_read, movies_read (data lines), ratings_valid (after rejections), samples_train, samples_eval,
 skipped_<reason> (valid ratings that make no sample: cold start, a required column missing),
@@ -6,10 +6,13 @@ rejected_<reason> (malformed rows), eval_cutoff_timestamp (global_time split onl
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 from typing import Dict, List
 
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
 from tfx.dsl.io import fileio
 
 from components.sample_gen import spec
@@ -21,14 +24,32 @@ REJECTED = "rejected"
 SKIPPED = "skipped"
 EVAL_CUTOFF = "eval_cutoff_timestamp"
 FIRST_REJECTED_ROWS = "first_rejected_rows"  # "file:line: detail", ordered by file and line
+NAMESPACE = "sample_gen"  # of the Beam counters, one per count key
 
 
 def samples_key(split: str) -> str:
     return f"samples_{split}"
 
 
+def counter(name: str):
+    return beam.metrics.Metrics.counter(NAMESPACE, name)
+
+
+def complete(report_dir: str, result: beam.runners.runner.PipelineResult) -> Dict[str, object]:
+    """Adds the finished job's counters to the report it wrote; returns the report."""
+    totals: Dict[str, int] = collections.Counter()
+    for metric in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+        totals[metric.key.metric.name] += metric.committed if metric.committed is not None else metric.attempted
+    path = os.path.join(report_dir, spec.REPORT_FILE)
+    with fileio.open(path) as f:
+        written = json.loads(f.read())
+    with fileio.open(path, "w") as f:
+        f.write(json.dumps({**written, **totals}, sort_keys=True))
+    return load(report_dir)
+
+
 def load(report_dir: str) -> Dict[str, object]:
-    """The report; counts the job never tallied (nothing of that kind) are 0."""
+    """The report; counts of things that never happened are 0."""
     with fileio.open(os.path.join(report_dir, spec.REPORT_FILE)) as f:
         result = json.loads(f.read())
     for key in (RATINGS_READ, MOVIES_READ, RATINGS_VALID, *map(samples_key, spec.SPLITS)):
