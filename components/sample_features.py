@@ -35,6 +35,10 @@ class Rating:
     def key(self) -> Tuple[int, int, int]:
         return (self.user_id, self.movie_id, self.timestamp)
 
+    def astuple(self) -> Tuple[int, int, float, int]:
+        """The fields in order; dataclasses.astuple deep-copies them, too slow for once per rating."""
+        return (self.user_id, self.movie_id, self.rating, self.timestamp)
+
 
 @dataclasses.dataclass(frozen=True)
 class Movie:
@@ -58,16 +62,38 @@ def _round2(value: float) -> float:
     return float(f"{value:.2f}")
 
 
-def _mean_std(values: Sequence[float]) -> Tuple[Optional[float], Optional[float]]:
-    """Mean and sample standard deviation (Spark's `stddev`); None where undefined."""
-    n = len(values)
-    if n == 0:
-        return None, None
-    mean = math.fsum(values) / n
-    if n == 1:
-        return _round2(mean), None
-    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
-    return _round2(mean), _round2(math.sqrt(var))
+_EXACT = 2 ** 53  # a rating (>= 0.5) or a year times this is an integer, so sums of them are exact
+
+
+class _Moments:
+    """Count, sum and sum of squares of numbers held as exact integers: values can be added and taken out again
+    (a sliding window) without rounding drift, and mean and stddev equal those computed over the list."""
+    __slots__ = ("count", "total", "squares")
+
+    def __init__(self, values: Iterable[float] = ()):
+        self.count = self.total = self.squares = 0
+        for value in values:
+            self.add(value)
+
+    def add(self, value: float, sign: int = 1) -> None:
+        scaled = int(value * _EXACT)
+        self.count += sign
+        self.total += sign * scaled
+        self.squares += sign * scaled * scaled
+
+    def mean(self) -> Optional[float]:
+        """math.fsum(values) / n, unrounded."""
+        return self.total / _EXACT / self.count if self.count else None
+
+    def mean_std(self) -> Tuple[Optional[float], Optional[float]]:
+        """Mean and sample standard deviation (Spark's `stddev`), two decimals; None where undefined."""
+        n = self.count
+        if n == 0:
+            return None, None
+        if n == 1:
+            return _round2(self.mean()), None
+        variance = (n * self.squares - self.total * self.total) / (n * (n - 1) * _EXACT * _EXACT)
+        return _round2(self.mean()), _round2(math.sqrt(variance))
 
 
 def chronological(ratings: Iterable[Rating]) -> List[Rating]:
@@ -82,12 +108,13 @@ def _same_time_groups(ratings: Iterable[Rating]) -> Iterator[List[Rating]]:
 
 def movie_history_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
     """For one movie's ratings: (rating key, movie aggregates over strictly earlier ratings)."""
-    history: List[float] = []
+    history = _Moments()
     for group in _same_time_groups(ratings):
-        snapshot = movie_aggregates(history)
+        snapshot = _movie_aggregates(history)
         for r in group:
             yield r.key, snapshot
-        history.extend(r.rating for r in group)
+        for r in group:
+            history.add(r.rating)
 
 
 def movie_all_time_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
@@ -102,46 +129,81 @@ def movie_all_time_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[i
 MOVIE_AGGREGATE_KEYS = ("movieRatingCount", "movieAvgRating", "movieRatingStddev")
 
 
-def movie_aggregates(history: Sequence[float]) -> dict:
-    return dict(zip(MOVIE_AGGREGATE_KEYS, (len(history), *_mean_std(history))))
+def movie_aggregates(history: Iterable[float]) -> dict:
+    return _movie_aggregates(_Moments(history))
+
+
+def _movie_aggregates(history: _Moments) -> dict:
+    return dict(zip(MOVIE_AGGREGATE_KEYS, (history.count, *history.mean_std())))
 
 
 def user_history_features(ratings: Iterable[Rating], movies: Mapping[int, Movie]
                           ) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
     """For one user's ratings: (rating key, user features over the user's strictly earlier ratings)."""
-    window: collections.deque = collections.deque(maxlen=USER_WINDOW)
+    window = _UserWindow(movies)
     for group in _same_time_groups(ratings):
-        snapshot = user_aggregates(window, movies)
+        snapshot = window.features()
         for r in group:
             yield r.key, snapshot
-        window.extend(group)
+        for r in group:
+            window.add(r)
 
 
 def user_aggregates(window: Sequence[Rating], movies: Mapping[int, Movie]) -> dict:
     """User features from the user's most recent ratings (oldest first, at most USER_WINDOW)."""
-    window = list(window)[-USER_WINDOW:]
-    positives = [r for r in window if is_positive(r.rating)]
-    recent_positive = [r.movie_id for r in reversed(positives)][:RATED_MOVIES_KEPT]
-    genre_counts: collections.Counter = collections.Counter()
-    for r in positives:
-        genre_counts.update(movies[r.movie_id].genres if r.movie_id in movies else ())
-    # Most frequent first; ties broken by name so the order is deterministic.
-    top_genres = [g for g, _ in sorted(genre_counts.items(), key=lambda kv: (-kv[1], kv[0]))][:USER_GENRES_KEPT]
-    years = [movies[r.movie_id].release_year for r in window
-             if r.movie_id in movies and movies[r.movie_id].release_year is not None]
-    _, std_year = _mean_std(years)
-    avg_year = round(math.fsum(years) / len(years)) if years else None
-    avg_rating, std_rating = _mean_std([r.rating for r in window])
-    out = {
-        "userRatingCount": len(window),
-        "userAvgReleaseYear": avg_year,
-        "userReleaseYearStddev": std_year,
-        "userAvgRating": avg_rating,
-        "userRatingStddev": std_rating,
-    }
-    out.update(_numbered("userRatedMovie", recent_positive, RATED_MOVIES_KEPT))
-    out.update(_numbered("userGenre", top_genres, USER_GENRES_KEPT))
-    return out
+    user_window = _UserWindow(movies)
+    for r in window:
+        user_window.add(r)
+    return user_window.features()
+
+
+class _UserWindow:
+    """A user's last USER_WINDOW ratings with their running aggregates: each rating is added once and taken out
+    once, so a user's features cost the same at every point of a long history."""
+
+    def __init__(self, movies: Mapping[int, Movie]):
+        self._movies = movies
+        self._ratings: collections.deque = collections.deque()  # (rating, release year or None, liked genres)
+        self._stars, self._years = _Moments(), _Moments()
+        self._liked_genres: Dict[str, int] = collections.defaultdict(int)
+
+    def add(self, rating: Rating) -> None:
+        if len(self._ratings) == USER_WINDOW:
+            self._update(*self._ratings.popleft(), sign=-1)
+        movie = self._movies.get(rating.movie_id)
+        entry = (rating, movie.release_year if movie else None,
+                 movie.genres if movie and is_positive(rating.rating) else ())
+        self._ratings.append(entry)
+        self._update(*entry, sign=1)
+
+    def _update(self, rating: Rating, year: Optional[int], liked_genres: Tuple[str, ...], sign: int) -> None:
+        self._stars.add(rating.rating, sign)
+        if year is not None:
+            self._years.add(year, sign)
+        for genre in liked_genres:
+            self._liked_genres[genre] += sign
+
+    def features(self) -> dict:
+        recent_positive = []
+        for rating, _, _ in reversed(self._ratings):
+            if is_positive(rating.rating):
+                recent_positive.append(rating.movie_id)
+                if len(recent_positive) == RATED_MOVIES_KEPT:
+                    break
+        # Most frequent first; ties broken by name so the order is deterministic.
+        top_genres = [g for _, g in sorted((-n, g) for g, n in self._liked_genres.items() if n)][:USER_GENRES_KEPT]
+        avg_year = self._years.mean()
+        avg_rating, std_rating = self._stars.mean_std()
+        out = {
+            "userRatingCount": len(self._ratings),
+            "userAvgReleaseYear": None if avg_year is None else round(avg_year),
+            "userReleaseYearStddev": self._years.mean_std()[1],
+            "userAvgRating": avg_rating,
+            "userRatingStddev": std_rating,
+        }
+        out.update(_numbered("userRatedMovie", recent_positive, RATED_MOVIES_KEPT))
+        out.update(_numbered("userGenre", top_genres, USER_GENRES_KEPT))
+        return out
 
 
 def movie_static_features(movie: Optional[Movie]) -> dict:

@@ -11,7 +11,6 @@ no data in memory; `report.complete` adds them to the report the job writes.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import math
 import os
@@ -25,6 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 from components import features, sample_features
 from components.sample_gen import config as config_lib
 from components.sample_gen import raw_rows, report, spec
+from components.sample_gen.example_encoding import to_example
 
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
 REJECTED_EXAMPLES_KEPT = 10  # the report lists the first rejected rows (by file and line)
@@ -38,7 +38,7 @@ _RATED = struct.Struct("<qqdqqdd")  # the Rating's fields, then its movie aggreg
 
 def _pack_rated(rating: sample_features.Rating, movie_part: Mapping[str, Optional[float]]) -> bytes:
     aggregates = (movie_part[k] for k in sample_features.MOVIE_AGGREGATE_KEYS)
-    return _RATED.pack(*dataclasses.astuple(rating), *(math.nan if v is None else v for v in aggregates))
+    return _RATED.pack(*rating.astuple(), *(math.nan if v is None else v for v in aggregates))
 
 
 def _unpack_rated(packed: bytes) -> Tuple[sample_features.Rating, dict]:
@@ -112,7 +112,7 @@ class _ParseRatings(beam.DoFn):
         except raw_rows.BadRow as bad:
             yield beam.pvalue.TaggedOutput(_REJECTED, _rejection(self._paths, file_index, line, bad))
             return
-        yield rating.movie_id, _READ_RATING.pack(file_index, line, *dataclasses.astuple(rating))
+        yield rating.movie_id, _READ_RATING.pack(file_index, line, *rating.astuple())
 
 
 class _MovieStage(beam.DoFn):
@@ -171,23 +171,6 @@ class _UserStage(beam.DoFn):
             yield beam.pvalue.TaggedOutput(split, to_example(sample))
         for name, count in tally.items():
             report.counter(name).inc(count)
-
-
-def to_example(sample: Mapping[str, object]) -> bytes:
-    """A sample as a serialized tf.Example with the schema's types; a missing value is an absent feature."""
-    example = tf.train.Example()
-    for column in features.COLUMNS:
-        value = sample[column.name]
-        if value is None:
-            continue
-        feature = example.features.feature[column.name]
-        if column.kind == "int":
-            feature.int64_list.value.append(int(value))
-        elif column.kind == "float":
-            feature.float_list.value.append(float(value))
-        else:
-            feature.bytes_list.value.append(str(value).encode("utf-8"))
-    return example.SerializeToString()
 
 
 def _quantile(sorted_values: Sequence[int], q: float) -> int:
