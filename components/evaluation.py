@@ -43,18 +43,16 @@ def metrics_specs(min_auc: float, max_auc_regression: float) -> list:
         tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
         tfma.MetricConfig(class_name="ConfusionMatrixAtThresholds",
                           config=f'"thresholds": {list(CONFUSION_THRESHOLDS)}'),
+        ranking_metric_config(),
     ]
-    return [tfma.MetricsSpec(metrics=metrics), ranking_metrics_spec()]
+    return [tfma.MetricsSpec(metrics=metrics)]
 
 
-def ranking_metrics_spec() -> tfma.MetricsSpec:
+def ranking_metric_config() -> tfma.MetricConfig:
     """NDCG@k and recall@k per user; the label is the gain (a liked movie is relevant, a disliked one is not)."""
-    top_k = {"top_k_list": [RANKING_K]}
-    return tfma.MetricsSpec(query_key=features.USER_KEY, metrics=[
-        tfma.MetricConfig(class_name="NDCG", config=json.dumps({"gain_key": features.LABEL_KEY, **top_k})),
-        tfma.MetricConfig(class_name=ranking_metrics.QueryRecall.__name__, module=ranking_metrics.__name__,
-                          config=json.dumps(top_k)),
-    ])
+    return tfma.MetricConfig(
+        class_name=ranking_metrics.UserRanking.__name__, module=ranking_metrics.__name__,
+        config=json.dumps({"user_key": features.USER_KEY, "top_k_list": [RANKING_K]}))
 
 
 @dataclasses.dataclass(frozen=True)

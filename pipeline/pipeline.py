@@ -19,6 +19,7 @@ from components import evaluation
 from components import trainer as trainer_lib
 from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
+from components.evaluator.component import Evaluator
 from components.feature_snapshot.component import FeatureSnapshot
 from components.sample_gen.component import SampleGen
 from components.sample_gen.config import SampleGenConfig
@@ -101,6 +102,7 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         disable_statistics=True,  # nothing reads statistics of transformed data, and they cost extra passes
+        disable_analyzer_cache=True,  # the cache pays off for analysis over spans; a whole-data run only writes it
         custom_config={trainer_lib.CODE_VERSION_KEY: code_version})
     transform.add_upstream_node(example_validator)  # nothing is trained on data that failed validation
     feature_snapshot = FeatureSnapshot(examples=example_gen.outputs["examples"],
@@ -116,7 +118,7 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={**(hparams or {}), trainer_lib.CODE_VERSION_KEY: code_version})
     baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir)
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline_model"],

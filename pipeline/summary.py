@@ -90,7 +90,7 @@ class GateReport:
     """What the blessing compared: the thresholds, the baseline model, candidate vs. baseline, and why it failed."""
     min_auc: float
     max_auc_regression: float
-    baseline_version: Optional[str]  # None: nothing was serving, the candidate was its own baseline
+    baseline_version: Optional[str]  # None: nothing was serving, so no comparison
     comparisons: Dict[str, Tuple[float, float]]  # metric -> (candidate, baseline), overall slice
     failures: List[str]
 
@@ -124,16 +124,30 @@ class GateReport:
             failures=failures)
 
     @property
+    def has_baseline(self) -> bool:
+        return self.baseline_version is not None
+
+    @property
     def baseline_text(self) -> str:
-        return (f"serving version {self.baseline_version}" if self.baseline_version is not None
-                else "none serving yet: the candidate is its own baseline")
+        return (f"serving version {self.baseline_version}" if self.has_baseline
+                else "none serving yet, so only the minimum applies")
+
+    @property
+    def rule(self) -> str:
+        """The gate in words (TFMA drops the change threshold from the recorded config when there is no baseline)."""
+        if not self.has_baseline:
+            return f"overall ROC AUC >= {self.min_auc:.4f}"
+        return f"overall ROC AUC >= {self.min_auc:.4f} and at most {self.max_auc_regression:.4f} below the baseline"
 
     def lines(self) -> list:
-        out = [f"gate: overall ROC AUC >= {self.min_auc:.4f} and at most {self.max_auc_regression:.4f} below the "
-               f"baseline ({self.baseline_text})",
-               f"  {'metric':<22} {'candidate':>10} {'baseline':>10} {'diff':>9}"]
-        out += [f"  {name:<22} {cand:>10.4f} {base:>10.4f} {cand - base:>+9.4f}"
-                for name, (cand, base) in self.comparisons.items()]
+        out = [f"gate: {self.rule} ({self.baseline_text})"]
+        if self.has_baseline:
+            out.append(f"  {'metric':<22} {'candidate':>10} {'baseline':>10} {'diff':>9}")
+            out += [f"  {name:<22} {cand:>10.4f} {base:>10.4f} {cand - base:>+9.4f}"
+                    for name, (cand, base) in self.comparisons.items()]
+        else:
+            out.append(f"  {'metric':<22} {'candidate':>10}")
+            out += [f"  {name:<22} {cand:>10.4f}" for name, (cand, _) in self.comparisons.items()]
         out += ["  passed" if self.passed else "  failed: " + "; ".join(self.failures)]
         return out
 

@@ -1,4 +1,4 @@
-"""QueryRecall, the per-user recall@k metric added to TFMA (components/ranking_metrics.py)."""
+"""UserRanking, the per-user NDCG@k and recall@k metric added to TFMA (components/ranking_metrics.py)."""
 import numpy as np
 import pytest
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
@@ -6,48 +6,55 @@ from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from components import evaluation, features, ranking_metrics
 
 
-def _recall(queries, top_k_list):
+def _ranking(queries, top_k_list):
     """Runs the metric's combiner over queries given as (labels, predictions) of one user each."""
-    metric = ranking_metrics.QueryRecall(top_k_list=top_k_list)
-    (computation,) = metric.computations(query_key="userId")
+    metric = ranking_metrics.UserRanking(user_key="userId", top_k_list=top_k_list)
+    (computation,) = metric.computations()
     combiner = computation.combiner
     halves = [combiner.create_accumulator(), combiner.create_accumulator()]
-    for i, (labels, predictions) in enumerate(queries):
-        halves[i % 2] = combiner.add_input(halves[i % 2], metric_types.StandardMetricInputs(
-            labels=np.array(labels, dtype=float), predictions=np.array(predictions, dtype=float),
-            example_weights=np.array([1.0])))
+    for user, (labels, predictions) in enumerate(queries):
+        for i, (label, prediction) in enumerate(zip(labels, predictions)):
+            half = (user + i) % 2  # a user's examples reach both halves, as across Beam bundles
+            halves[half] = combiner.add_input(halves[half], metric_types.StandardMetricInputs(
+                labels=np.array([label], dtype=float), predictions=np.array([prediction], dtype=float),
+                example_weights=np.array([1.0]), features={"userId": np.array([user])}))
     output = combiner.extract_output(combiner.merge_accumulators(halves))
-    return {key.sub_key.top_k: value for key, value in output.items()}
+    return {(key.name, key.sub_key.top_k): value for key, value in output.items()}
+
+
+QUERIES = [
+    ([1, 0, 1, 0], [0.9, 0.8, 0.1, 0.2]),  # positives ranked 1st and 4th
+    ([0, 1, 1], [0.5, 0.4, 0.3]),  # ranked 2nd and 3rd
+    ([0, 0], [0.9, 0.1]),  # no positive: not a query that counts
+    ([1], [0.1]),  # fewer items than k: all positives are in the top k
+]
 
 
 def test_recall_is_the_share_of_a_users_positives_in_the_top_k_averaged_over_users():
-    queries = [
-        ([1, 0, 1, 0], [0.9, 0.8, 0.1, 0.2]),  # positives ranked 1st and 4th: @1 = 1/2, @2 = 1/2
-        ([0, 1, 1], [0.5, 0.4, 0.3]),  # ranked 2nd and 3rd: @1 = 0, @2 = 1/2
-        ([0, 0], [0.9, 0.1]),  # no positive: not a query that counts
-        ([1], [0.1]),  # fewer items than k: all positives are in the top k
-    ]
-    recall = _recall(queries, [1, 2])
-    assert recall[1] == pytest.approx((0.5 + 0.0 + 1.0) / 3)
-    assert recall[2] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    ranking = _ranking(QUERIES, [1, 2])
+    assert ranking["recall", 1] == pytest.approx((0.5 + 0.0 + 1.0) / 3)
+    assert ranking["recall", 2] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
 
 
-def test_recall_without_any_positive_is_nan():
-    assert np.isnan(_recall([([0, 0], [0.3, 0.2])], [10])[10])
+def test_ndcg_discounts_each_positive_by_its_rank_against_the_ideal_order():
+    ranking = _ranking(QUERIES, [2])
+    first = 1 / (1 + 1 / np.log2(3))  # hit at rank 1 of an ideal 2
+    second = (1 / np.log2(3)) / (1 + 1 / np.log2(3))  # hit at rank 2 of an ideal 2
+    assert ranking["ndcg", 2] == pytest.approx((first + second + 1.0) / 3)
 
 
-def test_recall_needs_a_query_key():
-    with pytest.raises(ValueError, match="query_key"):
-        ranking_metrics.QueryRecall(top_k_list=[10]).computations()
+def test_ranking_without_any_positive_is_nan():
+    ranking = _ranking([([0, 0], [0.3, 0.2])], [10])
+    assert np.isnan(ranking["recall", 10]) and np.isnan(ranking["ndcg", 10])
 
 
 def test_eval_config_ranks_per_user_and_tfma_builds_ndcg_and_recall_at_10():
     config = evaluation.eval_config(min_auc=0.6, max_auc_regression=0.01)
-    (spec,) = [s for s in config.metrics_specs if s.query_key]
-    assert spec.query_key == features.USER_KEY
-    computations = metric_specs.to_computations([spec], eval_config=config)
+    assert not any(spec.query_key for spec in config.metrics_specs)  # no per-query grouping of whole examples
+    computations = metric_specs.to_computations(config.metrics_specs, eval_config=config)
     keys = {(key.name, key.sub_key.top_k if key.sub_key else None) for c in computations for key in c.keys}
     assert {("ndcg", evaluation.RANKING_K), ("recall", evaluation.RANKING_K)} <= keys
+    assert features.USER_KEY in config.metrics_specs[0].metrics[-1].config
 
 
 def test_gate_thresholds_read_back_from_the_eval_config():

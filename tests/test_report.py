@@ -35,11 +35,12 @@ def tfma_overall_and_slices(metadata_path: str):
         for item in proto.metric_keys_and_values:
             if item.key.is_diff or item.value.WhichOneof("type") != "double_value":
                 continue
+            model = item.key.model_name or "candidate"  # TFMA leaves the one model of a first run unnamed
             top_k = item.key.sub_key.top_k.value if item.key.sub_key.HasField("top_k") else None
             name = item.key.name + (f"@{top_k}" if top_k else "")
             if slice_name == "overall":
-                overall.setdefault(item.key.model_name, {})[name] = item.value.double_value.value
-            if item.key.model_name == "candidate":
+                overall.setdefault(model, {})[name] = item.value.double_value.value
+            if model == "candidate":
                 slices.setdefault(slice_name, {})[name] = item.value.double_value.value
     return overall, slices
 

@@ -146,7 +146,8 @@ def test_numbers_shown_equal_tfma_output(e2e_run, browser, loaded_report):
         assert shown[(slice_name, "candidate", "example_count")] == f"{metrics['example_count']:.0f}"
     for metric in ("ndcg@10", "recall@10", "auc"):
         assert shown[("overall", "candidate", metric)] == f"{overall['candidate'][metric]:.4f}"
-        assert shown[("overall", "baseline", metric)] == f"{overall['baseline'][metric]:.4f}"
+        # the fixture's run is a first one: nothing served, so there is no baseline to show
+        assert "baseline" not in overall and ("overall", "baseline", metric) not in shown
     assert checked >= 4 * 20  # overall, every genre and bucket slice
     decision = browser.evaluate("document.getElementById('decision').textContent")
     assert decision == "BLESSED"

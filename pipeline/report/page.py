@@ -119,28 +119,40 @@ def _decision_section(review: review_lib.Review) -> str:
     parts = [f"<h2>Blessing decision</h2><p>{badge} &nbsp; {pushed}</p>"]
     if gate:
         auc = gate.comparisons.get("auc", (float("nan"), float("nan")))
-        parts.append(
-            f"<p>Gate on the overall slice: ROC AUC at least <b>{gate.min_auc:.4f}</b> and at most "
-            f"<b>{gate.max_auc_regression:.4f}</b> below the baseline. Baseline: {escape(gate.baseline_text)}.</p>")
+        regression = (f" and at most <b>{gate.max_auc_regression:.4f}</b> below the baseline" if gate.has_baseline
+                      else "")
+        parts.append(f"<p>Gate on the overall slice: ROC AUC at least <b>{gate.min_auc:.4f}</b>{regression}. "
+                     f"Baseline: {escape(gate.baseline_text)}.</p>")
         if gate.passed:
-            reasons = [f"ROC AUC {auc[0]:.4f} &ge; {gate.min_auc:.4f}",
-                       f"change against the baseline {auc[0] - auc[1]:+.4f} &ge; {-gate.max_auc_regression:+.4f}"]
+            reasons = [f"ROC AUC {auc[0]:.4f} &ge; {gate.min_auc:.4f}"]
+            if gate.has_baseline:
+                reasons.append(f"change against the baseline {auc[0] - auc[1]:+.4f} &ge; "
+                               f"{-gate.max_auc_regression:+.4f}")
         else:
             reasons = [escape(f) for f in gate.failures]
         parts.append('<ul id="reasons">' + "".join(f"<li>{r}</li>" for r in reasons) + "</ul>")
-        rows = [f"<tr><td>{escape(name)}</td>{_cell(cand, 'overall', CANDIDATE, name)}"
-                f"{_cell(base, 'overall', BASELINE, name)}{_cell(cand - base, 'overall', DIFF, name)}</tr>"
-                for name, (cand, base) in gate.comparisons.items()]
-        parts.append("<h2>Candidate vs. baseline (overall)</h2>"
-                     + _table(["metric", "candidate", "baseline", "candidate − baseline"], rows))
+        parts.append(_overall_section(gate))
         parts.append('<p class="muted">ndcg@k and recall@k rank each user\'s eval movies by the model\'s score '
                      "(label as relevance); users without a liked movie are left out.</p>")
     return "".join(parts)
 
 
+def _overall_section(gate) -> str:
+    """Candidate vs. baseline on the overall slice; the candidate alone when nothing was serving."""
+    if not gate.has_baseline:
+        rows = [f"<tr><td>{escape(name)}</td>{_cell(cand, 'overall', CANDIDATE, name)}</tr>"
+                for name, (cand, _) in gate.comparisons.items()]
+        return "<h2>Candidate (overall)</h2>" + _table(["metric", "candidate"], rows)
+    rows = [f"<tr><td>{escape(name)}</td>{_cell(cand, 'overall', CANDIDATE, name)}"
+            f"{_cell(base, 'overall', BASELINE, name)}{_cell(cand - base, 'overall', DIFF, name)}</tr>"
+            for name, (cand, base) in gate.comparisons.items()]
+    return "<h2>Candidate vs. baseline (overall)</h2>" + _table(
+        ["metric", "candidate", "baseline", "candidate − baseline"], rows)
+
+
 def _charts_section(review: review_lib.Review) -> str:
     gate = review.summary.gate
-    models = [CANDIDATE] + ([BASELINE] if gate and gate.baseline_version is not None else [])
+    models = [CANDIDATE] + ([BASELINE] if gate and gate.has_baseline else [])
     models = [m for m in models if m in review.curves]
     if not models:
         return ""
