@@ -5,6 +5,7 @@ training, evaluation and serving apply exactly the same preprocessing.
 """
 from __future__ import annotations
 
+import collections
 from typing import Dict
 
 import tensorflow as tf
@@ -45,14 +46,28 @@ def _z_score(x: _Tensor, log1p: bool) -> tf.Tensor:
     return (values - mean) / std
 
 
-def preprocessing_fn(inputs: Dict[str, _Tensor]) -> Dict[str, tf.Tensor]:
-    outputs = {}
+def _vocabularies(inputs: Dict[str, _Tensor]) -> Dict[str, tf.Tensor]:
+    """Each categorical feature as vocabulary indices; features sharing a vocabulary learn it over all their values."""
+    categories = {f.name: _as_category(inputs[f.name]) for f in features.CATEGORICAL_FEATURES}
+    by_vocabulary = collections.defaultdict(list)
     for feature in features.CATEGORICAL_FEATURES:
-        outputs[features.transformed_name(feature.name)] = tft.compute_and_apply_vocabulary(
-            _as_category(inputs[feature.name]),
-            num_oov_buckets=feature.oov_buckets,
-            frequency_threshold=feature.min_frequency or None,
-            vocab_filename=feature.vocabulary)
+        by_vocabulary[feature.vocabulary].append(feature)
+    outputs = {}
+    for name, members in by_vocabulary.items():
+        frequency_thresholds = {f.min_frequency for f in members}
+        if len(frequency_thresholds) != 1:
+            raise ValueError(f"features sharing the vocabulary {name!r} set different min_frequency")
+        vocabulary = tft.vocabulary(
+            tf.concat([categories[f.name] for f in members], axis=0),
+            frequency_threshold=frequency_thresholds.pop() or None, vocab_filename=name)
+        for feature in members:
+            outputs[features.transformed_name(feature.name)] = tft.apply_vocabulary(
+                categories[feature.name], vocabulary, num_oov_buckets=feature.oov_buckets)
+    return outputs
+
+
+def preprocessing_fn(inputs: Dict[str, _Tensor]) -> Dict[str, tf.Tensor]:
+    outputs = _vocabularies(inputs)
     for feature in features.NUMERIC_FEATURES:
         outputs[features.transformed_name(feature.name)] = _z_score(inputs[feature.name], feature.log1p)
     for bucket in features.SLICE_BUCKETS:
