@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import warnings
 from typing import List, Optional
 
 # Each module has `register(subparsers)`, which adds its parser and sets `handler(args) -> exit code`.
@@ -36,7 +38,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.argv = sys.argv[:1]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if not args.verbose:
+        _quiet_libraries()
     return args.handler(args)
+
+
+def _quiet_libraries() -> None:
+    """Only errors from TF, TFX and Beam: their routine warnings (deprecations, CUDA probing, Python version
+    notices) buried the run's own output under a hundred lines. `-v` shows everything."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # read when TensorFlow loads, which is later
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="tensorflow_model_analysis")
+    for handler in logging.getLogger().handlers:  # a filter on the handler: absl resets its logger's level
+        handler.addFilter(_library_errors_only)
+
+
+_LIBRARIES = ("absl", "apache_beam", "tensorflow", "tfx")
+
+
+def _library_errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or record.name.split(".")[0] not in _LIBRARIES
 
 
 if __name__ == "__main__":
