@@ -1,0 +1,146 @@
+"""The whole local pipeline (`sparrow-tfx run`, direct runner): wall time, peak memory, time per component.
+
+    python -m bench.bench_pipeline                          # sparrow split: cold run and re-run, ours vs. a previous version
+    python -m bench.bench_pipeline --scale 100000 1000000   # generated ratings through the whole pipeline
+
+The reference is this project at an earlier commit (`--reference-commit`, default: the last one before the
+performance work), checked out into a temporary git worktree and run with the same interpreter, data and flags.
+Every run is a fresh process in a fresh work dir (cold); the re-run repeats ours in the same work dir.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+from bench import common
+
+PROJECT = "sparrow-tfx"
+REFERENCE = "previous"
+RERUN = f"{PROJECT} re-run"
+DEFAULT_REFERENCE_COMMIT = "d9342a0"  # 2026-11-29, before the Evaluator, Transform and Trainer speed-ups
+_COMPONENT_LINE = re.compile(r"^  (\w+)\s+(COMPLETE|CACHED|FAILED|RUNNING|SKIPPED)\s+([\d.]+) s$", re.MULTILINE)
+_PUSH_LINE = re.compile(r"^serving model: .*\((pushed|already serving, not pushed again)\)$", re.MULTILINE)
+
+
+def measure(command: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+    """Runs one `sparrow-tfx run` process; its wall time, peak RSS and what its summary printed."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
+        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be the maximum over every child so far).
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    components = {name: {"state": state, "seconds": float(seconds)}
+                  for name, state, seconds in _COMPONENT_LINE.findall(stdout)}
+    pushed = _PUSH_LINE.search(stdout)
+    return {
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "components": components,
+        "trained": components.get("Trainer", {}).get("state") == "COMPLETE",
+        "pushed": bool(pushed) and pushed.group(1) == "pushed",
+    }
+
+
+@contextlib.contextmanager
+def reference_checkout(commit: str) -> Iterator[Path]:
+    """This repository at `commit` in a temporary git worktree."""
+    with tempfile.TemporaryDirectory(prefix="bench-reference-") as parent:
+        path = Path(parent) / "checkout"
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), commit], cwd=common.REPO_ROOT, check=True,
+                       capture_output=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=common.REPO_ROOT,
+                           capture_output=True)
+
+
+def run_command(*args: str) -> List[str]:
+    return [sys.executable, "-m", "pipeline.cli", "run", *args]
+
+
+def checkout_env(checkout: Path) -> Dict[str, str]:
+    """The checkout's packages ahead of the installed (editable) project's."""
+    return {**os.environ, "PYTHONPATH": str(checkout)}
+
+
+def component_seconds(runs: Dict[str, Dict[str, object]]) -> Dict[str, Dict[str, Optional[float]]]:
+    """{"<component> s": {system: seconds}} over every component any of the runs has."""
+    names = dict.fromkeys(n for run in runs.values() for n in run["components"])
+    return {f"{n} s": {system: run["components"].get(n, {}).get("seconds") for system, run in runs.items()}
+            for n in names}
+
+
+def compare_split(reference_commit: str, work: Path) -> Dict[str, object]:
+    data = common.shared_data("sparrowrecsys", "split")
+    if data is None:
+        raise SystemExit("no ../shared/data/sparrowrecsys/split")
+    ours = run_command("--data", str(data), "--work-dir", str(work / "ours"))
+    runs = {PROJECT: measure(ours, common.REPO_ROOT)}
+    runs[RERUN] = measure(ours, common.REPO_ROOT)
+    with reference_checkout(reference_commit) as checkout:
+        runs[REFERENCE] = measure(run_command("--data", str(data), "--work-dir", str(work / "reference")), checkout,
+                                  checkout_env(checkout))
+    return runs
+
+
+def scale(sizes: Sequence[int], work: Path) -> Dict[str, object]:
+    return {f"{size:,} ratings": measure(run_command("--size", str(size), "--work-dir", str(work / f"size-{size}")),
+                                         common.REPO_ROOT)
+            for size in sizes}
+
+
+def print_split(runs: Dict[str, Dict[str, object]]) -> None:
+    cold, rerun, reference = runs[PROJECT], runs[RERUN], runs[REFERENCE]
+    figures = {"wall s (cold)": {PROJECT: cold["wall_s"], REFERENCE: reference["wall_s"]},
+               "peak RSS MB": {PROJECT: cold["peak_rss_mb"], REFERENCE: reference["peak_rss_mb"]},
+               **component_seconds({PROJECT: cold, REFERENCE: reference})}
+    print(common.side_by_side(figures, PROJECT, [REFERENCE]))
+    print(f"re-run with nothing changed: {rerun['wall_s']} s wall; trained: {rerun['trained']}; "
+          f"pushed a new version: {rerun['pushed']}")
+
+
+def print_scale(runs: Dict[str, Dict[str, object]]) -> None:
+    sizes = list(runs)
+    figures = {"wall s": {s: runs[s]["wall_s"] for s in sizes},
+               "peak RSS MB": {s: runs[s]["peak_rss_mb"] for s in sizes},
+               **component_seconds(runs)}
+    # The largest size is "ours" and the smaller ones its references: the ratios show how time and memory grow.
+    print(common.side_by_side(figures, sizes[-1], sizes[:-1]))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_pipeline", description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=int, nargs="+", metavar="RATINGS",
+                        help="generated dataset sizes to run instead of the sparrow split comparison")
+    parser.add_argument("--reference-commit", default=DEFAULT_REFERENCE_COMMIT)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as work:
+        if args.scale:
+            runs = scale(sorted(args.scale), Path(work))
+            print_scale(runs)
+            path = common.write_results("pipeline_scale", {"runs": runs})
+        else:
+            runs = compare_split(args.reference_commit, Path(work))
+            print_split(runs)
+            path = common.write_results("pipeline", {"reference_commit": args.reference_commit, "runs": runs})
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

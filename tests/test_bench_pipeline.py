@@ -1,0 +1,39 @@
+"""bench/bench_pipeline.py reads what `sparrow-tfx run` prints: its parser against the real summary lines."""
+import sys
+
+import pytest
+
+from bench import bench_pipeline
+from pipeline import summary
+
+
+def _printed(states, pushed: bool) -> str:
+    run = summary.RunSummary(
+        run_id="r", states={n: s for n, (s, _) in states.items()}, seconds={n: t for n, (_, t) in states.items()},
+        blessed=True, metrics={}, pushed_dir="/serving/1", newly_pushed=pushed)
+    return "\n".join(run.lines())
+
+
+def test_component_times_and_push_are_read_from_a_run_summary(tmp_path):
+    printed = _printed({"Transform": ("COMPLETE", 21.5), "Trainer": ("COMPLETE", 9.0)}, pushed=True)
+    script = tmp_path / "fake_run.py"
+    script.write_text(f"print({printed!r})\n")
+    result = bench_pipeline.measure([sys.executable, str(script)], tmp_path)
+    assert result["components"] == {"Transform": {"state": "COMPLETE", "seconds": 21.5},
+                                    "Trainer": {"state": "COMPLETE", "seconds": 9.0}}
+    assert result["trained"] and result["pushed"]
+    assert result["peak_rss_mb"] > 0
+
+
+def test_a_cached_rerun_neither_trains_nor_pushes(tmp_path):
+    script = tmp_path / "fake_run.py"
+    script.write_text(f"print({_printed({'Trainer': ('CACHED', 0.1)}, pushed=False)!r})\n")
+    result = bench_pipeline.measure([sys.executable, str(script)], tmp_path)
+    assert not result["trained"] and not result["pushed"]
+
+
+def test_a_failed_run_stops_the_benchmark_with_its_error(tmp_path):
+    script = tmp_path / "fail.py"
+    script.write_text("import sys; sys.exit('no data here')\n")
+    with pytest.raises(RuntimeError, match="no data here"):
+        bench_pipeline.measure([sys.executable, str(script)], tmp_path)
