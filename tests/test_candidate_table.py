@@ -1,0 +1,54 @@
+"""The vectorised candidate request (one gather per input) equals the row-by-row request it replaces."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import features, recommender, sample_features
+from components.feature_snapshot import snapshot
+
+TITLES = {1: ("Toy Story (1995)", "Animation|Children|Comedy"), 2: ("Heat (1995)", "Action|Crime|Thriller"),
+          3: ("Untitled", "(no genres listed)")}  # no year, no genres: the missing-value cases
+
+
+def serve_features_dtypes() -> dict:
+    """The input dtypes serve_features declares (tests/test_saved_model_cli.py checks them on a real model)."""
+    def dtype(column):
+        if column.kind == "string":
+            return tf.string
+        if column.kind == "float":
+            return tf.float32
+        return tf.int64 if column.required else tf.float64
+    return {name: dtype(features.COLUMNS_BY_NAME[name]) for name in features.MODEL_FEATURE_KEYS}
+
+
+@pytest.fixture
+def snapshot_entries():
+    movies = {m: sample_features.parse_movie(m, title, genres) for m, (title, genres) in TITLES.items()}
+    ratings = [sample_features.Rating(7, 1, 4.5, 100), sample_features.Rating(8, 1, 3.0, 200),
+               sample_features.Rating(7, 2, 2.0, 300)]
+    movie_entries = {m: snapshot.movie_entry(movie, TITLES[m][0], [r for r in ratings if r.movie_id == m])
+                     for m, movie in movies.items()}
+    return movie_entries, snapshot.user_entry(7, [r for r in ratings if r.user_id == 7], movies)
+
+
+@pytest.mark.parametrize("missing_number", [math.nan, 0.0])
+def test_candidate_request_equals_the_row_by_row_request(snapshot_entries, missing_number):
+    movies, user = snapshot_entries
+    dtypes = serve_features_dtypes()
+    candidates = [3, 1, 3]
+    table = recommender.CandidateTable(movies, dtypes, missing_number)
+    request = table.request(7, user[snapshot.FEATURES], candidates)
+    rows = recommender.request_rows(7, user[snapshot.FEATURES], [movies[m] for m in candidates])
+    expected = recommender.row_columns(rows, dtypes, missing_number)
+    assert list(request) == list(dtypes)
+    for name, values in expected.items():
+        assert request[name].dtype == values.dtype, name
+        np.testing.assert_array_equal(request[name], values, err_msg=name)
+    assert list(request[features.MOVIE_KEY]) == candidates
+    assert list(request["movieGenre1"]) == ["", "Animation", ""]  # movie 3 has no genre
+    assert math.isnan(request["releaseYear"][0]) if math.isnan(missing_number) else request["releaseYear"][0] == 0
+
