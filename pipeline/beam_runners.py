@@ -52,9 +52,12 @@ _RUNNER_SPECIFIC = (
 def direct_args(workers: int = 0, running_mode: str = "in_memory") -> List[str]:
     """Beam's direct runner sized to the machine it runs on (workers=0: one per CPU).
 
-    In `in_memory` mode the workers are bundles of one process (no parallelism, no process start-up); the
+    In `in_memory` mode the workers are bundles of one process (no parallelism, no process start-up), so "one per
+    CPU" means one there: more only split the work (the Evaluator took 16.3 s with 2, 12.1 s with 1). The
     `multi_processing` mode runs them as parallel processes.
     """
+    if running_mode == "in_memory" and workers == 0:
+        workers = 1
     return [f"--direct_running_mode={running_mode}", f"--direct_num_workers={workers}"]
 
 

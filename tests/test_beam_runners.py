@@ -21,10 +21,15 @@ def beam_options(args):
     return PipelineOptions(args).get_all_options(drop_default=True, retain_unknown_options=True)
 
 
-def test_direct_is_the_default_sized_to_the_machine():
+def test_direct_is_the_default_in_one_process_with_one_worker():
     args = beam_runners.pipeline_args(BeamSettings())
-    assert args == beam_runners.direct_args() == ["--direct_running_mode=in_memory", "--direct_num_workers=0"]
-    assert beam_options(args) == {"direct_num_workers": 0}  # Beam's "one per CPU"; in_memory is its default mode
+    assert args == beam_runners.direct_args() == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    assert beam_options(args) == {}  # in_memory and one worker are Beam's defaults
+
+
+def test_parallel_direct_modes_default_to_one_worker_per_cpu():
+    args = beam_runners.direct_args(running_mode="multi_processing")
+    assert beam_options(args) == {"direct_running_mode": "multi_processing", "direct_num_workers": 0}
 
 
 def test_dataflow_runs_workers_in_the_pipeline_image():
