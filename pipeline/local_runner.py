@@ -7,7 +7,7 @@ import re
 import time
 from typing import List, Optional
 
-from tfx import v1 as tfx
+from tfx.orchestration import metadata as tfx_metadata
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
 from components.sample_gen.config import SampleGenConfig
@@ -64,7 +64,7 @@ def run(
         hparams=hparams,
         code_version=configs.code_version(),
         beam_pipeline_args=beam_pipeline_args if beam_pipeline_args is not None else beam_runners.direct_args(),
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        metadata_connection_config=tfx_metadata.sqlite_metadata_connection_config(
             paths.metadata_path),
         enable_cache=enable_cache,
         allow_anomalies=allow_anomalies,

@@ -173,11 +173,12 @@ class RunSummary:
         blessing = evaluator.output("blessing") if evaluator else None
         evaluation = evaluator.output("evaluation") if evaluator else None
         pushed = pusher.output("pushed_model") if pusher else None
-        newly_pushed = bool(pushed and metadata.custom_property(pushed, "pushed", 0))
+        # A cached Pusher re-publishes the earlier run's artifact: it pushed nothing this time.
+        newly_pushed = bool(pushed and pusher.state == "COMPLETE" and metadata.custom_property(pushed, "pushed", 0))
         pushed_dir = None
         if pushed:
-            pushed_dir = (metadata.custom_property(pushed, "pushed_destination") if newly_pushed
-                          else metadata.custom_property(pushed, "already_served"))
+            pushed_dir = (metadata.custom_property(pushed, "pushed_destination")
+                          or metadata.custom_property(pushed, "already_served"))
         overall = load_slice_metrics(evaluation.uri).get(OVERALL, SliceMetrics()) if evaluation else None
         return cls(
             run_id=record.run_id,

@@ -97,6 +97,7 @@ def test_rerun_with_nothing_changed_is_cached_and_pushes_nothing(e2e_run):
     assert {n.node_id: n.state for n in record.nodes.values()} == {n: "CACHED" for n in record.nodes}
     assert serving_dir.versions(e2e_run.paths.serving_dir) == versions_before
     assert "blessed: yes" in result.stdout
+    assert "(already serving, not pushed again)" in result.stdout, result.stdout
 
 
 @pytest.mark.shared_data

@@ -2,11 +2,11 @@
 
 The class keeps the name `Evaluator`, so its node id, summaries and dashboards stay TFX's.
 """
-from tfx import v1 as tfx
+from tfx.components import Evaluator as TfxEvaluator
 from tfx.dsl.components.base import executor_spec
 
 from components.evaluator import executor
 
 
-class Evaluator(tfx.components.Evaluator):
+class Evaluator(TfxEvaluator):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
