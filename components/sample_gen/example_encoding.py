@@ -19,7 +19,7 @@ _LIST_FIELD = {"string": 1, "float": 2, "int": 3}
 
 
 def _varint(value: int) -> bytes:
-    value &= 0xFFFF_FFFF_FFFF_FFFF  # int64: a negative number is its ten-byte two's complement, as protobuf writes it
+    value &= 0xFFFF_FFFF_FFFF_FFFF  # int64: a negative is its ten-byte two's complement, as protobuf writes it
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
