@@ -92,8 +92,8 @@ def main(argv: List[str] = None) -> int:
         figures = results[name]
         print(f"{name}: {figures['ratings_read']:,} ratings -> {figures['samples_train']:,} train + "
               f"{figures['samples_eval']:,} eval samples in {figures['wall_s']} s wall, {figures['cpu_s']} s CPU, "
-              f"peak RSS {figures['peak_rss_mb']:,} MB ({figures['rss_before_mb']:,} MB after imports), load average "
-              f"{figures['loadavg_1m'][0]} -> {figures['loadavg_1m'][1]}", flush=True)
+              f"peak RSS {figures['peak_rss_mb']:,} MB ({figures['rss_before_mb']:,} MB after imports), "
+              f"load average {figures['loadavg_1m'][0]} -> {figures['loadavg_1m'][1]}", flush=True)
     path = common.write_results("sample_gen", {"features_mode": args.features, "datasets": results})
     print(f"wrote {path}")
     return 0
