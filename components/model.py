@@ -21,11 +21,12 @@ class HParams:
     batch_size: int = 256
     learning_rate: float = 1e-3
     max_epochs: int = 10
-    early_stopping_patience: int = 2
+    early_stopping_patience: int = 2  # 0: no early stopping, no validation split, max_epochs on all records
     validation_buckets: int = 10  # 1 in N training records (by hash) is the early-stopping validation set
     hidden_units: Tuple[int, ...] = (128, 128)
     l2: float = 0.0
     dropout: float = 0.0
+    embedding_dim: int = 0  # one size for every vocabulary in place of features.py's per-vocabulary sizes (ablation)
     seed: int = 42
 
     @classmethod
@@ -38,6 +39,11 @@ class HParams:
         if "hidden_units" in values:
             values["hidden_units"] = tuple(values["hidden_units"])
         return cls(**values)
+
+
+# Training steps per call into the compiled loop: one Python round trip per step would cost more than the step
+# itself for a model this small (measured at batch 256 on 2 loaded cores: 46.7k examples/s with 32, 26.7k with 1).
+STEPS_PER_EXECUTION = 32
 
 
 def vocabulary_sizes(tft_output: tft.TFTransformOutput) -> Dict[str, int]:
@@ -54,8 +60,8 @@ def build_model(vocab_sizes: Dict[str, int], hparams: HParams) -> keras.Model:
         key = features.transformed_name(feature.name)
         inputs[key] = keras.Input(shape=(), name=key, dtype=tf.int64)
         embedding = keras.layers.Embedding(
-            vocab_sizes[feature.name], feature.embedding_dim, embeddings_regularizer=regularizer,
-            name=f"{feature.name}_embedding")(inputs[key])
+            vocab_sizes[feature.name], hparams.embedding_dim or feature.embedding_dim,
+            embeddings_regularizer=regularizer, name=f"{feature.name}_embedding")(inputs[key])
         stacked.append(embedding)
     numeric_inputs = []
     for feature in features.NUMERIC_FEATURES:
@@ -73,6 +79,7 @@ def build_model(vocab_sizes: Dict[str, int], hparams: HParams) -> keras.Model:
     model.compile(
         optimizer=keras.optimizers.Adam(hparams.learning_rate),
         loss="binary_crossentropy",
+        steps_per_execution=STEPS_PER_EXECUTION,
         metrics=[keras.metrics.AUC(name="roc_auc"), keras.metrics.AUC(curve="PR", name="pr_auc"),
                  keras.metrics.BinaryAccuracy(name="accuracy")])
     return model

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import logging
 import time
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -16,23 +17,27 @@ from components.keras import keras
 
 
 class _Throughput(keras.callbacks.Callback):
-    """Records examples/s per epoch; the first epoch includes tracing, so steady state is epochs 2+."""
+    """Training examples/s per epoch, validation excluded; the first epoch includes tracing, so steady state is 2+.
 
-    def __init__(self, batch_size: int):
+    No batch-level hooks: Keras calls those every step and converts their logs to numpy, which would put Python
+    work and a device sync in every step of the loop being measured.
+    """
+
+    def __init__(self, examples_per_epoch: int):
         super().__init__()
-        self.batch_size = batch_size
+        self.examples_per_epoch = examples_per_epoch
         self.epochs = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._steps = time.perf_counter(), 0
+        self._start, self._train_end = time.perf_counter(), None
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1
+    def on_test_begin(self, logs=None):  # validation starts: training steps of this epoch are over
+        self._train_end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._start
+        seconds = (self._train_end or time.perf_counter()) - self._start
         self.epochs.append({"epoch": epoch + 1, "seconds": round(seconds, 3),
-                            "examples_per_second": round(self._steps * self.batch_size / seconds, 1),
+                            "examples_per_second": round(self.examples_per_epoch / seconds, 1),
                             **{k: round(float(v), 5) for k, v in (logs or {}).items()}})
 
 
@@ -40,42 +45,65 @@ class _Throughput(keras.callbacks.Callback):
 CODE_VERSION_KEY = "code_version"
 
 
+def _sized(batches: tf.data.Dataset) -> Tuple[tf.data.Dataset, int]:
+    """The batches with their count declared, and the number of examples: Keras runs several steps per call
+    (steps_per_execution) only over data of known size, and filtering by hash leaves the size unknown."""
+    counts = batches.map(lambda features, label: tf.shape(label, tf.int64)[0])
+    steps, examples = counts.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+                                    lambda total, n: (total[0] + 1, total[1] + n))
+    return batches.apply(tf.data.experimental.assert_cardinality(steps)), int(examples)
+
+
+def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: model_lib.HParams,
+        train_steps: Optional[int] = None) -> Tuple[keras.Model, dict]:
+    """Trains on Transform's output: the model (best validation epoch's weights) and the training summary.
+
+    With early stopping off (patience 0) there is no validation split: every training record trains.
+    """
+    keras.utils.set_random_seed(hparams.seed)
+    validate = hparams.early_stopping_patience > 0
+    parts = ("train", "validation") if validate else ("all",)
+    datasets = {
+        part: model_lib.make_dataset(train_files, tft_output, hparams.batch_size, part, hparams.validation_buckets,
+                                     shuffle_seed=hparams.seed if part != "validation" else None)
+        for part in parts}
+    # One counting pass each; it also fills the datasets' caches, so epochs only differ by tracing.
+    train_data, examples_per_epoch = _sized(datasets[parts[0]])
+    validation_data = _sized(datasets["validation"])[0] if validate else None
+    epochs = hparams.max_epochs
+    steps_per_epoch = None
+    if train_steps:  # a step budget (e.g. a run-time parameter) caps training
+        steps_per_epoch = max(1, train_steps // epochs)
+        examples_per_epoch = steps_per_epoch * hparams.batch_size
+        train_data = train_data.repeat()
+
+    model = model_lib.build_model(model_lib.vocabulary_sizes(tft_output), hparams)
+    throughput = _Throughput(examples_per_epoch)
+    callbacks = [throughput]
+    if validate:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_roc_auc", mode="max", patience=hparams.early_stopping_patience,
+            restore_best_weights=True))
+    history = model.fit(train_data, validation_data=validation_data, epochs=epochs,
+                        steps_per_epoch=steps_per_epoch, verbose=0, callbacks=callbacks)
+    steady = [e["examples_per_second"] for e in throughput.epochs[1:]]
+    return model, {
+        "hparams": dataclasses.asdict(hparams),
+        "epochs_run": len(history.epoch),
+        "train_examples_per_epoch": examples_per_epoch,
+        "epochs": throughput.epochs,
+        "steady_examples_per_second": round(sum(steady) / len(steady), 1) if steady else None,
+    }
+
+
 def train(fn_args: FnArgs) -> dict:
     """Trains and exports; returns the training summary written next to the model."""
     config = {k: v for k, v in (fn_args.custom_config or {}).items() if k != CODE_VERSION_KEY}
     hparams = model_lib.HParams.from_config(config)
-    keras.utils.set_random_seed(hparams.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    datasets = {
-        part: model_lib.make_dataset(fn_args.train_files, tft_output, hparams.batch_size, part,
-                                     hparams.validation_buckets,
-                                     shuffle_seed=hparams.seed if part == "train" else None)
-        for part in ("train", "validation")}
-    train_data = datasets["train"]
-    epochs = hparams.max_epochs
-    steps_per_epoch = None
-    if fn_args.train_steps:  # a step budget (e.g. a run-time parameter) caps training
-        train_data = train_data.repeat()
-        steps_per_epoch = max(1, fn_args.train_steps // epochs)
-
-    model = model_lib.build_model(model_lib.vocabulary_sizes(tft_output), hparams)
-    throughput = _Throughput(hparams.batch_size)
-    history = model.fit(
-        train_data, validation_data=datasets["validation"], epochs=epochs, steps_per_epoch=steps_per_epoch,
-        verbose=0, callbacks=[
-            throughput,
-            keras.callbacks.EarlyStopping(monitor="val_roc_auc", mode="max",
-                                          patience=hparams.early_stopping_patience, restore_best_weights=True),
-        ])
+    model, summary = fit(fn_args.train_files, tft_output, hparams, fn_args.train_steps)
     model.save(fn_args.serving_model_dir, save_format="tf",
                signatures=serving.make_signatures(model, tft_output))
-    steady = [e["examples_per_second"] for e in throughput.epochs[1:]]
-    summary = {
-        "hparams": dataclasses.asdict(hparams),
-        "epochs_run": len(history.epoch),
-        "epochs": throughput.epochs,
-        "steady_examples_per_second": round(sum(steady) / len(steady), 1) if steady else None,
-    }
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(f"{fn_args.model_run_dir}/training_summary.json", "w") as f:
         json.dump(summary, f, indent=2)

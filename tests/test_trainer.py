@@ -1,0 +1,50 @@
+"""trainer.fit on real Transform output (tf.Transform on a few hundred rows): which records train, how long, and
+that the summary reports throughput. No timing is asserted, only that it is measured."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata
+
+from components import model, preprocessing, schema, trainer
+from tests.test_preprocessing import _row
+
+ROWS = 300
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    """(train file pattern, TFTransformOutput): gzipped transformed tf.Examples, as the Transform component writes."""
+    rng = np.random.default_rng(0)
+    rows = [_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), avg_rating=float(rng.uniform(2, 5)),
+                 count=int(rng.integers(1, 500)), label=int(rng.random() < 0.5)) for _ in range(ROWS)]
+    metadata = dataset_metadata.DatasetMetadata(schema.build_schema())
+    out_dir = tmp_path_factory.mktemp("transform")
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft"))):
+        (data, out_metadata), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            preprocessing.preprocessing_fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir / "graph"))
+    coder = tft.coders.ExampleProtoCoder(out_metadata.schema)
+    with tf.io.TFRecordWriter(str(out_dir / "train.gz"), options="GZIP") as writer:
+        for row in data:
+            writer.write(coder.encode(row))
+    return [str(out_dir / "*.gz")], tft.TFTransformOutput(str(out_dir / "graph"))
+
+
+def test_without_early_stopping_every_record_trains_for_max_epochs(transformed):
+    _, summary = trainer.fit(*transformed, model.HParams(batch_size=32, max_epochs=3, early_stopping_patience=0))
+    assert summary["train_examples_per_epoch"] == ROWS
+    assert summary["epochs_run"] == 3 and len(summary["epochs"]) == 3
+    assert summary["steady_examples_per_second"] > 0
+    assert all("val_roc_auc" not in epoch for epoch in summary["epochs"])
+
+
+def test_early_stopping_holds_out_a_validation_split_and_runs_several_steps_per_call(transformed):
+    # 300 rows at batch 16 are ~17 steps an epoch, fewer than the steps per execution: the size is declared.
+    assert ROWS / 16 < model.STEPS_PER_EXECUTION
+    built, summary = trainer.fit(*transformed, model.HParams(batch_size=16, max_epochs=4, validation_buckets=4))
+    assert 0 < summary["train_examples_per_epoch"] < ROWS
+    assert 1 <= summary["epochs_run"] <= 4
+    assert all("val_roc_auc" in epoch and epoch["examples_per_second"] > 0 for epoch in summary["epochs"])
+    assert built.optimizer.iterations.numpy() > 0
