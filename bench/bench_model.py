@@ -76,8 +76,9 @@ def run_seeds(label: str, train_one, seeds: Sequence[int]) -> Dict[str, object]:
     runs = []
     for seed in seeds:
         runs.append({"seed": seed, **train_one(seed)})
+        speed = runs[-1].get("steady_examples_per_sec")  # the trees report none
         print(f"  {label} seed {seed}: roc_auc={runs[-1]['roc_auc']:.4f}  "
-              f"examples/s={runs[-1].get('steady_examples_per_sec') or 0:,.0f}  "
+              f"examples/s={f'{speed:,.0f}' if speed else '-'}  "
               f"epochs={runs[-1].get('epochs_run', '-')}  load={os.getloadavg()[0]:.2f}", flush=True)
     aucs = [r["roc_auc"] for r in runs]
     return {"runs": runs, "summary": common.summarize([{k: v for k, v in r.items() if k != "seed"} for r in runs]),
