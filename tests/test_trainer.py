@@ -48,3 +48,11 @@ def test_early_stopping_holds_out_a_validation_split_and_runs_several_steps_per_
     assert 1 <= summary["epochs_run"] <= 4
     assert all("val_roc_auc" in epoch and epoch["examples_per_second"] > 0 for epoch in summary["epochs"])
     assert built.optimizer.iterations.numpy() > 0
+
+
+def test_a_step_budget_caps_training_over_repeated_data(transformed):
+    # 12 steps over 2 epochs at batch 64: more examples than one pass over the 300 rows, so the data repeats.
+    built, summary = trainer.fit(*transformed, model.HParams(batch_size=64, max_epochs=2, early_stopping_patience=0),
+                                 train_steps=12)
+    assert summary["epochs_run"] == 2 and summary["train_examples_per_epoch"] == 6 * 64
+    assert built.optimizer.iterations.numpy() == 12
