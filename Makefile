@@ -32,14 +32,11 @@ lock: setup
 run: setup
 	$(BIN)/sparrow-tfx run
 
-# One pytest worker per CPU; tests sharing an expensive session fixture stay on one worker (tests/conftest.py).
-PARALLEL := -n auto --dist loadgroup
-
 test: setup
-	$(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest $(PARALLEL) -m "not e2e and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench.run_all

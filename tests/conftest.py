@@ -17,19 +17,6 @@ E2E_DATA_SIZE = 6000  # ratings; small enough for CI, large enough that the mode
 E2E_MIN_AUC = 0.6
 
 
-# `make test` runs the suite on every CPU (pytest-xdist, --dist loadgroup). Tests that use one of these session
-# fixtures share a group, so a group runs on one worker: each fixture is built once, and its tests see its
-# state in the order they are written (some run the pipeline again in the fixture's work dir).
-SHARED_FIXTURES = ("e2e_run", "compiled_pipeline", "bad_inputs_validation")
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        shared = [name for name in SHARED_FIXTURES if name in item.fixturenames]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
-
-
 def shared_data(*parts: str) -> str:
     """A path under ../shared/data, or skip the test when the reference data is not beside the checkout."""
     path = os.path.join(SHARED_DATA, *parts)
