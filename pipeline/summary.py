@@ -12,6 +12,12 @@ EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
 SERVING_BASELINE = "ServingBaseline"
 BASELINE_MODEL = "baseline"  # the Evaluator's name for the baseline model spec (tfma.constants.BASELINE_KEY)
+CANDIDATE_MODEL = "candidate"  # tfma.constants.CANDIDATE_KEY
+
+
+def model_name(key) -> str:
+    """The model a TFMA key belongs to; a run without a baseline leaves its one model unnamed."""
+    return key.model_name or CANDIDATE_MODEL
 SliceKey = Tuple[Tuple[str, Any], ...]  # ((column, value), ...); () is the overall slice
 OVERALL: SliceKey = ()
 

@@ -15,7 +15,7 @@ from pipeline import summary
 from pipeline.report import review as review_lib
 from pipeline.report import svg
 
-CANDIDATE, BASELINE, DIFF = "candidate", summary.BASELINE_MODEL, "diff"
+CANDIDATE, BASELINE, DIFF = summary.CANDIDATE_MODEL, summary.BASELINE_MODEL, "diff"
 SLICE_COLUMNS = (  # (metric name in TFMA's output, header)
     ("example_count", "examples"), ("auc", "ROC AUC"), ("auc_precision_recall", "PR AUC"),
     ("binary_accuracy", "accuracy"), ("calibration", "calibration"), ("mean_label", "mean label"),

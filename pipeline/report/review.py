@@ -111,7 +111,7 @@ def load_curves(evaluation_uri: str) -> Dict[str, ModelCurves]:
             continue
         for item in plots.plot_keys_and_values:
             matrices = item.value.confusion_matrix_at_thresholds.matrices
-            curves[item.key.model_name] = ModelCurves(
+            curves[summary.model_name(item.key)] = ModelCurves(
                 roc=[(m.false_positive_rate, m.recall) for m in matrices],
                 pr=[(m.recall, m.precision) for m in matrices if m.true_positives + m.false_positives > 0],
                 calibration=_calibration_bins(item.value.calibration_histogram_buckets), confusion=[])
@@ -120,8 +120,8 @@ def load_curves(evaluation_uri: str) -> Dict[str, ModelCurves]:
             continue
         for item in metrics.metric_keys_and_values:
             if item.value.HasField("confusion_matrix_at_thresholds") and not item.key.is_diff \
-                    and item.key.model_name in curves:
-                curves[item.key.model_name].confusion = [
+                    and summary.model_name(item.key) in curves:
+                curves[summary.model_name(item.key)].confusion = [
                     _confusion(m) for m in item.value.confusion_matrix_at_thresholds.matrices]
     return curves
 
