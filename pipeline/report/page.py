@@ -139,13 +139,16 @@ def _decision_section(review: review_lib.Review) -> str:
 
 def _overall_section(gate) -> str:
     """Candidate vs. baseline on the overall slice; the candidate alone when nothing was serving."""
-    if not gate.has_baseline:
-        rows = [f"<tr><td>{escape(name)}</td>{_cell(cand, 'overall', CANDIDATE, name)}</tr>"
-                for name, (cand, _) in gate.comparisons.items()]
-        return "<h2>Candidate (overall)</h2>" + _table(["metric", "candidate"], rows)
-    rows = [f"<tr><td>{escape(name)}</td>{_cell(cand, 'overall', CANDIDATE, name)}"
-            f"{_cell(base, 'overall', BASELINE, name)}{_cell(cand - base, 'overall', DIFF, name)}</tr>"
+    def cells(name, cand, base):
+        shown = _cell(cand, "overall", CANDIDATE, name)
+        if gate.has_baseline:
+            shown += _cell(base, "overall", BASELINE, name) + _cell(cand - base, "overall", DIFF, name)
+        return shown
+
+    rows = [f"<tr><td>{escape(name)}</td>{cells(name, cand, base)}</tr>"
             for name, (cand, base) in gate.comparisons.items()]
+    if not gate.has_baseline:
+        return "<h2>Candidate (overall)</h2>" + _table(["metric", "candidate"], rows)
     return "<h2>Candidate vs. baseline (overall)</h2>" + _table(
         ["metric", "candidate", "baseline", "candidate − baseline"], rows)
 
