@@ -5,7 +5,9 @@
 
 The reference is this project at an earlier commit (`--reference-commit`, default: the last one before the
 performance work), checked out into a temporary git worktree and run with the same interpreter, data and flags.
-Every run is a fresh process in a fresh work dir (cold); the re-run repeats ours in the same work dir.
+Every run is a fresh process in a fresh work dir (cold); each re-run repeats a cold run in the same work dir.
+Ours is re-run once more with every module compiled from source, as the environment was before `make setup`
+compiled bytecode (uv installs without it, and where PYTHONDONTWRITEBYTECODE is set nothing caches it).
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from bench import common
 
 PROJECT = "sparrow-tfx"
 REFERENCE = "previous"
-RERUN = f"{PROJECT} re-run"
+RERUN = " re-run"  # suffix of a system's re-run with nothing changed
+FROM_SOURCE = f"{PROJECT} re-run, no bytecode"  # as installed before `make setup` compiled bytecode
 DEFAULT_REFERENCE_COMMIT = "d9342a0"  # 2026-11-29, before the Evaluator, Transform and Trainer speed-ups
 _COMPONENT_LINE = re.compile(r"^  (\w+)\s+(COMPLETE|CACHED|FAILED|RUNNING|SKIPPED)\s+([\d.]+) s$", re.MULTILINE)
 _PUSH_LINE = re.compile(r"^serving model: .*\((pushed|already serving, not pushed again)\)$", re.MULTILINE)
@@ -85,16 +88,23 @@ def component_seconds(runs: Dict[str, Dict[str, object]]) -> Dict[str, Dict[str,
             for n in names}
 
 
+def without_bytecode(work: Path) -> Dict[str, str]:
+    """Every module compiled from source in each process: an empty bytecode cache that is never written."""
+    return {**os.environ, "PYTHONPYCACHEPREFIX": str(work / "empty-pycache"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def compare_split(reference_commit: str, work: Path) -> Dict[str, object]:
     data = common.shared_data("sparrowrecsys", "split")
     if data is None:
         raise SystemExit("no ../shared/data/sparrowrecsys/split")
     ours = run_command("--data", str(data), "--work-dir", str(work / "ours"))
     runs = {PROJECT: measure(ours, common.REPO_ROOT)}
-    runs[RERUN] = measure(ours, common.REPO_ROOT)
+    runs[PROJECT + RERUN] = measure(ours, common.REPO_ROOT)
+    runs[FROM_SOURCE] = measure(ours, common.REPO_ROOT, without_bytecode(work))
     with reference_checkout(reference_commit) as checkout:
-        runs[REFERENCE] = measure(run_command("--data", str(data), "--work-dir", str(work / "reference")), checkout,
-                                  checkout_env(checkout))
+        reference = run_command("--data", str(data), "--work-dir", str(work / "reference"))
+        runs[REFERENCE] = measure(reference, checkout, checkout_env(checkout))
+        runs[REFERENCE + RERUN] = measure(reference, checkout, checkout_env(checkout))
     return runs
 
 
@@ -105,13 +115,17 @@ def scale(sizes: Sequence[int], work: Path) -> Dict[str, object]:
 
 
 def print_split(runs: Dict[str, Dict[str, object]]) -> None:
-    cold, rerun, reference = runs[PROJECT], runs[RERUN], runs[REFERENCE]
-    figures = {"wall s (cold)": {PROJECT: cold["wall_s"], REFERENCE: reference["wall_s"]},
-               "peak RSS MB": {PROJECT: cold["peak_rss_mb"], REFERENCE: reference["peak_rss_mb"]},
-               **component_seconds({PROJECT: cold, REFERENCE: reference})}
+    cold = {system: runs[system] for system in (PROJECT, REFERENCE)}
+    figures = {"wall s (cold)": {system: run["wall_s"] for system, run in cold.items()},
+               "peak RSS MB": {system: run["peak_rss_mb"] for system, run in cold.items()},
+               **component_seconds(cold)}
     print(common.side_by_side(figures, PROJECT, [REFERENCE]))
-    print(f"re-run with nothing changed: {rerun['wall_s']} s wall; trained: {rerun['trained']}; "
-          f"pushed a new version: {rerun['pushed']}")
+    reruns = {PROJECT: runs[PROJECT + RERUN], REFERENCE: runs[REFERENCE + RERUN], FROM_SOURCE: runs[FROM_SOURCE]}
+    print("re-run with nothing changed:")
+    print(common.side_by_side({"wall s": {system: run["wall_s"] for system, run in reruns.items()}},
+                              PROJECT, [REFERENCE, FROM_SOURCE]))
+    for system, run in reruns.items():
+        print(f"  {system}: trained {run['trained']}, pushed a new version {run['pushed']}")
 
 
 def print_scale(runs: Dict[str, Dict[str, object]]) -> None:

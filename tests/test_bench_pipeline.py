@@ -1,5 +1,7 @@
 """bench/bench_pipeline.py reads what `sparrow-tfx run` prints: its parser against the real summary lines."""
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +39,12 @@ def test_a_failed_run_stops_the_benchmark_with_its_error(tmp_path):
     script.write_text("import sys; sys.exit('no data here')\n")
     with pytest.raises(RuntimeError, match="no data here"):
         bench_pipeline.measure([sys.executable, str(script)], tmp_path)
+
+
+def test_the_no_bytecode_rerun_compiles_every_module_from_source(tmp_path):
+    env = bench_pipeline.without_bytecode(tmp_path)
+    script = "import importlib.util, json; print(json.__cached__, importlib.util.cache_from_source(json.__file__))"
+    cached, expected = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                      check=True).stdout.split()
+    assert cached == expected and cached.startswith(env["PYTHONPYCACHEPREFIX"])  # not the installed __pycache__
+    assert not any(Path(env["PYTHONPYCACHEPREFIX"]).rglob("*.pyc"))  # and nothing was written there
