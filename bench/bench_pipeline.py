@@ -18,9 +18,10 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 from bench import common
 
@@ -33,14 +34,56 @@ _COMPONENT_LINE = re.compile(r"^  (\w+)\s+(COMPLETE|CACHED|FAILED|RUNNING|SKIPPE
 _PUSH_LINE = re.compile(r"^serving model: .*\((pushed|already serving, not pushed again)\)$", re.MULTILINE)
 
 
-def measure(command: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> Dict[str, object]:
-    """Runs one `sparrow-tfx run` process; its wall time, peak RSS and what its summary printed."""
+class RssSampler(threading.Thread):
+    """A process's resident memory every `interval` seconds, as (epoch ms, MB), until it exits."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.samples = pid, interval, []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                with open(f"/proc/{self.pid}/status") as status:
+                    kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            except (OSError, StopIteration):  # exited (or a zombie without memory)
+                return
+            self.samples.append((time.time() * 1000, kilobytes / 1024))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def component_peaks(samples: Sequence[tuple], windows: Mapping[str, tuple]) -> Dict[str, Optional[int]]:
+    """The highest sampled RSS (MB) within each component's (start ms, end ms); None if no sample fell in it."""
+    peaks = {}
+    for name, (start_ms, end_ms) in windows.items():
+        inside = [mb for at, mb in samples if start_ms <= at <= end_ms]
+        peaks[name] = round(max(inside)) if inside else None
+    return peaks
+
+
+def _component_windows(work_dir: Path) -> Dict[str, tuple]:
+    from pipeline import configs, metadata  # ML Metadata's reader, only once a run has written its store
+    record = metadata.latest_run(str(work_dir / "metadata.sqlite"), configs.PIPELINE_NAME)
+    return {n.node_id: (n.start_ms, n.end_ms) for n in record.nodes.values()} if record else {}
+
+
+def measure(command: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None,
+            work_dir: Optional[Path] = None) -> Dict[str, object]:
+    """Runs one `sparrow-tfx run` process; its wall time, peak RSS (overall and, given the run's work_dir, during
+    each component) and what its summary printed."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
+        sampler = RssSampler(process.pid)
+        sampler.start()
         # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be the maximum over every child so far).
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
+        sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -48,6 +91,9 @@ def measure(command: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = N
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-3000:]}")
     components = {name: {"state": state, "seconds": float(seconds)}
                   for name, state, seconds in _COMPONENT_LINE.findall(stdout)}
+    if work_dir is not None:
+        for name, peak in component_peaks(sampler.samples, _component_windows(work_dir)).items():
+            components.setdefault(name, {})["peak_rss_mb"] = peak
     pushed = _PUSH_LINE.search(stdout)
     return {
         "wall_s": round(wall, 1),
@@ -81,10 +127,11 @@ def checkout_env(checkout: Path) -> Dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(checkout)}
 
 
-def component_seconds(runs: Dict[str, Dict[str, object]]) -> Dict[str, Dict[str, Optional[float]]]:
-    """{"<component> s": {system: seconds}} over every component any of the runs has."""
-    names = dict.fromkeys(n for run in runs.values() for n in run["components"])
-    return {f"{n} s": {system: run["components"].get(n, {}).get("seconds") for system, run in runs.items()}
+def component_figures(runs: Dict[str, Dict[str, object]], figure: str = "seconds", unit: str = "s"
+                      ) -> Dict[str, Dict[str, Optional[float]]]:
+    """{"<component> <unit>": {system: value}} over every component any of the runs has a `figure` for."""
+    names = dict.fromkeys(n for run in runs.values() for n, c in run["components"].items() if c.get(figure))
+    return {f"{n} {unit}": {system: run["components"].get(n, {}).get(figure) for system, run in runs.items()}
             for n in names}
 
 
@@ -98,19 +145,19 @@ def compare_split(reference_commit: str, work: Path) -> Dict[str, object]:
     if data is None:
         raise SystemExit("no ../shared/data/sparrowrecsys/split")
     ours = run_command("--data", str(data), "--work-dir", str(work / "ours"))
-    runs = {PROJECT: measure(ours, common.REPO_ROOT)}
+    runs = {PROJECT: measure(ours, common.REPO_ROOT, work_dir=work / "ours")}
     runs[PROJECT + RERUN] = measure(ours, common.REPO_ROOT)
     runs[FROM_SOURCE] = measure(ours, common.REPO_ROOT, without_bytecode(work))
     with reference_checkout(reference_commit) as checkout:
         reference = run_command("--data", str(data), "--work-dir", str(work / "reference"))
-        runs[REFERENCE] = measure(reference, checkout, checkout_env(checkout))
+        runs[REFERENCE] = measure(reference, checkout, checkout_env(checkout), work / "reference")
         runs[REFERENCE + RERUN] = measure(reference, checkout, checkout_env(checkout))
     return runs
 
 
 def scale(sizes: Sequence[int], work: Path) -> Dict[str, object]:
     return {f"{size:,} ratings": measure(run_command("--size", str(size), "--work-dir", str(work / f"size-{size}")),
-                                         common.REPO_ROOT)
+                                         common.REPO_ROOT, work_dir=work / f"size-{size}")
             for size in sizes}
 
 
@@ -118,7 +165,7 @@ def print_split(runs: Dict[str, Dict[str, object]]) -> None:
     cold = {system: runs[system] for system in (PROJECT, REFERENCE)}
     figures = {"wall s (cold)": {system: run["wall_s"] for system, run in cold.items()},
                "peak RSS MB": {system: run["peak_rss_mb"] for system, run in cold.items()},
-               **component_seconds(cold)}
+               **component_figures(cold), **component_figures(cold, "peak_rss_mb", "peak RSS MB")}
     print(common.side_by_side(figures, PROJECT, [REFERENCE]))
     reruns = {PROJECT: runs[PROJECT + RERUN], REFERENCE: runs[REFERENCE + RERUN], FROM_SOURCE: runs[FROM_SOURCE]}
     print("re-run with nothing changed:")
@@ -132,7 +179,7 @@ def print_scale(runs: Dict[str, Dict[str, object]]) -> None:
     sizes = list(runs)
     figures = {"wall s": {s: runs[s]["wall_s"] for s in sizes},
                "peak RSS MB": {s: runs[s]["peak_rss_mb"] for s in sizes},
-               **component_seconds(runs)}
+               **component_figures(runs), **component_figures(runs, "peak_rss_mb", "peak RSS MB")}
     # The largest size is "ours" and the smaller ones its references: the ratios show how time and memory grow.
     print(common.side_by_side(figures, sizes[-1], sizes[:-1]))
 

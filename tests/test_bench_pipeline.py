@@ -48,3 +48,18 @@ def test_the_no_bytecode_rerun_compiles_every_module_from_source(tmp_path):
                                       check=True).stdout.split()
     assert cached == expected and cached.startswith(env["PYTHONPYCACHEPREFIX"])  # not the installed __pycache__
     assert not any(Path(env["PYTHONPYCACHEPREFIX"]).rglob("*.pyc"))  # and nothing was written there
+
+
+def test_memory_is_sampled_while_the_process_runs_and_attributed_to_component_windows(tmp_path):
+    grow = "import time; blocks = []\nfor _ in range(8): blocks.append(bytearray(32 << 20)); time.sleep(0.1)\n"
+    process = subprocess.Popen([sys.executable, "-c", grow])
+    sampler = bench_pipeline.RssSampler(process.pid, interval=0.02)
+    sampler.start()
+    process.wait()
+    sampler.stop()
+    assert max(mb for _, mb in sampler.samples) > 200  # 8 x 32 MB were resident at the end
+    (first_ms, _), (last_ms, _) = sampler.samples[0], sampler.samples[-1]
+    peaks = bench_pipeline.component_peaks(sampler.samples, {"early": (first_ms, first_ms + 150),
+                                                              "whole": (first_ms, last_ms),
+                                                              "after": (last_ms + 1, last_ms + 1000)})
+    assert peaks["early"] < peaks["whole"] and peaks["after"] is None
