@@ -12,6 +12,8 @@ PYTEST_ARGS ?=
 .PHONY: setup lock run test test-fast bench clean-work
 setup: $(VENV)/.installed
 
+# --compile-bytecode: uv installs without bytecode, and where PYTHONDONTWRITEBYTECODE is set every process would
+# compile TF/TFX from source again (imports 30 s instead of 10 s).
 $(VENV)/.installed: requirements.lock pyproject.toml Makefile
 	@if [ -z "$(PYTHON)" ]; then \
 		echo "error: Python 3.10 not found (tried python3.10 on PATH, pyenv 3.10.x, /usr/bin)." >&2; \
@@ -21,8 +23,6 @@ $(VENV)/.installed: requirements.lock pyproject.toml Makefile
 	@echo "Using $(PYTHON) ($$("$(PYTHON)" --version))"
 	test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	# Bytecode compiled once here: uv installs without it, and where PYTHONDONTWRITEBYTECODE is set every
-	# process would compile TF/TFX from source again (imports 30 s instead of 10 s).
 	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
