@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
+import os
 import statistics
 from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,11 +33,9 @@ def write_raw(directory, movies: Dict[int, Movie], ratings: Sequence[Rating]) ->
 def run_sample_gen(raw_dir, out_dir, config: SampleGenConfig = SampleGenConfig()):
     """The Beam job on the direct runner; returns ({split: samples}, report)."""
     split_dirs = {split: str(out_dir / split) for split in spec.SPLITS}
-    with beam.Pipeline() as pipeline:
-        beam_samples.write_samples(pipeline, [f"{raw_dir}/ratings.csv"], [f"{raw_dir}/movies.csv"], config,
-                                   split_dirs, str(out_dir))
-    return ({split: list(beam_samples.read_samples(d)) for split, d in split_dirs.items()},
-            report.complete(str(out_dir), pipeline.result))
+    counts = beam_samples.run(beam.Pipeline, [f"{raw_dir}/ratings.csv"], [f"{raw_dir}/movies.csv"], config,
+                              split_dirs, str(out_dir))
+    return {split: list(beam_samples.read_samples(d)) for split, d in split_dirs.items()}, counts
 
 
 def sample_key(sample) -> tuple:
@@ -125,11 +126,13 @@ def raw_data(draw):
 
 @pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=raw_data(), min_user_history=st.integers(0, 3), features_mode=st.sampled_from([POINT_IN_TIME, LEAKY]))
+@given(data=raw_data(), min_user_history=st.integers(0, 3), features_mode=st.sampled_from([POINT_IN_TIME, LEAKY]),
+       shuffle_shards=st.sampled_from([1, 3]))
 def test_every_sample_equals_the_brute_force_over_earlier_ratings(tmp_path_factory, data, min_user_history,
-                                                                  features_mode):
+                                                                  features_mode, shuffle_shards):
     movies, ratings = data
-    config = SampleGenConfig(min_user_history=min_user_history, features_mode=features_mode)
+    config = SampleGenConfig(min_user_history=min_user_history, features_mode=features_mode,
+                             shuffle_shards=shuffle_shards)
     raw_dir = write_raw(tmp_path_factory.mktemp("raw"), movies, ratings)
     samples, counts = run_sample_gen(raw_dir, tmp_path_factory.mktemp("out"), config)
     assert_same_samples(samples[spec.TRAIN_SPLIT] + samples[spec.EVAL_SPLIT], brute_force(ratings, movies, config))
@@ -213,3 +216,60 @@ def test_missing_values_are_absent_features(tmp_path):
     second = by_key[(1, 2, 20)]
     assert second["userRatedMovie1"] == 1 and second["userGenre1"] == "Drama" and second["userAvgRating"] == 4.0
     assert by_key[(2, 2, 30)]["movieRatingCount"] == 1
+
+
+def _with_bad_rows(raw_dir: str, ratings: Sequence[Rating]) -> None:
+    """Appends malformed rows, unknown movies, repeated ratings (some repeated twice) and a movie defined twice."""
+    with open(f"{raw_dir}/ratings.csv", "a") as f:
+        f.write("1,x,4.0,5\n7,7,9.0,5\n3,999999,4.0,5\n1,2,3\n")
+        f.writelines(f"{r.user_id},{r.movie_id},{r.rating},{r.timestamp}\n" for r in ratings[::97] + ratings[::300])
+    with open(f"{raw_dir}/movies.csv", "a") as f:
+        f.write(f"{ratings[0].movie_id},Again (1990),Drama\nabc,Broken,Drama\n")
+
+
+def _sample_multiset(samples: List[dict]) -> collections.Counter:
+    return collections.Counter(tuple(sorted(s.items())) for s in samples)
+
+
+def _rejected_lines(out_dir) -> collections.Counter:
+    directory = out_dir / spec.REJECTED_ROWS_DIR
+    return collections.Counter(line for name in os.listdir(directory)
+                               for line in (directory / name).read_text().splitlines())
+
+
+@pytest.mark.parametrize("config", [SampleGenConfig(),
+                                    SampleGenConfig(split_mode=SPLIT_USER_LAST, features_mode=LEAKY)],
+                         ids=["global_time", "user_last-leaky"])
+def test_sharded_passes_make_what_one_pipeline_makes(tmp_path, world, config):
+    """Shuffle shards are sequential pipelines with intermediates on disk: the same samples, counts, cutoff, first
+    rejected rows and rejected rows as one pipeline; the intermediates are gone after the run."""
+    raw_dir = write_raw(tmp_path / "raw", world.movies, world.ratings)
+    _with_bad_rows(raw_dir, world.ratings)
+    runs = {shards: run_sample_gen(raw_dir, tmp_path / f"out{shards}",
+                                   dataclasses.replace(config, shuffle_shards=shards)) for shards in (1, 3)}
+    (one_samples, one_report), (sharded_samples, sharded_report) = runs[1], runs[3]
+    for split in spec.SPLITS:
+        assert sharded_samples[split] and _sample_multiset(sharded_samples[split]) == _sample_multiset(
+            one_samples[split])
+    assert sharded_report == one_report
+    assert one_report["rejected_duplicate_rating"] == len(world.ratings[::97]) + len(world.ratings[::300])
+    assert one_report["rejected_duplicate_movie"] == 1 and one_report["rejected_unknown_movie"] == 1
+    assert len(one_report["first_rejected_rows"]) == 10
+    assert (config.split_mode == SPLIT_USER_LAST) == ("eval_cutoff_timestamp" not in one_report)
+    assert _rejected_lines(tmp_path / "out3") == _rejected_lines(tmp_path / "out1")
+    assert sum(_rejected_lines(tmp_path / "out1").values()) == report.rejected_total(one_report)
+    for shards in (1, 3):
+        assert not (tmp_path / f"out{shards}" / spec.WORK_DIR).exists()
+    assert len(os.listdir(tmp_path / "out3" / "train")) == 3  # a file per user shard
+
+
+def test_shard_count_follows_the_ratings_size_on_the_direct_runner_only(tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_bytes(b"x" * (2 * beam_samples.SHARD_BYTES + 1))
+    direct, dataflow = PipelineOptions([]), PipelineOptions(["--runner=DataflowRunner"])
+    assert beam_samples.shard_count(SampleGenConfig(), [str(ratings)], direct) == 3
+    assert beam_samples.shard_count(SampleGenConfig(), [str(ratings)], PipelineOptions(["--runner=direct"])) == 3
+    assert beam_samples.shard_count(SampleGenConfig(), [str(ratings)], dataflow) == 1
+    assert beam_samples.shard_count(SampleGenConfig(shuffle_shards=5), [str(ratings)], dataflow) == 5
+    with pytest.raises(ValueError, match=r"shuffle_shards must be >= 0 \(0: automatic\), not -1"):
+        SampleGenConfig(shuffle_shards=-1)

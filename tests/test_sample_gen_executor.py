@@ -111,14 +111,21 @@ def test_malformed_rows_are_counted_with_file_and_line(tmp_path):
         assert sorted(f.read().splitlines()) == sorted(counts["first_rejected_rows"])
 
 
-def test_any_malformed_row_fails_the_run_by_default(tmp_path):
+@pytest.mark.parametrize("shuffle_shards", [1, 3])
+def test_any_malformed_row_fails_the_run_by_default(tmp_path, shuffle_shards):
     raw = write_files(tmp_path / "raw", RATINGS.replace("x,1,4.0,500\n", ""), GOOD_MOVIES)
     with pytest.raises(ValueError) as failure:
-        run_executor(raw, tmp_path / "out")
-    message = str(failure.value)
-    assert "4 malformed input rows (duplicate_rating: 1, rating_out_of_range: 1, unknown_movie: 1, " \
-           "wrong_column_count: 1), more than max_rejected_rows=0" in message
-    assert f"{os.path.join(raw, 'ratings.csv')}:10: rating 7.0 is outside [0.5, 5.0]" in message
+        run_executor(raw, tmp_path / "out", SampleGenConfig(shuffle_shards=shuffle_shards))
+    ratings = os.path.join(raw, "ratings.csv")
+    assert str(failure.value) == (
+        "SampleGen: 4 malformed input rows (duplicate_rating: 1, rating_out_of_range: 1, unknown_movie: 1, "
+        "wrong_column_count: 1), more than max_rejected_rows=0; the first:\n"
+        f"  {ratings}:10: rating 7.0 is outside [0.5, 5.0]\n"
+        f"  {ratings}:11: expected 4 columns (userId,movieId,rating,timestamp), found 3: '1,1,4.0'\n"
+        f"  {ratings}:12: movieId 99 is not in movies.csv\n"
+        f"  {ratings}:13: userId 2, movieId 1 and timestamp 400 repeat {ratings}:9\n"
+        f"all of them: {tmp_path / 'out' / spec.REJECTED_ROWS_DIR}")
+    assert not os.path.exists(tmp_path / "out" / spec.WORK_DIR)  # the intermediates, also of a failed run
 
 
 def test_wrong_header_or_missing_file_stops_with_the_path(tmp_path):

@@ -1,4 +1,4 @@
-"""SampleGen's Beam pipeline: raw MovieLens files -> point-in-time samples as tf.Examples, split by time.
+"""SampleGen's Beam job: raw MovieLens files -> point-in-time samples as tf.Examples, split by time.
 
 Two shuffles, each of small tuples, so memory does not grow with what a sample carries:
 1. ratings by movie: duplicates rejected, then the movie's aggregates per rating (strictly earlier ratings, or
@@ -7,19 +7,34 @@ Two shuffles, each of small tuples, so memory does not grow with what a sample c
 Samples come out grouped by user (each user's in time order), which the Trainer's shuffle buffer mixes.
 Counts (ratings read, samples per split, rows skipped and rejected by reason) are Beam counters, so counting keeps
 no data in memory; `report.complete` adds them to the report the job writes.
+
+The direct runner holds each shuffle's whole input in memory. So on it, large inputs run as sequential pipelines
+that each shuffle one hash shard (`shard_count`), with the shards in files in between: ratings read, parsed and
+written to shards by movie; per movie shard, its ratings grouped by movie and written to shards by user; the eval
+cutoff over them all; per user shard, its samples. The passes compose the same stages as the one pipeline, so
+their output, counts and report are the same; memory is that of one shard.
 """
 from __future__ import annotations
 
 import collections
+import ctypes
+import functools
+import gc
 import json
+import logging
 import math
 import os
+import pickle
 import struct
-from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple
+import uuid
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from tfx.dsl.io import fileio
 
 from components import features, sample_features
 from components.sample_gen import config as config_lib
@@ -29,11 +44,15 @@ from components.sample_gen.example_encoding import to_example
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
 REJECTED_EXAMPLES_KEPT = 10  # the report lists the first rejected rows (by file and line)
 _QUANTILES = 1000  # the eval cutoff is within 1/1000 of the requested fraction
+# shuffle_shards=0 on the direct runner: a shard per this many bytes of ratings files (~100k ratings of MovieLens)
+SHARD_BYTES = 2_500_000
 _REJECTED = "rejected"
 # Shuffled values are packed bytes: the direct runner holds each shuffle's values in memory as Python objects,
 # and a bytes value is several times smaller than the tuple it packs.
 _READ_RATING = struct.Struct("<IIqqdq")  # file index, line, then the Rating's fields
 _RATED = struct.Struct("<qqdqqdd")  # the Rating's fields, then its movie aggregates (NaN where missing)
+_RATED_TIMESTAMP = struct.Struct("<q")  # the Rating's timestamp in _RATED, after userId, movieId and rating
+_RATED_TIMESTAMP_OFFSET = struct.calcsize("<qqd")
 
 
 def _pack_rated(rating: sample_features.Rating, movie_part: Mapping[str, Optional[float]]) -> bytes:
@@ -45,6 +64,10 @@ def _unpack_rated(packed: bytes) -> Tuple[sample_features.Rating, dict]:
     *rating, count, mean, std = _RATED.unpack(packed)
     aggregates = (count, *(None if math.isnan(v) else v for v in (mean, std)))
     return sample_features.Rating(*rating), dict(zip(sample_features.MOVIE_AGGREGATE_KEYS, aggregates))
+
+
+def _rated_timestamp(packed: bytes) -> int:
+    return _RATED_TIMESTAMP.unpack_from(packed, _RATED_TIMESTAMP_OFFSET)[0]
 
 
 def _numbered_lines(indexed_path: Tuple[int, str], header: Sequence[str], counter: str
@@ -80,30 +103,55 @@ class _ParseMovies(beam.DoFn):
         except raw_rows.BadRow as bad:
             yield beam.pvalue.TaggedOutput(_REJECTED, _rejection(self._paths, file_index, line, bad))
             return
-        yield movie.movie_id, (file_index, line, movie)
+        yield None, (file_index, line, movie.movie_id, movie.release_year, movie.genres)
 
 
-class _FirstMovieDefinition(beam.DoFn):
-    """A movieId defined twice keeps its first definition; the others are rejected."""
+class _MovieTable(beam.DoFn):
+    """Every movie definition (under one key) -> the movie table: one bytes value, pickled {movieId: (release
+    year, genres)}, the side input of the stages that look movies up. One value, as the direct runner decodes a
+    side input element by element (~40 us and over 1 KB each: 2.5 s and 80 MB for 60k movies, in every stage
+    that reads it). A movieId defined twice keeps its first definition; the others are rejected."""
 
     def __init__(self, paths: Sequence[str]):
         self._paths = paths
 
     def process(self, keyed):
-        movie_id, definitions = keyed
-        (first_file, first_line, movie), *others = sorted(definitions, key=lambda d: d[:2])
-        for file_index, line, _ in others:
-            bad = raw_rows.BadRow(raw_rows.DUPLICATE_MOVIE, f"movieId {movie_id} is already defined at "
-                                                             f"{self._paths[first_file]}:{first_line}")
-            yield beam.pvalue.TaggedOutput(_REJECTED, _rejection(self._paths, file_index, line, bad))
-        yield movie_id, movie
+        _, definitions = keyed
+        table, defined_at = {}, {}
+        for file_index, line, movie_id, release_year, genres in sorted(definitions, key=lambda d: d[:2]):
+            if movie_id in table:
+                first_file, first_line = defined_at[movie_id]
+                bad = raw_rows.BadRow(raw_rows.DUPLICATE_MOVIE, f"movieId {movie_id} is already defined at "
+                                                                 f"{self._paths[first_file]}:{first_line}")
+                yield beam.pvalue.TaggedOutput(_REJECTED, _rejection(self._paths, file_index, line, bad))
+            else:
+                table[movie_id], defined_at[movie_id] = (release_year, genres), (file_index, line)
+        yield pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _Movies:
+    """The movie table's bytes as {movieId: Movie}, decoded when they change (a side input comes again with
+    every bundle, often as a new object of the same bytes)."""
+
+    def __init__(self):
+        self._table: Optional[bytes] = None
+        self._movies: Dict[int, sample_features.Movie] = {}
+
+    def __call__(self, table: bytes) -> Dict[int, sample_features.Movie]:
+        if table is not self._table and table != self._table:
+            self._movies = {movie_id: sample_features.Movie(movie_id, *values)
+                            for movie_id, values in pickle.loads(table).items()}
+        self._table = table
+        return self._movies
 
 
 class _ParseRatings(beam.DoFn):
     def __init__(self, paths: Sequence[str]):
         self._paths = paths
+        self._movies = _Movies()
 
-    def process(self, numbered, movies: Mapping[int, sample_features.Movie]):
+    def process(self, numbered, movie_table: bytes):
+        movies = self._movies(movie_table)
         file_index, line, raw = numbered
         try:
             rating = raw_rows.parse_rating(raw_rows.decode(raw))
@@ -147,8 +195,10 @@ class _UserStage(beam.DoFn):
 
     def __init__(self, config: config_lib.SampleGenConfig):
         self._config = config
+        self._movies = _Movies()
 
-    def process(self, keyed, movies: Mapping[int, sample_features.Movie], cutoff: Optional[int] = None):
+    def process(self, keyed, movie_table: bytes, cutoff: Optional[int] = None):
+        movies = self._movies(movie_table)
         _, rows = keyed
         ratings, movie_parts = {}, {}
         for rating, movie_part in map(_unpack_rated, rows):
@@ -182,57 +232,269 @@ def _counted(rejection: raw_rows.Rejection) -> str:
     return str(rejection)
 
 
-def write_samples(pipeline: beam.Pipeline, ratings_files: Sequence[str], movies_files: Sequence[str],
-                  config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], report_dir: str) -> None:
-    """Adds the whole job to `pipeline`: samples to `split_dirs[split]` (gzipped TFRecords of tf.Example), the
-    report's items (REPORT_FILE, completed by `report.complete` after the run) and every rejected row
-    (REJECTED_ROWS_DIR) to `report_dir`."""
-    movie_lines = _read(pipeline, "Movies", movies_files, raw_rows.MOVIES_HEADER, report.MOVIES_READ)
-    parsed_movies = movie_lines | "ParseMovies" >> beam.ParDo(_ParseMovies(movies_files)).with_outputs(
-        _REJECTED, main="movies")
-    movies = (parsed_movies.movies
-              | "GroupMovieDefinitions" >> beam.GroupByKey()
-              | "FirstMovieDefinition" >> beam.ParDo(_FirstMovieDefinition(movies_files)).with_outputs(
-                  _REJECTED, main="movies"))
-    movies_by_id = beam.pvalue.AsDict(movies.movies)
+# The stages, each composed the same way by the one-pipeline job and by the sharded passes.
 
+def _movies(pipeline, movies_files: Sequence[str]) -> Tuple[beam.PCollection, List[beam.PCollection]]:
+    """movies.csv's movie table (one bytes value, see `_MovieTable`) and the rejected rows."""
+    movie_lines = _read(pipeline, "Movies", movies_files, raw_rows.MOVIES_HEADER, report.MOVIES_READ)
+    parsed = movie_lines | "ParseMovies" >> beam.ParDo(_ParseMovies(movies_files)).with_outputs(
+        _REJECTED, main="movies")
+    table = (parsed.movies
+             | "GroupMovieDefinitions" >> beam.GroupByKey()
+             | "MovieTable" >> beam.ParDo(_MovieTable(movies_files)).with_outputs(_REJECTED, main="table"))
+    return table.table, [parsed[_REJECTED], table[_REJECTED]]
+
+
+def _ratings(pipeline, ratings_files: Sequence[str], movie_table: beam.PCollection):
+    """Valid rows of ratings.csv as (movieId, _READ_RATING bytes), and the rejected rows."""
     rating_lines = _read(pipeline, "Ratings", ratings_files, raw_rows.RATINGS_HEADER, report.RATINGS_READ)
-    parsed = rating_lines | "ParseRatings" >> beam.ParDo(_ParseRatings(ratings_files), movies_by_id).with_outputs(
-        _REJECTED, main="ratings")
-    rated = (parsed.ratings
+    parsed = rating_lines | "ParseRatings" >> beam.ParDo(
+        _ParseRatings(ratings_files), beam.pvalue.AsSingleton(movie_table)).with_outputs(_REJECTED, main="ratings")
+    return parsed.ratings, parsed[_REJECTED]
+
+
+def _rated(ratings_by_movie: beam.PCollection, ratings_files: Sequence[str], config: config_lib.SampleGenConfig):
+    """The first shuffle: (movieId, _READ_RATING) -> (userId, _RATED bytes), and the repeated ratings rejected."""
+    rated = (ratings_by_movie
              | "GroupByMovie" >> beam.GroupByKey()
              | "MovieFeatures" >> beam.ParDo(_MovieStage(ratings_files, config.features_mode)).with_outputs(
                  _REJECTED, main="rated"))
+    return rated.rated, rated[_REJECTED]
 
-    side_inputs = {"movies": movies_by_id}
-    report_items = []  # (key, value) pairs; the counts come from counters
-    if config.split_mode == config_lib.SPLIT_GLOBAL_TIME:
-        cutoff = (rated.rated
-                  | "Timestamps" >> beam.Map(lambda keyed: _unpack_rated(keyed[1])[0].timestamp)
-                  | "TimeQuantiles" >> beam.ApproximateQuantiles.Globally(_QUANTILES + 1)
-                  | "EvalCutoff" >> beam.Map(_quantile, 1.0 - config.eval_fraction))
+
+def _cutoff(rated: beam.PCollection, config: config_lib.SampleGenConfig) -> beam.PCollection:
+    """global_time split: the eval cutoff, the (1 - eval_fraction) quantile of the rated timestamps."""
+    return (rated
+            | "Timestamps" >> beam.Map(lambda keyed: _rated_timestamp(keyed[1]))
+            | "TimeQuantiles" >> beam.ApproximateQuantiles.Globally(_QUANTILES + 1)
+            | "EvalCutoff" >> beam.Map(_quantile, 1.0 - config.eval_fraction))
+
+
+def _write_samples(rated: beam.PCollection, movie_table: beam.PCollection, cutoff: Optional[beam.PCollection],
+                   config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], file_prefix: str) -> None:
+    """The second shuffle: (userId, _RATED) -> each split's tf.Examples, in files `file_prefix`-...gz."""
+    side_inputs = {"movie_table": beam.pvalue.AsSingleton(movie_table)}
+    if cutoff is not None:
         side_inputs["cutoff"] = beam.pvalue.AsSingleton(cutoff)
-        report_items.append(cutoff | "NameCutoff" >> beam.Map(lambda t: (report.EVAL_CUTOFF, t)))
-    samples = (rated.rated
+    samples = (rated
                | "GroupByUser" >> beam.GroupByKey()
                | "UserFeatures" >> beam.ParDo(_UserStage(config), **side_inputs).with_outputs(*spec.SPLITS))
     for split in spec.SPLITS:
         _ = samples[split] | f"Write{split}" >> beam.io.WriteToTFRecord(
-            os.path.join(split_dirs[split], TFRECORD_PREFIX), file_name_suffix=".gz")
+            os.path.join(split_dirs[split], file_prefix), file_name_suffix=".gz")
 
-    rejected = ((parsed_movies[_REJECTED], movies[_REJECTED], parsed[_REJECTED], rated[_REJECTED])
-                | "Rejections" >> beam.Flatten())
-    _ = rejected | "CountRejections" >> beam.Map(_counted) | "WriteRejections" >> beam.io.WriteToText(
-        os.path.join(report_dir, spec.REJECTED_ROWS_DIR, "rejected"), ".txt")
-    report_items.append(
-        rejected | "FirstRejections" >> beam.combiners.Top.Smallest(REJECTED_EXAMPLES_KEPT) | "NameRejections" >>
-        beam.Map(lambda first: (report.FIRST_REJECTED_ROWS, [str(r) for r in first])))
-    _ = (report_items
+
+def _write_report_part(rejected: Sequence[beam.PCollection], cutoff: Optional[beam.PCollection], report_dir: str,
+                       name: str) -> None:
+    """A pass's rejected rows (counted, to REJECTED_ROWS_DIR/`name`-...txt) and its report items: the first
+    rejected rows and the cutoff, to a part of the report that `_report_items` merges after the last pass."""
+    items = []
+    if rejected:
+        rows = rejected | "Rejections" >> beam.Flatten()
+        _ = rows | "CountRejections" >> beam.Map(_counted) | "WriteRejections" >> beam.io.WriteToText(
+            os.path.join(report_dir, spec.REJECTED_ROWS_DIR, name), ".txt")
+        items.append(rows | "FirstRejections" >> beam.combiners.Top.Smallest(REJECTED_EXAMPLES_KEPT)
+                     | "NameRejections" >> beam.Map(lambda first: (report.FIRST_REJECTED_ROWS, first)))
+    if cutoff is not None:
+        items.append(cutoff | "NameCutoff" >> beam.Map(lambda t: (report.EVAL_CUTOFF, t)))
+    _ = (items
          | "Report" >> beam.Flatten()
          | "ReportDict" >> beam.combiners.ToDict()
          | "ReportJson" >> beam.Map(json.dumps, sort_keys=True)
-         | "WriteReport" >> beam.io.WriteToText(os.path.join(report_dir, spec.REPORT_FILE),
-                                                shard_name_template="", num_shards=1))
+         | "WriteReport" >> beam.io.WriteToText(_report_part(report_dir, name), shard_name_template="",
+                                                num_shards=1))
+
+
+def _report_part(report_dir: str, name: str) -> str:
+    return os.path.join(report_dir, spec.WORK_DIR, f"report-{name}.json")
+
+
+def _report_items(report_dir: str) -> Dict[str, object]:
+    """The passes' report parts as one: the first rejected rows of all passes (by file and line), the cutoff."""
+    rejections, items = [], {}
+    for path in sorted(fileio.glob(_report_part(report_dir, "*"))):
+        with fileio.open(path) as f:
+            part = json.loads(f.read())
+        rejections += (raw_rows.Rejection(*r) for r in part.pop(report.FIRST_REJECTED_ROWS, ()))
+        items.update(part)
+    items[report.FIRST_REJECTED_ROWS] = [str(r) for r in sorted(rejections)[:REJECTED_EXAMPLES_KEPT]]
+    return items
+
+
+# Intermediates of the sharded passes: fixed-width records (a key, then a packed value), one file a shard a bundle.
+
+_SHARD_KEY = struct.Struct("<q")
+
+
+def _shard_of(key: int, shards: int) -> int:
+    return (key * 2654435761) % (1 << 32) % shards  # Knuth's multiplicative hash: consecutive ids spread
+
+
+class _WriteShards(beam.DoFn):
+    """(key, packed value) -> appended to its key's shard file: each bundle writes files of its own, renamed into
+    place when the bundle finishes, so no data is shuffled."""
+
+    def __init__(self, directory: str, shards: int):
+        self._directory, self._shards = directory, shards
+
+    def start_bundle(self):
+        self._bundle, self._files = uuid.uuid4().hex, {}
+
+    def process(self, keyed):
+        key, value = keyed
+        shard = _shard_of(key, self._shards)
+        out = self._files.get(shard)
+        if out is None:
+            out = self._files[shard] = FileSystems.create(self._path(shard) + ".tmp",
+                                                          compression_type=CompressionTypes.UNCOMPRESSED)
+        out.write(_SHARD_KEY.pack(key) + value)
+        return ()  # the values are in the shard files
+
+    def finish_bundle(self):
+        for out in self._files.values():
+            out.close()
+        FileSystems.rename([self._path(s) + ".tmp" for s in self._files], [self._path(s) for s in self._files])
+
+    def _path(self, shard: int) -> str:
+        return _shard_files(self._directory, shard, self._bundle)
+
+
+def _shard_files(directory: str, shard: Optional[int] = None, bundle: str = "*") -> str:
+    """The file of a shard and bundle; by default a pattern (every bundle of the shard, or of every shard)."""
+    return os.path.join(directory, f"shard-{'*' if shard is None else f'{shard:05d}'}-{bundle}.bin")
+
+
+def _shard_records(pattern: str, value_size: int) -> Iterator[Tuple[int, bytes]]:
+    record = _SHARD_KEY.size + value_size
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for chunk in iter(lambda: f.read(record * 4096), b""):
+                for start in range(0, len(chunk), record):
+                    yield _SHARD_KEY.unpack_from(chunk, start)[0], chunk[start + _SHARD_KEY.size:start + record]
+
+
+def _write_file(content: bytes, path: str) -> None:
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(content)
+
+
+def _read_file(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def _read_shards(pipeline, pattern: str, value_size: int) -> beam.PCollection:
+    return (pipeline
+            | "ListShards" >> beam.Create([pattern])
+            | "ReadShards" >> beam.FlatMap(_shard_records, value_size))
+
+
+# The job.
+
+def _one_pipeline(pipeline, ratings_files: Sequence[str], movies_files: Sequence[str],
+                  config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], report_dir: str) -> None:
+    movie_table, rejected = _movies(pipeline, movies_files)
+    ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
+    rated, repeated = _rated(ratings, ratings_files, config)
+    cutoff = _cutoff(rated, config) if config.split_mode == config_lib.SPLIT_GLOBAL_TIME else None
+    _write_samples(rated, movie_table, cutoff, config, split_dirs, TFRECORD_PREFIX)
+    _write_report_part([*rejected, rejected_ratings, repeated], cutoff, report_dir, _REJECTED)
+
+
+def _sharded(run_pass: Callable[..., None], shards: int, ratings_files: Sequence[str], movies_files: Sequence[str],
+             config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], report_dir: str) -> None:
+    """The same stages as `_one_pipeline`, as sequential pipelines that each shuffle one shard: ratings to shards
+    by movie; each movie shard's ratings to shards by user; the cutoff; each user shard's samples."""
+    by_movie, by_user = (os.path.join(report_dir, spec.WORK_DIR, d) for d in ("by_movie", "by_user"))
+    movie_table_file = os.path.join(report_dir, spec.WORK_DIR, "movie_table.pickle")
+
+    def partition(pipeline):
+        movie_table, rejected = _movies(pipeline, movies_files)
+        _ = movie_table | "SaveMovieTable" >> beam.Map(_write_file, movie_table_file)
+        ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
+        _ = ratings | "WriteShards" >> beam.ParDo(_WriteShards(by_movie, shards))
+        _write_report_part([*rejected, rejected_ratings], None, report_dir, f"{_REJECTED}-ratings")
+
+    def movie_shard(shard: int, pipeline):
+        rated, repeated = _rated(_read_shards(pipeline, _shard_files(by_movie, shard), _READ_RATING.size),
+                                 ratings_files, config)
+        _ = rated | "WriteShards" >> beam.ParDo(_WriteShards(by_user, shards))
+        _write_report_part([repeated], None, report_dir, f"{_REJECTED}-movies-{shard:05d}")
+
+    def time_cutoff(pipeline):
+        rated = _read_shards(pipeline, _shard_files(by_user), _RATED.size)
+        _write_report_part([], _cutoff(rated, config), report_dir, "cutoff")
+
+    def user_shard(shard: int, cutoff: Optional[int], pipeline):
+        movie_table = pipeline | "ListMovieTable" >> beam.Create([movie_table_file]) | "ReadMovieTable" >> beam.Map(
+            _read_file)
+        rated = _read_shards(pipeline, _shard_files(by_user, shard), _RATED.size)
+        _write_samples(rated, movie_table, None if cutoff is None else pipeline | "Cutoff" >> beam.Create([cutoff]),
+                       config, split_dirs, f"{TFRECORD_PREFIX}-{shard:05d}-of-{shards:05d}")
+
+    run_pass(partition)
+    for shard in range(shards):
+        run_pass(functools.partial(movie_shard, shard))
+    cutoff = None
+    if config.split_mode == config_lib.SPLIT_GLOBAL_TIME:
+        run_pass(time_cutoff)
+        cutoff = _report_items(report_dir)[report.EVAL_CUTOFF]
+    for shard in range(shards):
+        run_pass(functools.partial(user_shard, shard, cutoff))
+
+
+def shard_count(config: config_lib.SampleGenConfig, ratings_files: Sequence[str], options: PipelineOptions) -> int:
+    """config.shuffle_shards, or when it is 0 (automatic): on the direct runner, which holds a shuffle's whole
+    input in memory, one shard per SHARD_BYTES of ratings files; on other runners (their shuffles spill to disk)
+    one, a single pipeline."""
+    if config.shuffle_shards:
+        return config.shuffle_shards
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    if "direct" not in runner.lower():
+        return 1
+    size = sum(metadata.size_in_bytes for metadata in FileSystems.match(list(ratings_files))
+               for metadata in metadata.metadata_list)
+    return max(1, math.ceil(size / SHARD_BYTES))
+
+
+def _release_freed_memory() -> None:
+    """Hands the heap the last pass freed back to the system (glibc keeps it otherwise), so that the passes'
+    peaks do not stack on the fragments of the ones before."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str], movies_files: Sequence[str],
+        config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], report_dir: str) -> Dict[str, object]:
+    """The whole job, as one pipeline or as sharded passes (`shard_count`), each a pipeline of `make_pipeline()`
+    run to its end: samples to `split_dirs[split]` (gzipped TFRecords of tf.Example), every rejected row to
+    `report_dir`/REJECTED_ROWS_DIR and the report (REPORT_FILE, returned) with the counters of every pass.
+    Intermediates (in `report_dir`/WORK_DIR) are deleted when the job ends, also when it fails."""
+    results = []
+
+    def run_pass(build: Callable[[beam.Pipeline], None]) -> None:
+        with make_pipeline() as pipeline:
+            build(pipeline)
+        results.append(pipeline.result)
+        _release_freed_memory()
+
+    shards = shard_count(config, ratings_files, make_pipeline().options)
+    logging.info("SampleGen: %d shuffle shard(s)", shards)
+    try:
+        if shards == 1:
+            run_pass(functools.partial(_one_pipeline, ratings_files=ratings_files, movies_files=movies_files,
+                                       config=config, split_dirs=split_dirs, report_dir=report_dir))
+        else:
+            _sharded(run_pass, shards, ratings_files, movies_files, config, split_dirs, report_dir)
+        items = _report_items(report_dir)
+    finally:
+        work_dir = os.path.join(report_dir, spec.WORK_DIR)
+        if fileio.exists(work_dir):
+            fileio.rmtree(work_dir)
+    return report.complete(report_dir, items, results)
 
 
 def read_samples(split_dir: str) -> Iterator[Dict[str, object]]:

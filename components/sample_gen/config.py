@@ -22,6 +22,11 @@ class SampleGenConfig:
     min_user_history: int = 1  # samples need this many earlier ratings of their user (at most USER_WINDOW)
     features_mode: str = POINT_IN_TIME
     max_rejected_rows: int = 0  # more malformed input rows than this fail the run
+    # The job's shuffles as this many sequential pipelines, each shuffling one hash shard (intermediates on
+    # disk): memory of one shard on the direct runner, which holds a shuffle's input in memory. 1: one pipeline
+    # (what Flink, Spark and Dataflow want: their shuffles spill to disk); 0: automatic, 1 on those and on the
+    # direct runner one per ~100k ratings (beam_samples.SHARD_BYTES of ratings files).
+    shuffle_shards: int = 0
 
     def __post_init__(self):
         problems = self._coerce_types() or self._range_problems()
@@ -55,4 +60,6 @@ class SampleGenConfig:
             problems.append(f"features_mode must be {POINT_IN_TIME!r} or {LEAKY!r}, not {self.features_mode!r}")
         if self.max_rejected_rows < 0:
             problems.append(f"max_rejected_rows must be >= 0, not {self.max_rejected_rows}")
+        if self.shuffle_shards < 0:
+            problems.append(f"shuffle_shards must be >= 0 (0: automatic), not {self.shuffle_shards}")
         return problems

@@ -38,13 +38,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.split_names = artifact_utils.encode_split_names(list(spec.SPLITS))
         split_dirs = {split: artifact_utils.get_split_uri([examples], split) for split in spec.SPLITS}
         logging.info("SampleGen: %s -> %s with %s", files, examples.uri, config)
-        with self._make_beam_pipeline() as pipeline:
-            beam_samples.write_samples(pipeline, files[spec.RATINGS_FILE], files[spec.MOVIES_FILE], config,
-                                       split_dirs, examples.uri)
+        result = beam_samples.run(self._make_beam_pipeline, files[spec.RATINGS_FILE], files[spec.MOVIES_FILE],
+                                  config, split_dirs, examples.uri)
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
-        result = report.complete(examples.uri, pipeline.result)
         for name, value in report.counts(result).items():
             examples.set_int_custom_property(name, value)
         examples.set_string_custom_property("features_mode", config.features_mode)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import os
-from typing import Dict, List
+from typing import Dict, List, Mapping, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
@@ -35,16 +35,16 @@ def counter(name: str):
     return beam.metrics.Metrics.counter(NAMESPACE, name)
 
 
-def complete(report_dir: str, result: beam.runners.runner.PipelineResult) -> Dict[str, object]:
-    """Adds the finished job's counters to the report it wrote; returns the report."""
+def complete(report_dir: str, items: Mapping[str, object], results: Sequence[beam.runners.runner.PipelineResult]
+             ) -> Dict[str, object]:
+    """Writes the report: the job's items and the counters of its finished pipelines, added up; returns it."""
     totals: Dict[str, int] = collections.Counter()
-    for metric in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        totals[metric.key.metric.name] += metric.committed if metric.committed is not None else metric.attempted
-    path = os.path.join(report_dir, spec.REPORT_FILE)
-    with fileio.open(path) as f:
-        written = json.loads(f.read())
-    with fileio.open(path, "w") as f:
-        f.write(json.dumps({**written, **totals}, sort_keys=True))
+    for result in results:
+        for metric in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+            totals[metric.key.metric.name] += (metric.committed if metric.committed is not None
+                                               else metric.attempted)
+    with fileio.open(os.path.join(report_dir, spec.REPORT_FILE), "w") as f:
+        f.write(json.dumps({**items, **totals}, sort_keys=True))
     return load(report_dir)
 
 

@@ -21,6 +21,7 @@ SPLITS = (TRAIN_SPLIT, EVAL_SPLIT)
 # Files in the Examples artifact beside Split-train/ and Split-eval/.
 REPORT_FILE = "sample_gen_report.json"
 REJECTED_ROWS_DIR = "rejected_rows"
+WORK_DIR = "sample_gen_tmp"  # the job's intermediates (shuffle shards, report parts), deleted when it ends
 
 
 def raw_files_config(ratings_pattern: str = RATINGS_PATTERN, movies_pattern: str = MOVIES_PATTERN
