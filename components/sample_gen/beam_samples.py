@@ -17,28 +17,24 @@ their output, counts and report are the same; memory is that of one shard.
 from __future__ import annotations
 
 import collections
-import ctypes
 import functools
-import gc
 import json
 import logging
 import math
 import os
 import pickle
 import struct
-import uuid
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from tfx.dsl.io import fileio
 
 from components import features, sample_features
 from components.sample_gen import config as config_lib
-from components.sample_gen import raw_rows, report, spec
+from components.sample_gen import raw_rows, report, shard_files, spec
 from components.sample_gen.example_encoding import to_example
 
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
@@ -321,74 +317,6 @@ def _report_items(report_dir: str) -> Dict[str, object]:
     return items
 
 
-# Intermediates of the sharded passes: fixed-width records (a key, then a packed value), one file a shard a bundle.
-
-_SHARD_KEY = struct.Struct("<q")
-
-
-def _shard_of(key: int, shards: int) -> int:
-    return (key * 2654435761) % (1 << 32) % shards  # Knuth's multiplicative hash: consecutive ids spread
-
-
-class _WriteShards(beam.DoFn):
-    """(key, packed value) -> appended to its key's shard file: each bundle writes files of its own, renamed into
-    place when the bundle finishes, so no data is shuffled."""
-
-    def __init__(self, directory: str, shards: int):
-        self._directory, self._shards = directory, shards
-
-    def start_bundle(self):
-        self._bundle, self._files = uuid.uuid4().hex, {}
-
-    def process(self, keyed):
-        key, value = keyed
-        shard = _shard_of(key, self._shards)
-        out = self._files.get(shard)
-        if out is None:
-            out = self._files[shard] = FileSystems.create(self._path(shard) + ".tmp",
-                                                          compression_type=CompressionTypes.UNCOMPRESSED)
-        out.write(_SHARD_KEY.pack(key) + value)
-        return ()  # the values are in the shard files
-
-    def finish_bundle(self):
-        for out in self._files.values():
-            out.close()
-        FileSystems.rename([self._path(s) + ".tmp" for s in self._files], [self._path(s) for s in self._files])
-
-    def _path(self, shard: int) -> str:
-        return _shard_files(self._directory, shard, self._bundle)
-
-
-def _shard_files(directory: str, shard: Optional[int] = None, bundle: str = "*") -> str:
-    """The file of a shard and bundle; by default a pattern (every bundle of the shard, or of every shard)."""
-    return os.path.join(directory, f"shard-{'*' if shard is None else f'{shard:05d}'}-{bundle}.bin")
-
-
-def _shard_records(pattern: str, value_size: int) -> Iterator[Tuple[int, bytes]]:
-    record = _SHARD_KEY.size + value_size
-    for metadata in FileSystems.match([pattern])[0].metadata_list:
-        with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            for chunk in iter(lambda: f.read(record * 4096), b""):
-                for start in range(0, len(chunk), record):
-                    yield _SHARD_KEY.unpack_from(chunk, start)[0], chunk[start + _SHARD_KEY.size:start + record]
-
-
-def _write_file(content: bytes, path: str) -> None:
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        f.write(content)
-
-
-def _read_file(path: str) -> bytes:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return f.read()
-
-
-def _read_shards(pipeline, pattern: str, value_size: int) -> beam.PCollection:
-    return (pipeline
-            | "ListShards" >> beam.Create([pattern])
-            | "ReadShards" >> beam.FlatMap(_shard_records, value_size))
-
-
 # The job.
 
 def _one_pipeline(pipeline, ratings_files: Sequence[str], movies_files: Sequence[str],
@@ -410,25 +338,25 @@ def _sharded(run_pass: Callable[..., None], shards: int, ratings_files: Sequence
 
     def partition(pipeline):
         movie_table, rejected = _movies(pipeline, movies_files)
-        _ = movie_table | "SaveMovieTable" >> beam.Map(_write_file, movie_table_file)
+        _ = movie_table | "SaveMovieTable" >> beam.Map(shard_files.write_file, movie_table_file)
         ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
-        _ = ratings | "WriteShards" >> beam.ParDo(_WriteShards(by_movie, shards))
+        _ = ratings | "WriteShards" >> beam.ParDo(shard_files.WriteShards(by_movie, shards))
         _write_report_part([*rejected, rejected_ratings], None, report_dir, f"{_REJECTED}-ratings")
 
     def movie_shard(shard: int, pipeline):
-        rated, repeated = _rated(_read_shards(pipeline, _shard_files(by_movie, shard), _READ_RATING.size),
-                                 ratings_files, config)
-        _ = rated | "WriteShards" >> beam.ParDo(_WriteShards(by_user, shards))
+        ratings = shard_files.read_shards(pipeline, shard_files.path(by_movie, shard), _READ_RATING.size)
+        rated, repeated = _rated(ratings, ratings_files, config)
+        _ = rated | "WriteShards" >> beam.ParDo(shard_files.WriteShards(by_user, shards))
         _write_report_part([repeated], None, report_dir, f"{_REJECTED}-movies-{shard:05d}")
 
     def time_cutoff(pipeline):
-        rated = _read_shards(pipeline, _shard_files(by_user), _RATED.size)
+        rated = shard_files.read_shards(pipeline, shard_files.path(by_user), _RATED.size)
         _write_report_part([], _cutoff(rated, config), report_dir, "cutoff")
 
     def user_shard(shard: int, cutoff: Optional[int], pipeline):
         movie_table = pipeline | "ListMovieTable" >> beam.Create([movie_table_file]) | "ReadMovieTable" >> beam.Map(
-            _read_file)
-        rated = _read_shards(pipeline, _shard_files(by_user, shard), _RATED.size)
+            shard_files.read_file)
+        rated = shard_files.read_shards(pipeline, shard_files.path(by_user, shard), _RATED.size)
         _write_samples(rated, movie_table, None if cutoff is None else pipeline | "Cutoff" >> beam.Create([cutoff]),
                        config, split_dirs, f"{TFRECORD_PREFIX}-{shard:05d}-of-{shards:05d}")
 
@@ -457,16 +385,6 @@ def shard_count(config: config_lib.SampleGenConfig, ratings_files: Sequence[str]
     return max(1, math.ceil(size / SHARD_BYTES))
 
 
-def _release_freed_memory() -> None:
-    """Hands the heap the last pass freed back to the system (glibc keeps it otherwise), so that the passes'
-    peaks do not stack on the fragments of the ones before."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str], movies_files: Sequence[str],
         config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], report_dir: str) -> Dict[str, object]:
     """The whole job, as one pipeline or as sharded passes (`shard_count`), each a pipeline of `make_pipeline()`
@@ -479,7 +397,7 @@ def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str]
         with make_pipeline() as pipeline:
             build(pipeline)
         results.append(pipeline.result)
-        _release_freed_memory()
+        shard_files.release_freed_memory()
 
     shards = shard_count(config, ratings_files, make_pipeline().options)
     logging.info("SampleGen: %d shuffle shard(s)", shards)

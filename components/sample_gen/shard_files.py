@@ -1,0 +1,89 @@
+"""SampleGen's intermediates between sharded passes: fixed-width records (a key, then a packed value) in one file
+per shard and bundle, written without a shuffle and read back a shard at a time."""
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import struct
+import uuid
+from typing import Iterator, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+_KEY = struct.Struct("<q")
+
+
+def shard_of(key: int, shards: int) -> int:
+    return (key * 2654435761) % (1 << 32) % shards  # Knuth's multiplicative hash: consecutive ids spread
+
+
+class WriteShards(beam.DoFn):
+    """(key, packed value) -> appended to its key's shard file: each bundle writes files of its own, renamed into
+    place when the bundle finishes, so no data is shuffled."""
+
+    def __init__(self, directory: str, shards: int):
+        self._directory, self._shards = directory, shards
+
+    def start_bundle(self):
+        self._bundle, self._files = uuid.uuid4().hex, {}
+
+    def process(self, keyed):
+        key, value = keyed
+        shard = shard_of(key, self._shards)
+        out = self._files.get(shard)
+        if out is None:
+            out = self._files[shard] = FileSystems.create(self._path(shard) + ".tmp",
+                                                          compression_type=CompressionTypes.UNCOMPRESSED)
+        out.write(_KEY.pack(key) + value)
+        return ()  # the values are in the shard files
+
+    def finish_bundle(self):
+        for out in self._files.values():
+            out.close()
+        FileSystems.rename([self._path(s) + ".tmp" for s in self._files], [self._path(s) for s in self._files])
+
+    def _path(self, shard: int) -> str:
+        return path(self._directory, shard, self._bundle)
+
+
+def path(directory: str, shard: Optional[int] = None, bundle: str = "*") -> str:
+    """The file of a shard and bundle; by default a pattern (every bundle of the shard, or of every shard)."""
+    return os.path.join(directory, f"shard-{'*' if shard is None else f'{shard:05d}'}-{bundle}.bin")
+
+
+def _records(pattern: str, value_size: int) -> Iterator[Tuple[int, bytes]]:
+    record = _KEY.size + value_size
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for chunk in iter(lambda: f.read(record * 4096), b""):
+                for start in range(0, len(chunk), record):
+                    yield _KEY.unpack_from(chunk, start)[0], chunk[start + _KEY.size:start + record]
+
+
+def write_file(content: bytes, path: str) -> None:
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(content)
+
+
+def read_file(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def read_shards(pipeline, pattern: str, value_size: int) -> beam.PCollection:
+    return (pipeline
+            | "ListShards" >> beam.Create([pattern])
+            | "ReadShards" >> beam.FlatMap(_records, value_size))
+
+
+
+def release_freed_memory() -> None:
+    """Hands the heap the last pass freed back to the system (glibc keeps it otherwise), so that the passes'
+    peaks do not stack on the fragments of the ones before."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
