@@ -23,8 +23,15 @@ def beam_options(args):
 
 def test_direct_is_the_default_in_one_process_with_one_worker():
     args = beam_runners.pipeline_args(BeamSettings())
-    assert args == beam_runners.direct_args() == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-    assert beam_options(args) == {}  # in_memory and one worker are Beam's defaults
+    assert args == beam_runners.direct_args() == beam_runners.direct_args(workers=1) == []  # Beam's defaults
+
+
+def test_the_default_direct_runner_does_not_make_tfx_package_itself():
+    from tfx.components.statistics_gen.executor import Executor
+
+    default = Executor(Executor.Context(beam_pipeline_args=beam_runners.direct_args()))
+    assert not any(arg.startswith("--extra_package") for arg in default._beam_pipeline_args)
+    assert type(default._make_beam_pipeline().runner).__name__ == "SwitchingDirectRunner"
 
 
 def test_parallel_direct_modes_default_to_one_worker_per_cpu():
