@@ -20,7 +20,7 @@ from tfx.components.evaluator import constants as evaluator_constants
 from tfx.orchestration import data_types
 from tfx.utils import proto_utils
 
-from components import evaluation
+from components import evaluation, preprocessing
 from components import trainer as trainer_lib
 from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
@@ -105,6 +105,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
+        force_tf_compat_v1=preprocessing.FORCE_TF_COMPAT_V1,
         splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         disable_statistics=True,  # nothing reads statistics of transformed data, and they cost extra passes
         disable_analyzer_cache=True,  # the cache pays off for analysis over spans; a whole-data run only writes it

@@ -30,7 +30,8 @@ SERVE = [_row(99, 999, "", None, 10)]  # unseen user and movie, missing genre an
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory):
     metadata = dataset_metadata.DatasetMetadata(schema.build_schema())
-    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft"))):
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")),
+                          force_tf_compat_v1=preprocessing.FORCE_TF_COMPAT_V1):
         (train_out, out_metadata), transform_fn = (TRAIN, metadata) | tft_beam.AnalyzeAndTransformDataset(
             preprocessing.preprocessing_fn)
         serve_out, _ = ((SERVE, metadata), transform_fn) | tft_beam.TransformDataset()

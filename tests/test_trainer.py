@@ -21,7 +21,8 @@ def transformed(tmp_path_factory):
                  count=int(rng.integers(1, 500)), label=int(rng.random() < 0.5)) for _ in range(ROWS)]
     metadata = dataset_metadata.DatasetMetadata(schema.build_schema())
     out_dir = tmp_path_factory.mktemp("transform")
-    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft"))):
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")),
+                          force_tf_compat_v1=preprocessing.FORCE_TF_COMPAT_V1):
         (data, out_metadata), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
             preprocessing.preprocessing_fn)
         _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir / "graph"))
