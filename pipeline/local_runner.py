@@ -1,4 +1,4 @@
-"""Runs `create_pipeline` locally with TFX's BeamDagRunner and ML Metadata in SQLite."""
+"""Runs `create_pipeline` locally with TFX's BeamDagRunner (side branches beside it) and ML Metadata in SQLite."""
 from __future__ import annotations
 
 import logging
@@ -8,10 +8,10 @@ import time
 from typing import List, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
-from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
 from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
+from pipeline.side_branch_runner import SideBranchDagRunner
 from pipeline import pipeline as pipeline_lib
 
 # Beam's direct runner appends the node's step to the node's exception message.
@@ -72,7 +72,7 @@ def run(
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
     started_ms = int(time.time() * 1000)
     try:
-        BeamDagRunner().run(pipeline)
+        SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES).run(pipeline)
     except Exception as error:  # a node's own exception, whatever its type
         raise ComponentFailed(error, _run_since(paths, started_ms)) from error
     return metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)

@@ -41,6 +41,9 @@ DATA_ROOT_PARAMETER = "data_root"
 TRAIN_ARGS_PARAMETER = "train_args"
 EVAL_CONFIG_PARAMETER = "eval_config"
 
+# Nodes off the examples -> model path (only the Pusher reads the snapshot): a local run may run them beside it.
+SIDE_BRANCH_NODES = (FeatureSnapshot.__name__,)
+
 
 def sample_splits() -> example_gen_pb2.Input:
     """Sample CSV directories: `train/` and `eval/` under the data root."""

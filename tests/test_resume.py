@@ -11,6 +11,7 @@ import time
 import pytest
 
 from pipeline import configs, metadata
+from pipeline import pipeline as pipeline_lib
 from tests.conftest import REPO_ROOT, run_cli
 
 DATA_SIZE = 2000  # ratings: enough for a real Trainer, small enough to keep the test short
@@ -59,14 +60,18 @@ def test_run_killed_during_training_resumes_from_cache(tmp_path):
     print("resumed run:", resumed)
 
     # The killed run: everything before the Trainer completed; the Trainer stays RUNNING, nothing after it ran.
+    # A side branch (FeatureSnapshot) runs beside the Trainer: killed with it, or done before it.
     killed = runs[0]
-    upstream = set(killed.nodes) - {"Trainer"}
+    side = {node: killed.node(node).state for node in pipeline_lib.SIDE_BRANCH_NODES if node in killed.nodes}
+    upstream = set(killed.nodes) - {"Trainer"} - set(side)
     assert {"SampleGen", "StatisticsGen", "ExampleValidator", "Transform"} <= upstream
     assert all(killed.node(node).state == "COMPLETE" for node in upstream)
     assert killed.node("Trainer").state == "RUNNING"
     assert not {"Evaluator", "Pusher"} & set(killed.nodes)
+    assert set(side.values()) <= {"COMPLETE", "RUNNING"}, side
     # The resumed run reuses every upstream output, trains anew, and pushes.
     assert all(resumed[node] == "CACHED" for node in upstream), resumed
+    assert all(resumed[node] == ("CACHED" if state == "COMPLETE" else "COMPLETE") for node, state in side.items())
     assert all(runs[-1].node(node).output(key).id == killed.node(node).output(key).id
                for node, key in (("SampleGen", "examples"), ("Transform", "transform_graph")))
     assert resumed["Trainer"] == resumed["Evaluator"] == resumed["Pusher"] == "COMPLETE"

@@ -1,0 +1,133 @@
+"""TFX's BeamDagRunner, with nodes off the critical path run in a second process beside it.
+
+BeamDagRunner runs the nodes one after another in one Python process (its direct runner is one thread), so on a
+2-CPU machine one CPU idles while FeatureSnapshot, which only the Pusher reads, waits its turn. A worker process
+starts with the run and imports TFX while the first nodes run; a side-branch node that comes up once it is ready
+runs there, and the nodes downstream of it wait for it (its error is the run's error). One that comes up earlier
+(a re-run reaches it within seconds, and a cached node takes none) runs here as usual. Both processes record in
+the same ML Metadata store; SQLite serialises their writes.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import multiprocessing
+import os
+import uuid
+from multiprocessing.connection import Connection
+from typing import Collection, Dict, Optional
+
+from tfx.orchestration.beam import beam_dag_runner
+from tfx.proto.orchestration import pipeline_pb2
+
+
+def _serve(connection: Connection) -> None:
+    """The worker: import what running a node needs, say it is ready, then run each node it is sent."""
+    from tfx.orchestration.portable import launcher  # noqa: F401
+
+    connection.send("ready")
+    for node in iter(connection.recv, None):
+        try:
+            node._run_node()  # pylint: disable=protected-access
+            connection.send(None)
+        except Exception as error:  # the node's own error, to be raised in the run
+            try:
+                connection.send(error)
+            except Exception:  # not picklable: its message then
+                connection.send(RuntimeError(f"{type(error).__name__}: {error}"))
+
+
+class _Worker:
+    """One spawned process running side-branch nodes one at a time; `submit` returns the node's future."""
+
+    def __init__(self):
+        context = multiprocessing.get_context("spawn")  # not fork: this process has TensorFlow's threads
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process.start()
+        self._ready = False
+        self._sender = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # one node at a time, in order
+
+    def ready(self) -> bool:
+        if not self._ready and self._connection.poll():
+            self._ready = self._connection.recv() == "ready"
+        return self._ready
+
+    def submit(self, node: beam_dag_runner.PipelineNodeAsDoFn) -> concurrent.futures.Future:
+        return self._sender.submit(self._run, node)
+
+    def _run(self, node: beam_dag_runner.PipelineNodeAsDoFn) -> None:
+        self._connection.send(node)
+        try:
+            error = self._connection.recv()
+        except EOFError:
+            raise RuntimeError(f"the worker process running {node._node_id} died "  # pylint: disable=protected-access
+                               f"(exit code {self._process.exitcode})") from None
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        """Waits for the nodes sent, then stops the worker (at once if it is still importing)."""
+        self._sender.shutdown(wait=True)
+        if self._ready:
+            self._connection.send(None)
+            self._process.join()
+        else:
+            self._process.kill()
+            self._process.join()
+
+
+@dataclasses.dataclass
+class _Run:
+    side_nodes: frozenset
+    worker: _Worker
+    running: Dict[str, concurrent.futures.Future] = dataclasses.field(default_factory=dict)
+
+
+# Runs in progress in this process, by id: Beam pickles the node DoFns, so they carry the id, not the worker.
+_RUNS: Dict[str, _Run] = {}
+
+
+class _NodeDoFn(beam_dag_runner.PipelineNodeAsDoFn):
+    """A node that waits for its side-branch upstream nodes, and runs in the worker if it is one of them."""
+
+    def __init__(self, run_id: str, **node):
+        super().__init__(**node)
+        self._run_id = run_id
+
+    def process(self, element, *signals):  # no annotations: Beam would check them against its own
+        run = _RUNS[self._run_id]
+        for upstream in self._pipeline_node.upstream_nodes:
+            if upstream in run.running:
+                run.running[upstream].result()  # re-raises the node's error
+        if self._node_id in run.side_nodes and run.worker.ready():
+            run.running[self._node_id] = run.worker.submit(self)
+        else:
+            super().process(element, *signals)
+
+
+class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
+    """BeamDagRunner that runs `side_nodes` (node ids) in a worker process when the machine has 2+ CPUs."""
+
+    def __new__(cls, side_nodes: Collection[str] = ()):
+        return super().__new__(cls)
+
+    def __init__(self, side_nodes: Collection[str] = ()):
+        super().__init__()
+        self._side_nodes = frozenset(side_nodes) if (os.cpu_count() or 1) > 1 else frozenset()
+
+    def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
+                    run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
+        if not self._side_nodes:
+            return super().run_with_ir(pipeline, run_options)
+        run_id = uuid.uuid4().hex
+        _RUNS[run_id] = run = _Run(self._side_nodes, _Worker())
+        self._PIPELINE_NODE_DO_FN_CLS = functools.partial(_NodeDoFn, run_id)
+        try:
+            super().run_with_ir(pipeline, run_options)
+            for future in run.running.values():
+                future.result()  # side nodes nothing downstream waited for
+        finally:
+            run.worker.close()  # a side node still running finishes and records its state
+            del _RUNS[run_id]
