@@ -34,8 +34,27 @@ _COMPONENT_LINE = re.compile(r"^  (\w+)\s+(COMPLETE|CACHED|FAILED|RUNNING|SKIPPE
 _PUSH_LINE = re.compile(r"^serving model: .*\((pushed|already serving, not pushed again)\)$", re.MULTILINE)
 
 
+def _descendants(pid: int) -> List[int]:
+    """pid's child processes and theirs (Linux /proc), e.g. the local runner's side-branch worker."""
+    try:
+        children = [int(c) for task in os.listdir(f"/proc/{pid}/task")
+                    for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:  # exited meanwhile
+        return []
+    return children + [d for child in children for d in _descendants(child)]
+
+
+def _rss_mb(pid: int) -> Optional[float]:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):  # exited (or a zombie without memory)
+        return None
+
+
 class RssSampler(threading.Thread):
-    """A process's resident memory every `interval` seconds, as (epoch ms, MB), until it exits."""
+    """Resident memory of a process and its descendants together every `interval` seconds, as (epoch ms, MB),
+    until the process exits."""
 
     def __init__(self, pid: int, interval: float = 0.25):
         super().__init__(daemon=True)
@@ -44,12 +63,11 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
-            try:
-                with open(f"/proc/{self.pid}/status") as status:
-                    kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-            except (OSError, StopIteration):  # exited (or a zombie without memory)
+            own = _rss_mb(self.pid)
+            if own is None:
                 return
-            self.samples.append((time.time() * 1000, kilobytes / 1024))
+            descendants = (_rss_mb(child) for child in _descendants(self.pid))
+            self.samples.append((time.time() * 1000, own + sum(mb for mb in descendants if mb)))
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -97,7 +115,8 @@ def measure(command: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = N
     pushed = _PUSH_LINE.search(stdout)
     return {
         "wall_s": round(wall, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        # The process's own peak, or more while a worker process ran beside it (sampled, so a lower bound).
+        "peak_rss_mb": round(max([usage.ru_maxrss / 1024] + [mb for _, mb in sampler.samples])),
         "components": components,
         "trained": components.get("Trainer", {}).get("state") == "COMPLETE",
         "pushed": bool(pushed) and pushed.group(1) == "pushed",

@@ -63,3 +63,14 @@ def test_memory_is_sampled_while_the_process_runs_and_attributed_to_component_wi
                                                               "whole": (first_ms, last_ms),
                                                               "after": (last_ms + 1, last_ms + 1000)})
     assert peaks["early"] < peaks["whole"] and peaks["after"] is None
+
+
+def test_memory_of_child_processes_is_counted_with_the_parent(tmp_path):
+    child = "import time; block = bytearray(256 << 20); time.sleep(1.5)"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    process = subprocess.Popen([sys.executable, "-c", parent])
+    sampler = bench_pipeline.RssSampler(process.pid, interval=0.05)
+    sampler.start()
+    process.wait()
+    sampler.stop()
+    assert max(mb for _, mb in sampler.samples) > 256  # the parent alone stays far below
