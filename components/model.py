@@ -91,11 +91,13 @@ def _is_validation(record: tf.Tensor, buckets: int) -> tf.Tensor:
 
 def make_dataset(file_pattern: List[str], tft_output: tft.TFTransformOutput, batch_size: int,
                  part: str = "all", validation_buckets: int = 10, shuffle_seed: Optional[int] = None,
-                 ) -> tf.data.Dataset:
+                 cache_file: str = "") -> tf.data.Dataset:
     """(features, label) batches streamed from Transform's gzipped TFRecords.
 
     part: "train" or "validation" keeps records by hash of the serialized example (a fixed split inside the
     training data, for early stopping); "all" keeps every record. Whole batches are parsed at once.
+    cache_file: where the first pass caches the kept records (decompressed), so later epochs neither inflate nor
+    filter again; "" caches them in memory, which grows with the data.
     """
     files = tf.data.Dataset.list_files(file_pattern, shuffle=False)
     records = tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=tf.data.AUTOTUNE)
@@ -103,7 +105,7 @@ def make_dataset(file_pattern: List[str], tft_output: tft.TFTransformOutput, bat
         want_validation = part == "validation"
         records = records.filter(
             lambda r: tf.equal(_is_validation(r, validation_buckets), want_validation))
-    records = records.cache()
+    records = records.cache(cache_file)
     if shuffle_seed is not None:
         records = records.shuffle(50_000, seed=shuffle_seed, reshuffle_each_iteration=True)
     spec = tft_output.transformed_feature_spec()

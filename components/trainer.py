@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import tempfile
 import time
 from typing import List, Optional, Tuple
 
@@ -55,17 +57,23 @@ def _sized(batches: tf.data.Dataset) -> Tuple[tf.data.Dataset, int]:
 
 
 def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: model_lib.HParams,
-        train_steps: Optional[int] = None) -> Tuple[keras.Model, dict]:
+        train_steps: Optional[int] = None, cache_dir: Optional[str] = None) -> Tuple[keras.Model, dict]:
     """Trains on Transform's output: the model (best validation epoch's weights) and the training summary.
 
     With early stopping off (patience 0) there is no validation split: every training record trains.
+    The records are cached in files for the epochs after the first, so memory does not grow with the data:
+    in cache_dir, or in a temporary directory removed afterwards.
     """
+    if cache_dir is None:
+        with tempfile.TemporaryDirectory(prefix="trainer-cache-") as temporary:
+            return fit(train_files, tft_output, hparams, train_steps, temporary)
     keras.utils.set_random_seed(hparams.seed)
     validate = hparams.early_stopping_patience > 0
     parts = ("train", "validation") if validate else ("all",)
     datasets = {
         part: model_lib.make_dataset(train_files, tft_output, hparams.batch_size, part, hparams.validation_buckets,
-                                     shuffle_seed=hparams.seed if part != "validation" else None)
+                                     shuffle_seed=hparams.seed if part != "validation" else None,
+                                     cache_file=os.path.join(cache_dir, part))
         for part in parts}
     # One counting pass each; it also fills the datasets' caches, so epochs only differ by tracing.
     train_data, examples_per_epoch = _sized(datasets[parts[0]])

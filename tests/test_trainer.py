@@ -1,5 +1,7 @@
 """trainer.fit on real Transform output (tf.Transform on a few hundred rows): which records train, how long, and
 that the summary reports throughput. No timing is asserted, only that it is measured."""
+import tempfile
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -57,3 +59,15 @@ def test_a_step_budget_caps_training_over_repeated_data(transformed):
                                  train_steps=12)
     assert summary["epochs_run"] == 2 and summary["train_examples_per_epoch"] == 6 * 64
     assert built.optimizer.iterations.numpy() == 12
+
+
+def test_records_are_cached_in_files_and_fit_removes_its_own(transformed, tmp_path, monkeypatch):
+    files, tft_output = transformed
+    hparams = model.HParams(batch_size=64, max_epochs=1, early_stopping_patience=0)
+    trainer.fit(files, tft_output, hparams, cache_dir=str(tmp_path))
+    assert any(path.stat().st_size > 0 for path in tmp_path.glob("all*"))  # the records, not held in memory
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    trainer.fit(files, tft_output, hparams)
+    assert not list(temporary.iterdir())
