@@ -3,15 +3,16 @@
 BeamDagRunner runs the nodes one after another in one Python process (its direct runner is one thread), so on a
 2-CPU machine one CPU idles while FeatureSnapshot, which only the Pusher reads, waits its turn. A worker process
 starts with the run and imports TFX while the first nodes run; a side-branch node that comes up once it is ready
-runs there, and the nodes downstream of it wait for it (its error is the run's error). One that comes up earlier
-(a re-run reaches it within seconds, and a cached node takes none) runs here as usual. Both processes record in
-the same ML Metadata store; SQLite serialises their writes.
+runs there, and the nodes downstream of it wait for it. If it fails, the run fails with its error at the next node
+to start. One that comes up earlier (a re-run reaches it within seconds, and a cached node takes none) runs here
+as usual. Both processes record in the same ML Metadata store; SQLite serialises their writes.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
 import functools
+import logging
 import multiprocessing
 import os
 import uuid
@@ -50,8 +51,15 @@ class _Worker:
         self._sender = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # one node at a time, in order
 
     def ready(self) -> bool:
+        """Whether it has imported TFX; never, if it died starting (e.g. this process's __main__ cannot be
+        imported again), and side nodes then run here."""
         if not self._ready and self._connection.poll():
-            self._ready = self._connection.recv() == "ready"
+            try:
+                self._ready = self._connection.recv() == "ready"
+            except EOFError:
+                logging.warning("The side-branch worker exited starting (exit code %s); side nodes run in this "
+                                "process", self._process.exitcode)
+                self._process.join()
         return self._ready
 
     def submit(self, node: beam_dag_runner.PipelineNodeAsDoFn) -> concurrent.futures.Future:
@@ -98,9 +106,9 @@ class _NodeDoFn(beam_dag_runner.PipelineNodeAsDoFn):
 
     def process(self, element, *signals):  # no annotations: Beam would check them against its own
         run = _RUNS[self._run_id]
-        for upstream in self._pipeline_node.upstream_nodes:
-            if upstream in run.running:
-                run.running[upstream].result()  # re-raises the node's error
+        for node_id, future in run.running.items():
+            if node_id in self._pipeline_node.upstream_nodes or (future.done() and future.exception()):
+                future.result()  # waits for an upstream side node; re-raises a side node's error, failing the run
         if self._node_id in run.side_nodes and run.worker.ready():
             run.running[self._node_id] = run.worker.submit(self)
         else:

@@ -1,6 +1,6 @@
 """SideBranchDagRunner on a small real TFX pipeline (Python-function components, ML Metadata in SQLite): a side
-node runs in the worker process beside the main path, what reads it waits for it, its error fails the run, and
-before the worker is ready it runs in the run's own process."""
+node runs in the worker process beside the main path, what reads it waits for it, its error fails the run at the
+next node, and before the worker is ready it runs in the run's own process."""
 
 import json
 import os
@@ -17,67 +17,102 @@ from pipeline import metadata, side_branch_runner
 from pipeline.side_branch_runner import SideBranchDagRunner
 
 PIPELINE_NAME = "side-branch-test"
-NODE_SECONDS = 3.0
+TIMEOUT = 120.0  # seconds a node waits for the other branch
 
 
-def _record(log_dir: str, node: str, started: float) -> None:
+def _record(log_dir: str, node: str, started: float, **more) -> None:
     with open(os.path.join(log_dir, f"{node}.json"), "w") as f:
-        json.dump({"pid": os.getpid(), "start": started, "end": time.time()}, f)
+        json.dump({"pid": os.getpid(), "start": started, "end": time.time(), **more}, f)
 
 
+def _mark_running(log_dir: str, node: str) -> None:
+    open(os.path.join(log_dir, f"{node}.running"), "w").close()
+
+
+def _wait_until_running(log_dir: str, node: str) -> None:
+    """Returns once `node` has marked itself running; times out if it does not run meanwhile."""
+    deadline = time.monotonic() + TIMEOUT
+    while not os.path.exists(os.path.join(log_dir, f"{node}.running")):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{node} did not run meanwhile")
+        time.sleep(0.05)
+
+
+def _current_run():
+    run, = side_branch_runner._RUNS.values()
+    return run
+
+
+# mode: "parallel" (the worker is ready for Side, which runs while Main does), "fail" (Side fails in the worker
+# while Main runs) or "early" (Side comes up before the worker is ready).
 @component
-def Source(log_dir: Parameter[str], wait_for_worker: Parameter[int], out: OutputArtifact[String]) -> None:
+def Source(log_dir: Parameter[str], mode: Parameter[str], out: OutputArtifact[String]) -> None:
     started = time.time()
-    if wait_for_worker:  # the side node then finds the worker ready
-        run, = side_branch_runner._RUNS.values()
+    if mode != "early":
+        run = _current_run()
         while not run.worker.ready():
             time.sleep(0.1)
     _record(log_dir, "Source", started)
 
 
 @component
-def Side(log_dir: Parameter[str], fail: Parameter[int], source: InputArtifact[String],
+def Side(log_dir: Parameter[str], mode: Parameter[str], source: InputArtifact[String],
          out: OutputArtifact[String]) -> None:
     started = time.time()
-    time.sleep(NODE_SECONDS)
-    if fail:
+    if mode == "fail":
         raise ValueError("the side node's own error")
+    if mode == "parallel":  # Main runs before, or meanwhile
+        _mark_running(log_dir, "Side")
+        _wait_until_running(log_dir, "Main")
     _record(log_dir, "Side", started)
 
 
 @component
-def Main(log_dir: Parameter[str], source: InputArtifact[String], out: OutputArtifact[String]) -> None:
+def Main(log_dir: Parameter[str], mode: Parameter[str], source: InputArtifact[String],
+         out: OutputArtifact[String]) -> None:
     started = time.time()
-    time.sleep(NODE_SECONDS)
-    _record(log_dir, "Main", started)
+    _mark_running(log_dir, "Main")
+    side = _current_run().running.get("Side")  # None when Beam orders Main before Side
+    if mode == "parallel" and side:  # both run at once, or this times out
+        _wait_until_running(log_dir, "Side")
+    if mode == "fail" and side:  # Side (in the worker) has failed when the next node starts
+        side.exception(timeout=TIMEOUT)
+    _record(log_dir, "Main", started, side_in_worker=bool(side))
 
 
 @component
-def Sink(log_dir: Parameter[str], side: InputArtifact[String], main: InputArtifact[String]) -> None:
+def Later(log_dir: Parameter[str], main: InputArtifact[String], out: OutputArtifact[String]) -> None:
+    _record(log_dir, "Later", time.time())
+
+
+@component
+def Sink(log_dir: Parameter[str], side: InputArtifact[String], later: InputArtifact[String]) -> None:
     _record(log_dir, "Sink", time.time())
 
 
-def _run(tmp_path, wait_for_worker: bool, fail: bool = False) -> dict:
-    log_dir = tmp_path / "log"
-    log_dir.mkdir()
-    source = Source(log_dir=str(log_dir), wait_for_worker=int(wait_for_worker))
-    side = Side(log_dir=str(log_dir), fail=int(fail), source=source.outputs["out"])
-    main = Main(log_dir=str(log_dir), source=source.outputs["out"])
-    sink = Sink(log_dir=str(log_dir), side=side.outputs["out"], main=main.outputs["out"])
+def _run(tmp_path, mode: str) -> dict:
+    log_dir = str(tmp_path / "log")
+    os.mkdir(log_dir)
+    source = Source(log_dir=log_dir, mode=mode)
+    side = Side(log_dir=log_dir, mode=mode, source=source.outputs["out"])
+    main = Main(log_dir=log_dir, mode=mode, source=source.outputs["out"])
+    later = Later(log_dir=log_dir, main=main.outputs["out"])
+    sink = Sink(log_dir=log_dir, side=side.outputs["out"], later=later.outputs["out"])
     pipeline = Pipeline(pipeline_name=PIPELINE_NAME, pipeline_root=str(tmp_path / "root"),
-                        components=[source, side, main, sink], enable_cache=False,
+                        components=[source, side, main, later, sink], enable_cache=False,
                         metadata_connection_config=tfx_metadata.sqlite_metadata_connection_config(
                             str(tmp_path / "metadata.sqlite")))
     SideBranchDagRunner(side_nodes=["Side"]).run(pipeline)
-    return {path.stem: json.loads(path.read_text()) for path in log_dir.glob("*.json")}
+    return {path.stem: json.loads(path.read_text()) for path in (tmp_path / "log").glob("*.json")}
 
 
 @pytest.mark.slow
 def test_a_side_node_runs_in_the_worker_beside_the_main_path(tmp_path):
-    nodes = _run(tmp_path, wait_for_worker=True)
+    nodes = _run(tmp_path, "parallel")
     assert nodes["Side"]["pid"] != os.getpid()
-    assert nodes["Source"]["pid"] == nodes["Main"]["pid"] == nodes["Sink"]["pid"] == os.getpid()
-    assert nodes["Side"]["start"] < nodes["Main"]["end"] and nodes["Main"]["start"] < nodes["Side"]["end"]
+    assert {nodes[node]["pid"] for node in ("Source", "Main", "Later", "Sink")} == {os.getpid()}
+    if nodes["Main"]["side_in_worker"]:  # Beam ordered Side first: each waited until the other ran
+        assert nodes["Side"]["start"] < nodes["Main"]["end"] and nodes["Main"]["start"] < nodes["Side"]["end"]
     assert nodes["Sink"]["start"] >= max(nodes["Side"]["end"], nodes["Main"]["end"])
     record = metadata.latest_run(str(tmp_path / "metadata.sqlite"), PIPELINE_NAME)
     assert {node: record.node(node).state for node in nodes} == dict.fromkeys(nodes, "COMPLETE")
@@ -85,16 +120,18 @@ def test_a_side_node_runs_in_the_worker_beside_the_main_path(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_failed_side_node_fails_the_run_and_nothing_downstream_runs(tmp_path):
+def test_a_failed_side_node_fails_the_run_at_the_next_node(tmp_path):
     with pytest.raises(ValueError, match="the side node's own error"):
-        _run(tmp_path, wait_for_worker=True, fail=True)
-    assert sorted(p.stem for p in (tmp_path / "log").glob("*.json")) == ["Main", "Source"]
+        _run(tmp_path, "fail")
+    nodes = {path.stem: json.loads(path.read_text()) for path in (tmp_path / "log").glob("*.json")}
     record = metadata.latest_run(str(tmp_path / "metadata.sqlite"), PIPELINE_NAME)
-    assert record.node("Side").state == "FAILED" and "Sink" not in record.nodes
+    assert record.node("Side").state == "FAILED" and "Sink" not in record.nodes and "Sink" not in nodes
+    if nodes["Main"]["side_in_worker"]:  # Side failed while Main ran: Later, the next to start, does not
+        assert "Later" not in nodes and "Later" not in record.nodes
     assert not side_branch_runner._RUNS
 
 
 def test_before_the_worker_is_ready_a_side_node_runs_here(tmp_path):
-    nodes = _run(tmp_path, wait_for_worker=False)
+    nodes = _run(tmp_path, "early")
     assert {node["pid"] for node in nodes.values()} == {os.getpid()}
     assert nodes["Sink"]["start"] >= nodes["Side"]["end"]
