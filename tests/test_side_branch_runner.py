@@ -14,7 +14,9 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.types.standard_artifacts import String
 
 from pipeline import metadata, side_branch_runner
+from pipeline import pipeline as pipeline_lib
 from pipeline.side_branch_runner import SideBranchDagRunner
+from tests.test_data_gate import _compiled_nodes
 
 PIPELINE_NAME = "side-branch-test"
 TIMEOUT = 120.0  # seconds a node waits for the other branch
@@ -135,3 +137,10 @@ def test_before_the_worker_is_ready_a_side_node_runs_here(tmp_path):
     nodes = _run(tmp_path, "early")
     assert {node["pid"] for node in nodes.values()} == {os.getpid()}
     assert nodes["Sink"]["start"] >= nodes["Side"]["end"]
+
+
+def test_the_pipelines_side_branch_feeds_only_the_pusher():
+    nodes = _compiled_nodes(allow_anomalies=False)
+    for side in pipeline_lib.SIDE_BRANCH_NODES:
+        assert nodes[side].downstream_nodes == ["Pusher"], side
+        assert "ExampleValidator" in nodes[side].upstream_nodes  # nothing is made of data that failed validation
