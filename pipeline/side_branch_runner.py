@@ -80,10 +80,9 @@ class _Worker:
         self._sender.shutdown(wait=True)
         if self._ready:
             self._connection.send(None)
-            self._process.join()
         else:
             self._process.kill()
-            self._process.join()
+        self._process.join()
 
 
 @dataclasses.dataclass
