@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -40,12 +41,12 @@ def run_sample_gen(raw_dir: str, out_uri: str) -> standard_artifacts.Examples:
 
 
 def run_snapshot(examples, out_uri: str, input_base: str = "", ratings_pattern: str = "ratings.csv",
-                 movies_pattern: str = "movies.csv"):
+                 movies_pattern: str = "movies.csv", shuffle_shards: int = 0):
     output = spec.SnapshotArtifact()
     output.uri = out_uri
     snapshot_executor.Executor().Do({spec.EXAMPLES_KEY: [examples]}, {spec.SNAPSHOT_KEY: [output]}, {
         spec.INPUT_BASE_KEY: input_base, spec.RATINGS_PATTERN_KEY: ratings_pattern,
-        spec.MOVIES_PATTERN_KEY: movies_pattern})
+        spec.MOVIES_PATTERN_KEY: movies_pattern, spec.SHUFFLE_SHARDS_KEY: shuffle_shards})
     return output
 
 
@@ -146,6 +147,40 @@ def test_same_data_gives_the_same_digest(world, raw_snapshot, tmp_path):
     again = run_snapshot(world.examples, str(tmp_path / "again"), input_base=world.raw_dir)
     digests = [snapshot.load_manifest(output.uri)[snapshot.DIGEST] for output in (again, raw_snapshot)]
     assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw ratings", "ratings of the samples"])
+def test_sharded_passes_make_what_one_pipeline_makes(world, tmp_path, raw):
+    """On the direct runner large inputs shuffle a hash shard per pass: the same entries (the digest covers every
+    line), a file of users and one of movies per shard, and no intermediates left."""
+    input_base = world.raw_dir if raw else ""
+    one, sharded = (run_snapshot(world.examples, str(tmp_path / f"shards-{shards}"), input_base=input_base,
+                                 shuffle_shards=shards) for shards in (1, 3))
+    one_manifest, sharded_manifest = (snapshot.load_manifest(output.uri) for output in (one, sharded))
+    assert one_manifest[snapshot.RATINGS] > 0 and one_manifest[snapshot.DIGEST] == sharded_manifest[snapshot.DIGEST]
+    names = sorted(os.listdir(sharded.uri))
+    assert [n for n in names if n.startswith(snapshot.USERS_PREFIX)] == [
+        f"users-{shard:05d}-of-00003-00000-of-00001.jsonl" for shard in range(3)]
+    assert len([n for n in names if n.startswith(snapshot.MOVIES_PREFIX)]) == 3
+    assert set(names) - {n for n in names if n.endswith(snapshot.ENTRY_SUFFIX)} == {snapshot.MANIFEST_FILE}
+
+
+def test_a_repeated_rating_counts_once_in_every_shard_layout(world, raw_snapshot, tmp_path):
+    """ratings.csv with some rows twice (same user, movie and time; one with a higher rating): each is counted
+    once, with its lower rating, whether the repeats meet in one pipeline or in a shard's pass."""
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    (raw_dir / "movies.csv").write_text((Path(world.raw_dir) / "movies.csv").read_text())
+    ratings_csv = (Path(world.raw_dir) / "ratings.csv").read_text()
+    (raw_dir / "ratings.csv").write_text(ratings_csv + "".join(
+        f"{r.user_id},{r.movie_id},{min(r.rating + 1.0, 5.0)},{r.timestamp}\n" for r in world.world.ratings[::50]))
+    without_repeats = snapshot.load_manifest(raw_snapshot.uri)
+    for shards in (1, 3):
+        output = run_snapshot(world.examples, str(tmp_path / f"shards-{shards}"), input_base=str(raw_dir),
+                              shuffle_shards=shards)
+        manifest = snapshot.load_manifest(output.uri)
+        assert (manifest[snapshot.RATINGS], manifest[snapshot.DIGEST]) == (
+            len(world.world.ratings), without_repeats[snapshot.DIGEST])
 
 
 def test_a_sample_without_user_id_is_named_with_its_file(tmp_path):

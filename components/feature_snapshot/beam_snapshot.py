@@ -3,17 +3,26 @@
 Ratings come from the raw ratings.csv that SampleGen read (every valid rating, also the ones no sample was
 made of: a user's first ratings, a movie without genres), or, without raw files, from the samples themselves.
 Rows SampleGen rejects (unparseable, unknown movie) are left out here too, with SampleGen's own parser.
+
+Two shuffles: ratings by user, and ratings with the movies by movie. On the direct runner, which holds a
+shuffle's whole input in memory, large inputs run as sharded passes (`components/shuffle_shards.py`): the
+sources read and their ratings written to shards by user and by movie, then per shard both shuffles; memory is
+that of one shard. Shuffled ratings are packed bytes, several times smaller than the objects they pack.
 """
 from __future__ import annotations
 
 import csv
-import dataclasses
-from typing import Iterable, List, Mapping, Sequence, Tuple
+import functools
+import operator
+import os
+import pickle
+import struct
+from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
 
-from components import features, sample_features
+from components import features, sample_features, shuffle_shards
 from components.feature_snapshot import snapshot
 from components.sample_gen import raw_rows
 
@@ -64,15 +73,11 @@ def _valid_rating(raw: bytes, movies: Mapping[int, MovieWithTitle]) -> Iterable[
 
 
 def raw_ratings(pipeline: beam.Pipeline, ratings_pattern: str, movies: beam.pvalue.AsDict) -> beam.PCollection:
-    """Valid ratings of ratings.csv files; a repeated (user, movie, time) is kept once, as SampleGen keeps it once
-    (it rejects the repeats; the run goes on only if it tolerates rejected rows)."""
+    """Valid ratings of ratings.csv files, repeats included (`_distinct` drops them where they are grouped)."""
     return (pipeline
             | "ReadRatings" >> beam.io.ReadFromText(ratings_pattern, skip_header_lines=1,
                                                     coder=beam.coders.BytesCoder())
-            | "ParseRatings" >> beam.FlatMap(_valid_rating, movies)
-            | "KeyRatings" >> beam.Map(lambda r: (r.key, dataclasses.astuple(r)))
-            | "OneRatingPerKey" >> beam.CombinePerKey(min)
-            | "Ratings" >> beam.MapTuple(lambda _, values: sample_features.Rating(*values)))
+            | "ParseRatings" >> beam.FlatMap(_valid_rating, movies))
 
 
 def _value(example: tf.train.Example, name: str):
@@ -113,9 +118,29 @@ def sample_ratings(pipeline: beam.Pipeline, example_patterns: Sequence[str]) -> 
             | "SampleRatings" >> beam.Map(sample_rating))
 
 
+_RATING = struct.Struct("<qqdq")  # a Rating's fields
+_USER_ID, _MOVIE_ID = operator.attrgetter("user_id"), operator.attrgetter("movie_id")
+WORK_DIR = "_shards"  # the sharded passes' intermediates, under the output until the job ends
+
+
+def _keyed(key: Callable[[sample_features.Rating], int]) -> Callable[[sample_features.Rating], Tuple[int, bytes]]:
+    return lambda rating: (key(rating), _RATING.pack(*rating.astuple()))
+
+
+def _distinct(packed_ratings: Iterable[bytes]) -> List[sample_features.Rating]:
+    """The grouped ratings, a repeated (user, movie, time) once with its lowest rating: SampleGen also keeps one
+    (it rejects the repeats; the run goes on only if it tolerates rejected rows)."""
+    kept: Dict[tuple, sample_features.Rating] = {}
+    for packed in packed_ratings:
+        rating = sample_features.Rating(*_RATING.unpack(packed))
+        if rating.key not in kept or rating.rating < kept[rating.key].rating:
+            kept[rating.key] = rating
+    return list(kept.values())
+
+
 def _user_line(keyed, movies: Mapping[int, sample_features.Movie]) -> str:
-    user_id, ratings = keyed
-    return snapshot.to_line(snapshot.user_entry(user_id, ratings, movies))
+    user_id, packed_ratings = keyed
+    return snapshot.to_line(snapshot.user_entry(user_id, _distinct(packed_ratings), movies))
 
 
 def _movie_line(keyed, source: str) -> Iterable[str]:
@@ -124,21 +149,78 @@ def _movie_line(keyed, source: str) -> Iterable[str]:
     if not definitions:
         raise ValueError(f"movieId {movie_id} is rated but has no definition in {source}")
     movie, title = definitions[0]
-    yield snapshot.to_line(snapshot.movie_entry(movie, title, grouped["ratings"]))
+    yield snapshot.to_line(snapshot.movie_entry(movie, title, _distinct(grouped["ratings"])))
 
 
-def write_snapshot(ratings: beam.PCollection, movies: beam.PCollection, out_dir: str, movies_source: str) -> None:
-    """ratings: Rating; movies: (movieId, (Movie, title)) from movies_source. Writes users-*.jsonl and
-    movies-*.jsonl to out_dir."""
-    movies_by_id = beam.pvalue.AsDict(movies | "MovieById" >> beam.MapTuple(lambda movie_id, mt: (movie_id, mt[0])))
-    _ = (ratings
-         | "ByUser" >> beam.Map(lambda r: (r.user_id, r))
+def _write_entries(by_user: beam.PCollection, by_movie: beam.PCollection, movies: beam.PCollection,
+                   all_movies: beam.PCollection, out_dir: str, movies_source: str, file_suffix: str = "") -> None:
+    """by_user, by_movie: (id, packed Rating); movies: (movieId, (Movie, title)) to write entries of, all_movies:
+    every one, for the users' features. Writes users-*.jsonl and movies-*.jsonl to out_dir."""
+    movies_by_id = beam.pvalue.AsDict(
+        all_movies | "MovieById" >> beam.MapTuple(lambda movie_id, movie_with_title: (movie_id, movie_with_title[0])))
+    _ = (by_user
          | "GroupByUser" >> beam.GroupByKey()
          | "UserEntries" >> beam.Map(_user_line, movies_by_id)
-         | "WriteUsers" >> beam.io.WriteToText(f"{out_dir}/{snapshot.USERS_PREFIX}",
+         | "WriteUsers" >> beam.io.WriteToText(f"{out_dir}/{snapshot.USERS_PREFIX}{file_suffix}",
                                               file_name_suffix=snapshot.ENTRY_SUFFIX))
-    _ = ({"movie": movies, "ratings": ratings | "ByMovie" >> beam.Map(lambda r: (r.movie_id, r))}
+    _ = ({"movie": movies, "ratings": by_movie}
          | "GroupByMovie" >> beam.CoGroupByKey()
          | "MovieEntries" >> beam.FlatMap(_movie_line, movies_source)
-         | "WriteMovies" >> beam.io.WriteToText(f"{out_dir}/{snapshot.MOVIES_PREFIX}",
+         | "WriteMovies" >> beam.io.WriteToText(f"{out_dir}/{snapshot.MOVIES_PREFIX}{file_suffix}",
                                                file_name_suffix=snapshot.ENTRY_SUFFIX))
+
+
+# Sources: (pipeline) -> (ratings: Rating, movies: (movieId, (Movie, title)), named movies_source)
+Sources = Callable[[beam.Pipeline], Tuple[beam.PCollection, beam.PCollection]]
+
+
+def _one_pipeline(pipeline: beam.Pipeline, sources: Sources, out_dir: str, movies_source: str) -> None:
+    ratings, movies = sources(pipeline)
+    by_user = ratings | "ByUser" >> beam.Map(_keyed(_USER_ID))
+    by_movie = ratings | "ByMovie" >> beam.Map(_keyed(_MOVIE_ID))
+    _write_entries(by_user, by_movie, movies, movies, out_dir, movies_source)
+
+
+def _sharded(run_pass: shuffle_shards.Passes, shards: int, sources: Sources, out_dir: str, movies_source: str,
+             work_dir: str) -> None:
+    """The same stages as `_one_pipeline` as sequential passes: the sources to shards by user and by movie (the
+    movies, a few per 100 ratings, to one file), then per shard its users' and its movies' entries."""
+    by_user, by_movie = (os.path.join(work_dir, d) for d in ("by_user", "by_movie"))
+    movies_file = os.path.join(work_dir, "movies.pickle")
+
+    def partition(pipeline):
+        ratings, movies = sources(pipeline)
+        _ = (movies | "AllMovies" >> beam.combiners.ToList() | "PickleMovies" >> beam.Map(pickle.dumps)
+             | "SaveMovies" >> beam.Map(shuffle_shards.write_file, movies_file))
+        for name, key, directory in (("User", _USER_ID, by_user), ("Movie", _MOVIE_ID, by_movie)):
+            _ = (ratings | f"By{name}" >> beam.Map(_keyed(key))
+                 | f"Write{name}Shards" >> beam.ParDo(shuffle_shards.WriteShards(directory, shards)))
+
+    def shard_pass(shard: int, pipeline):
+        movies = (pipeline | "ListMovies" >> beam.Create([movies_file])
+                  | "ReadMovies" >> beam.FlatMap(lambda path: pickle.loads(shuffle_shards.read_file(path))))
+        _write_entries(
+            shuffle_shards.read_shards(pipeline, shuffle_shards.path(by_user, shard), _RATING.size, "UserShard"),
+            shuffle_shards.read_shards(pipeline, shuffle_shards.path(by_movie, shard), _RATING.size, "MovieShard"),
+            movies | "InShard" >> beam.Filter(lambda keyed: shuffle_shards.shard_of(keyed[0], shards) == shard),
+            movies, out_dir, movies_source, f"-{shard:05d}-of-{shards:05d}")
+
+    run_pass(partition)
+    for shard in range(shards):
+        run_pass(functools.partial(shard_pass, shard))
+
+
+def run(make_pipeline: Callable[[], beam.Pipeline], sources: Sources, shards: int, out_dir: str,
+        movies_source: str) -> None:
+    """The whole job, as one pipeline or as `shards` sharded passes, each a pipeline of make_pipeline() run to its
+    end. Intermediates (in out_dir/WORK_DIR) are deleted when the job ends, also when it fails."""
+    run_pass = shuffle_shards.Passes(make_pipeline)
+    if shards == 1:
+        run_pass(functools.partial(_one_pipeline, sources=sources, out_dir=out_dir, movies_source=movies_source))
+        return
+    work_dir = os.path.join(out_dir, WORK_DIR)
+    try:
+        _sharded(run_pass, shards, sources, out_dir, movies_source, work_dir)
+    finally:
+        if tf.io.gfile.exists(work_dir):
+            tf.io.gfile.rmtree(work_dir)

@@ -19,9 +19,11 @@ class FeatureSnapshot(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, input_base: Union[str, data_types.RuntimeParameter] = "",
-                 ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv"):
+                 ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv", shuffle_shards: int = 0):
         """examples: the pipeline's samples (every split). input_base: the raw MovieLens directory ("" = none:
-        ratings and movies come from the samples, without titles); an empty pattern leaves that file out."""
+        ratings and movies come from the samples, without titles); an empty pattern leaves that file out.
+        shuffle_shards: sequential passes that each shuffle one hash shard (0: automatic, see the executor)."""
         super().__init__(spec.FeatureSnapshotSpec(
             examples=examples, input_base=input_base, ratings_pattern=ratings_pattern,
-            movies_pattern=movies_pattern, feature_snapshot=types.Channel(type=spec.SnapshotArtifact)))
+            movies_pattern=movies_pattern, shuffle_shards=shuffle_shards,
+            feature_snapshot=types.Channel(type=spec.SnapshotArtifact)))

@@ -9,7 +9,14 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from components import shuffle_shards
 from components.feature_snapshot import beam_snapshot, snapshot, spec
+from components.sample_gen import beam_samples
+
+# shuffle_shards=0 on the direct runner: a shard per ~100k ratings, in ratings.csv (as SampleGen shards them) or in
+# samples (gzipped tf.Examples, ~67 bytes each)
+RATINGS_BYTES_PER_SHARD = beam_samples.SHARD_BYTES
+SAMPLE_BYTES_PER_SHARD = 6_500_000
 
 
 def _raw_pattern(exec_properties: Dict[str, Any], pattern_key: str) -> str:
@@ -39,13 +46,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         if ratings_path and not movies_path:
             raise ValueError("FeatureSnapshot: raw ratings need the raw movies too (a rating of a movie not in "
                              f"movies.csv is not a sample); {spec.MOVIES_PATTERN_KEY} is empty")
-        with self._make_beam_pipeline() as pipeline:
-            samples = None if ratings_path else beam_snapshot.sample_ratings(pipeline, _example_patterns(examples))
+        example_patterns = _example_patterns(examples)
+
+        def sources(pipeline: beam.Pipeline):
+            samples = None if ratings_path else beam_snapshot.sample_ratings(pipeline, example_patterns)
             movies = (beam_snapshot.file_movies(pipeline, fileio.glob(movies_path)) if movies_path
                       else beam_snapshot.sample_movies(samples))
             ratings = (beam_snapshot.raw_ratings(pipeline, ratings_path, beam.pvalue.AsDict(movies)) if ratings_path
                        else samples | "SampleRating" >> beam.MapTuple(lambda rating, _: rating))
-            beam_snapshot.write_snapshot(ratings, movies, output.uri, movies_path or "the samples")
+            return ratings, movies
+
+        shards = shuffle_shards.shard_count(
+            exec_properties.get(spec.SHUFFLE_SHARDS_KEY) or 0, [ratings_path] if ratings_path else example_patterns,
+            self._make_beam_pipeline().options, RATINGS_BYTES_PER_SHARD if ratings_path else SAMPLE_BYTES_PER_SHARD)
+        logging.info("FeatureSnapshot: %d shuffle shard(s)", shards)
+        beam_snapshot.run(self._make_beam_pipeline, sources, shards, output.uri, movies_path or "the samples")
 
         manifest = snapshot.write_manifest(output.uri, ratings_source=ratings_path or examples.uri,
                                            movies_source=movies_path or examples.uri)

@@ -8,6 +8,7 @@ SNAPSHOT_KEY = "feature_snapshot"
 INPUT_BASE_KEY = "input_base"
 RATINGS_PATTERN_KEY = "ratings_pattern"
 MOVIES_PATTERN_KEY = "movies_pattern"
+SHUFFLE_SHARDS_KEY = "shuffle_shards"  # 0: automatic (`shuffle_shards.shard_count`)
 
 # A standard type: TFX's Kubeflow compiler and entry point map only standard types to Python classes.
 SnapshotArtifact = simple_artifacts.Dataset
@@ -18,6 +19,7 @@ class FeatureSnapshotSpec(component_spec.ComponentSpec):
         INPUT_BASE_KEY: component_spec.ExecutionParameter(type=str),
         RATINGS_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
         MOVIES_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
+        SHUFFLE_SHARDS_KEY: component_spec.ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {SNAPSHOT_KEY: component_spec.ChannelParameter(type=SnapshotArtifact)}

@@ -29,12 +29,12 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, 
 import apache_beam as beam
 import tensorflow as tf
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 from tfx.dsl.io import fileio
 
-from components import features, sample_features
+from components import features, sample_features, shuffle_shards
 from components.sample_gen import config as config_lib
-from components.sample_gen import raw_rows, report, shard_files, spec
+from components.sample_gen import raw_rows, report, spec
 from components.sample_gen.example_encoding import to_example
 
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
@@ -338,25 +338,25 @@ def _sharded(run_pass: Callable[..., None], shards: int, ratings_files: Sequence
 
     def partition(pipeline):
         movie_table, rejected = _movies(pipeline, movies_files)
-        _ = movie_table | "SaveMovieTable" >> beam.Map(shard_files.write_file, movie_table_file)
+        _ = movie_table | "SaveMovieTable" >> beam.Map(shuffle_shards.write_file, movie_table_file)
         ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
-        _ = ratings | "WriteShards" >> beam.ParDo(shard_files.WriteShards(by_movie, shards))
+        _ = ratings | "WriteShards" >> beam.ParDo(shuffle_shards.WriteShards(by_movie, shards))
         _write_report_part([*rejected, rejected_ratings], None, report_dir, f"{_REJECTED}-ratings")
 
     def movie_shard(shard: int, pipeline):
-        ratings = shard_files.read_shards(pipeline, shard_files.path(by_movie, shard), _READ_RATING.size)
+        ratings = shuffle_shards.read_shards(pipeline, shuffle_shards.path(by_movie, shard), _READ_RATING.size)
         rated, repeated = _rated(ratings, ratings_files, config)
-        _ = rated | "WriteShards" >> beam.ParDo(shard_files.WriteShards(by_user, shards))
+        _ = rated | "WriteShards" >> beam.ParDo(shuffle_shards.WriteShards(by_user, shards))
         _write_report_part([repeated], None, report_dir, f"{_REJECTED}-movies-{shard:05d}")
 
     def time_cutoff(pipeline):
-        rated = shard_files.read_shards(pipeline, shard_files.path(by_user), _RATED.size)
+        rated = shuffle_shards.read_shards(pipeline, shuffle_shards.path(by_user), _RATED.size)
         _write_report_part([], _cutoff(rated, config), report_dir, "cutoff")
 
     def user_shard(shard: int, cutoff: Optional[int], pipeline):
         movie_table = pipeline | "ListMovieTable" >> beam.Create([movie_table_file]) | "ReadMovieTable" >> beam.Map(
-            shard_files.read_file)
-        rated = shard_files.read_shards(pipeline, shard_files.path(by_user, shard), _RATED.size)
+            shuffle_shards.read_file)
+        rated = shuffle_shards.read_shards(pipeline, shuffle_shards.path(by_user, shard), _RATED.size)
         _write_samples(rated, movie_table, None if cutoff is None else pipeline | "Cutoff" >> beam.Create([cutoff]),
                        config, split_dirs, f"{TFRECORD_PREFIX}-{shard:05d}-of-{shards:05d}")
 
@@ -372,17 +372,9 @@ def _sharded(run_pass: Callable[..., None], shards: int, ratings_files: Sequence
 
 
 def shard_count(config: config_lib.SampleGenConfig, ratings_files: Sequence[str], options: PipelineOptions) -> int:
-    """config.shuffle_shards, or when it is 0 (automatic): on the direct runner, which holds a shuffle's whole
-    input in memory, one shard per SHARD_BYTES of ratings files; on other runners (their shuffles spill to disk)
-    one, a single pipeline."""
-    if config.shuffle_shards:
-        return config.shuffle_shards
-    runner = options.view_as(StandardOptions).runner or "DirectRunner"
-    if "direct" not in runner.lower():
-        return 1
-    size = sum(metadata.size_in_bytes for metadata in FileSystems.match(list(ratings_files))
-               for metadata in metadata.metadata_list)
-    return max(1, math.ceil(size / SHARD_BYTES))
+    """config.shuffle_shards, or when it is 0 (automatic) one per SHARD_BYTES of ratings files on the direct runner,
+    else one (`shuffle_shards.shard_count`)."""
+    return shuffle_shards.shard_count(config.shuffle_shards, ratings_files, options, SHARD_BYTES)
 
 
 def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str], movies_files: Sequence[str],
@@ -391,14 +383,7 @@ def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str]
     run to its end: samples to `split_dirs[split]` (gzipped TFRecords of tf.Example), every rejected row to
     `report_dir`/REJECTED_ROWS_DIR and the report (REPORT_FILE, returned) with the counters of every pass.
     Intermediates (in `report_dir`/WORK_DIR) are deleted when the job ends, also when it fails."""
-    results = []
-
-    def run_pass(build: Callable[[beam.Pipeline], None]) -> None:
-        with make_pipeline() as pipeline:
-            build(pipeline)
-        results.append(pipeline.result)
-        shard_files.release_freed_memory()
-
+    run_pass = shuffle_shards.Passes(make_pipeline)
     shards = shard_count(config, ratings_files, make_pipeline().options)
     logging.info("SampleGen: %d shuffle shard(s)", shards)
     try:
@@ -412,7 +397,7 @@ def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str]
         work_dir = os.path.join(report_dir, spec.WORK_DIR)
         if fileio.exists(work_dir):
             fileio.rmtree(work_dir)
-    return report.complete(report_dir, items, results)
+    return report.complete(report_dir, items, run_pass.results)
 
 
 def read_samples(split_dir: str) -> Iterator[Dict[str, object]]:

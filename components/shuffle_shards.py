@@ -1,18 +1,50 @@
-"""SampleGen's intermediates between sharded passes: fixed-width records (a key, then a packed value) in one file
-per shard and bundle, written without a shuffle and read back a shard at a time."""
+"""Shuffles in hash shards, for the direct runner: it holds a shuffle's whole input in memory, so a job that
+groups data by key runs as sequential pipelines ("passes") that each group one shard, with the shards in files in
+between. The files hold fixed-width records (a key, then a packed value), one file per shard and bundle, written
+without a shuffle and read back a shard at a time. SampleGen and FeatureSnapshot shuffle this way."""
 from __future__ import annotations
 
 import ctypes
 import gc
+import math
 import os
 import struct
 import uuid
-from typing import Iterator, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
 _KEY = struct.Struct("<q")
+
+
+def shard_count(requested: int, files: Sequence[str], options: PipelineOptions, bytes_per_shard: int) -> int:
+    """`requested`, or when it is 0 (automatic): on the direct runner one shard per bytes_per_shard of `files`;
+    on other runners (their shuffles spill to disk) one, a single pipeline."""
+    if requested:
+        return requested
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    if "direct" not in runner.lower():
+        return 1
+    size = sum(metadata.size_in_bytes for metadata in FileSystems.match(list(files))
+               for metadata in metadata.metadata_list)
+    return max(1, math.ceil(size / bytes_per_shard))
+
+
+class Passes:
+    """Runs each pass as a pipeline of make_pipeline() to its end, one after another; keeps their results."""
+
+    def __init__(self, make_pipeline: Callable[[], beam.Pipeline]):
+        self._make_pipeline = make_pipeline
+        self.results: List[beam.runners.runner.PipelineResult] = []
+
+    def __call__(self, build: Callable[[beam.Pipeline], None]) -> None:
+        with self._make_pipeline() as pipeline:
+            build(pipeline)
+        self.results.append(pipeline.result)
+        release_freed_memory()
 
 
 def shard_of(key: int, shards: int) -> int:
@@ -72,11 +104,10 @@ def read_file(path: str) -> bytes:
         return f.read()
 
 
-def read_shards(pipeline, pattern: str, value_size: int) -> beam.PCollection:
+def read_shards(pipeline, pattern: str, value_size: int, label: str = "Shards") -> beam.PCollection:
     return (pipeline
-            | "ListShards" >> beam.Create([pattern])
-            | "ReadShards" >> beam.FlatMap(_records, value_size))
-
+            | f"List{label}" >> beam.Create([pattern])
+            | f"Read{label}" >> beam.FlatMap(_records, value_size))
 
 
 def release_freed_memory() -> None:
