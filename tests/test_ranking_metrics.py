@@ -1,4 +1,6 @@
 """UserRanking, the per-user NDCG@k and recall@k metric added to TFMA (components/ranking_metrics.py)."""
+import pickle
+
 import numpy as np
 import pytest
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
@@ -6,8 +8,9 @@ from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from components import evaluation, features, ranking_metrics
 
 
-def _ranking(queries, top_k_list):
-    """Runs the metric's combiner over queries given as (labels, predictions) of one user each."""
+def _ranking(queries, top_k_list, user_ids=None):
+    """Runs the metric's combiner over queries given as (labels, predictions) of one user each (ids: user_ids, by
+    default 0, 1, ...)."""
     metric = ranking_metrics.UserRanking(user_key="userId", top_k_list=top_k_list)
     (computation,) = metric.computations()
     combiner = computation.combiner
@@ -17,7 +20,8 @@ def _ranking(queries, top_k_list):
             half = (user + i) % 2  # a user's examples reach both halves, as across Beam bundles
             halves[half] = combiner.add_input(halves[half], metric_types.StandardMetricInputs(
                 labels=np.array([label], dtype=float), predictions=np.array([prediction], dtype=float),
-                example_weights=np.array([1.0]), features={"userId": np.array([user])}))
+                example_weights=np.array([1.0]),
+                features={"userId": np.array([user_ids[user] if user_ids else user])}))
     output = combiner.extract_output(combiner.merge_accumulators(halves))
     return {(key.name, key.sub_key.top_k): value for key, value in output.items()}
 
@@ -41,6 +45,25 @@ def test_ndcg_discounts_each_positive_by_its_rank_against_the_ideal_order():
     first = 1 / (1 + 1 / np.log2(3))  # hit at rank 1 of an ideal 2
     second = (1 / np.log2(3)) / (1 + 1 / np.log2(3))  # hit at rank 2 of an ideal 2
     assert ranking["ndcg", 2] == pytest.approx((first + second + 1.0) / 3)
+
+
+def test_users_named_by_text_rank_as_users_numbered():
+    named = _ranking(QUERIES, [1, 2], user_ids=[b"ann", b"bob", b"cy", b"dee"])
+    assert named == _ranking(QUERIES, [1, 2])
+
+
+def test_accumulator_holds_24_bytes_an_example_also_pickled():
+    """Each slice's accumulator holds every example (a user's list is ranked once, at the end): compact, as it
+    is shuffled and held per slice."""
+    (computation,) = ranking_metrics.UserRanking(user_key="userId", top_k_list=[10]).computations()
+    accumulator = computation.combiner.create_accumulator()
+    for i in range(10_000):
+        accumulator = computation.combiner.add_input(accumulator, metric_types.StandardMetricInputs(
+            labels=np.array([i % 2], dtype=float), predictions=np.array([0.5]), example_weights=np.array([1.0]),
+            features={"userId": np.array([i // 7])}))
+    assert len(pickle.dumps(accumulator)) < 10_000 * 25
+    assert sum(len(column) * column.itemsize for column in (accumulator.users, accumulator.labels,
+                                                             accumulator.scores)) == 10_000 * 24
 
 
 def test_ranking_without_any_positive_is_nan():
