@@ -5,7 +5,9 @@ BeamDagRunner runs the nodes one after another in one Python process (its direct
 starts with the run and imports TFX while the first nodes run; a side-branch node that comes up once it is ready
 runs there, and the nodes downstream of it wait for it. If it fails, the run fails with its error at the next node
 to start. One that comes up earlier (a re-run reaches it within seconds, and a cached node takes none) runs here
-as usual. Both processes record in the same ML Metadata store; SQLite serialises their writes.
+as usual. Once the last side node is reached the worker stops after it, so its memory does not add to the main
+path's for the rest of the run. Both processes record in the same ML Metadata store; SQLite serialises their
+writes.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import multiprocessing
 import os
 import uuid
 from multiprocessing.connection import Connection
-from typing import Collection, Dict, Optional
+from typing import Collection, Dict, Optional, Set
 
 from tfx.orchestration.beam import beam_dag_runner
 from tfx.proto.orchestration import pipeline_pb2
@@ -75,9 +77,19 @@ class _Worker:
         if error is not None:
             raise error
 
+    def retire(self) -> None:
+        """Stops the worker once the nodes sent have run (no side node is left to come): its memory, TFX's
+        imports and what the nodes left, is the main path's again."""
+        self._sender.submit(self._stop)
+
     def close(self) -> None:
         """Waits for the nodes sent, then stops the worker (at once if it is still importing)."""
         self._sender.shutdown(wait=True)
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._process.exitcode is not None:  # stopped already, or died
+            return
         if self._ready:
             self._connection.send(None)
         else:
@@ -90,6 +102,7 @@ class _Run:
     side_nodes: frozenset
     worker: _Worker
     running: Dict[str, concurrent.futures.Future] = dataclasses.field(default_factory=dict)
+    side_nodes_reached: Set[str] = dataclasses.field(default_factory=set)
 
 
 # Runs in progress in this process, by id: Beam pickles the node DoFns, so they carry the id, not the worker.
@@ -108,9 +121,15 @@ class _NodeDoFn(beam_dag_runner.PipelineNodeAsDoFn):
         for node_id, future in run.running.items():
             if node_id in self._pipeline_node.upstream_nodes or (future.done() and future.exception()):
                 future.result()  # waits for an upstream side node; re-raises a side node's error, failing the run
-        if self._node_id in run.side_nodes and run.worker.ready():
-            run.running[self._node_id] = run.worker.submit(self)
-        else:
+        in_worker = False
+        if self._node_id in run.side_nodes:
+            run.side_nodes_reached.add(self._node_id)
+            in_worker = run.worker.ready()
+            if in_worker:
+                run.running[self._node_id] = run.worker.submit(self)
+            if run.side_nodes_reached == run.side_nodes:
+                run.worker.retire()
+        if not in_worker:
             super().process(element, *signals)
 
 

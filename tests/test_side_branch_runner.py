@@ -1,6 +1,6 @@
 """SideBranchDagRunner on a small real TFX pipeline (Python-function components, ML Metadata in SQLite): a side
-node runs in the worker process beside the main path, what reads it waits for it, its error fails the run at the
-next node, and before the worker is ready it runs in the run's own process."""
+node runs in the worker process beside the main path, what reads it waits for it, the worker stops after the last
+one, its error fails the run at the next node, and before the worker is ready it runs in the run's own process."""
 
 import json
 import os
@@ -87,9 +87,21 @@ def Later(log_dir: Parameter[str], main: InputArtifact[String], out: OutputArtif
     _record(log_dir, "Later", time.time())
 
 
+def _stopped_within_timeout(pid: int) -> bool:
+    deadline = time.monotonic() + TIMEOUT
+    while os.path.exists(f"/proc/{pid}"):  # until it has exited and been reaped
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @component
 def Sink(log_dir: Parameter[str], side: InputArtifact[String], later: InputArtifact[String]) -> None:
-    _record(log_dir, "Sink", time.time())
+    with open(os.path.join(log_dir, "Side.json")) as f:
+        side_pid = json.load(f)["pid"]
+    worker_stopped = side_pid != os.getpid() and _stopped_within_timeout(side_pid)
+    _record(log_dir, "Sink", time.time(), worker_stopped=worker_stopped)
 
 
 def _run(tmp_path, mode: str) -> dict:
@@ -116,6 +128,7 @@ def test_a_side_node_runs_in_the_worker_beside_the_main_path(tmp_path):
     if nodes["Main"]["side_in_worker"]:  # Beam ordered Side first: each waited until the other ran
         assert nodes["Side"]["start"] < nodes["Main"]["end"] and nodes["Main"]["start"] < nodes["Side"]["end"]
     assert nodes["Sink"]["start"] >= max(nodes["Side"]["end"], nodes["Main"]["end"])
+    assert nodes["Sink"]["worker_stopped"]  # the last side node had run: the worker stopped while the run went on
     record = metadata.latest_run(str(tmp_path / "metadata.sqlite"), PIPELINE_NAME)
     assert {node: record.node(node).state for node in nodes} == dict.fromkeys(nodes, "COMPLETE")
     assert not side_branch_runner._RUNS
