@@ -38,7 +38,7 @@ def run_cli(*args: str, timeout: int = 2400, check: bool = True) -> subprocess.C
 @dataclasses.dataclass(frozen=True)
 class PipelineRun:
     paths: configs.LocalPaths
-    data_root: str
+    data_root: str  # the run's generated data as sample CSVs, `train/` and `eval/` (the same samples as SampleGen's)
     stdout: str
 
 
@@ -46,11 +46,12 @@ class PipelineRun:
 def e2e_run(tmp_path_factory) -> PipelineRun:
     """One real local pipeline run (BeamDagRunner, SQLite MLMD) on small generated data."""
     work_dir = str(tmp_path_factory.mktemp("e2e-work"))
+    from pipeline.datasets import synthetic
+
     result = run_cli("run", "--work-dir", work_dir, "--size", str(E2E_DATA_SIZE), "--min-auc", str(E2E_MIN_AUC))
-    paths = configs.LocalPaths(work_dir)
-    data_root = os.path.join(paths.data_dir, f"synthetic-{E2E_DATA_SIZE}-seed{configs.DEFAULT_DATA_SEED}",
-                             "samples")
-    return PipelineRun(paths, data_root, result.stdout)
+    generated = str(tmp_path_factory.mktemp("e2e-data"))  # `run` writes only the raw files it reads
+    synthetic.generate(generated, E2E_DATA_SIZE, configs.DEFAULT_DATA_SEED)
+    return PipelineRun(configs.LocalPaths(work_dir), os.path.join(generated, "samples"), result.stdout)
 
 
 @dataclasses.dataclass(frozen=True)
