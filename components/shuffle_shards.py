@@ -4,6 +4,7 @@ between. The files hold fixed-width records (a key, then a packed value), one fi
 without a shuffle and read back a shard at a time. SampleGen and FeatureSnapshot shuffle this way."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import math
@@ -108,6 +109,16 @@ def read_shards(pipeline, pattern: str, value_size: int, label: str = "Shards") 
     return (pipeline
             | f"List{label}" >> beam.Create([pattern])
             | f"Read{label}" >> beam.FlatMap(_records, value_size))
+
+
+@contextlib.contextmanager
+def work_dir(path: str) -> Iterator[str]:
+    """`path` for a job's intermediates, deleted when the job ends, also when it fails."""
+    try:
+        yield path
+    finally:
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
 
 
 def release_freed_memory() -> None:

@@ -218,9 +218,5 @@ def run(make_pipeline: Callable[[], beam.Pipeline], sources: Sources, shards: in
     if shards == 1:
         run_pass(functools.partial(_one_pipeline, sources=sources, out_dir=out_dir, movies_source=movies_source))
         return
-    work_dir = os.path.join(out_dir, WORK_DIR)
-    try:
+    with shuffle_shards.work_dir(os.path.join(out_dir, WORK_DIR)) as work_dir:
         _sharded(run_pass, shards, sources, out_dir, movies_source, work_dir)
-    finally:
-        if tf.io.gfile.exists(work_dir):
-            tf.io.gfile.rmtree(work_dir)

@@ -386,17 +386,13 @@ def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str]
     run_pass = shuffle_shards.Passes(make_pipeline)
     shards = shard_count(config, ratings_files, make_pipeline().options)
     logging.info("SampleGen: %d shuffle shard(s)", shards)
-    try:
+    with shuffle_shards.work_dir(os.path.join(report_dir, spec.WORK_DIR)):
         if shards == 1:
             run_pass(functools.partial(_one_pipeline, ratings_files=ratings_files, movies_files=movies_files,
                                        config=config, split_dirs=split_dirs, report_dir=report_dir))
         else:
             _sharded(run_pass, shards, ratings_files, movies_files, config, split_dirs, report_dir)
         items = _report_items(report_dir)
-    finally:
-        work_dir = os.path.join(report_dir, spec.WORK_DIR)
-        if fileio.exists(work_dir):
-            fileio.rmtree(work_dir)
     return report.complete(report_dir, items, run_pass.results)
 
 
