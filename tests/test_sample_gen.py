@@ -140,6 +140,10 @@ def test_every_sample_equals_the_brute_force_over_earlier_ratings(tmp_path_facto
     skipped = sum(v for k, v in report.counts(counts).items() if k.startswith(report.SKIPPED))
     assert counts["ratings_read"] == counts["ratings_valid"] == len(ratings)
     assert counts["samples_train"] + counts["samples_eval"] + skipped == len(ratings)
+    # The cutoff is the exact quantile (sharded or not), so every run splits the same ratings the same way.
+    times = sorted(r.timestamp for r in ratings)
+    expected = times[round((1 - config.eval_fraction) * (len(times) - 1))] if times else 0
+    assert counts["eval_cutoff_timestamp"] == expected
     if samples[spec.EVAL_SPLIT]:
         cutoff = counts["eval_cutoff_timestamp"]
         assert all(s["timestamp"] < cutoff for s in samples[spec.TRAIN_SPLIT])
