@@ -99,6 +99,7 @@ COLUMNS_BY_NAME = {c.name: c for c in COLUMNS}
 LABEL_KEY = "label"
 RATING_KEY = "rating"
 POSITIVE_RATING = 3.5  # label = rating >= 3.5
+TIME_KEY = "timestamp"
 USER_KEY = "userId"
 MOVIE_KEY = "movieId"
 
@@ -142,3 +143,5 @@ def transformed_name(key: str) -> str:
 
 
 TRANSFORMED_LABEL_KEY = transformed_name(LABEL_KEY)
+# Passed through Transform, not a model input: the Trainer holds out the latest training records for validation.
+TRANSFORMED_TIME_KEY = transformed_name(TIME_KEY)
