@@ -3,7 +3,7 @@ import os
 import sys
 
 from components.sample_gen import config as sample_gen_config
-from pipeline import beam_runners, configs
+from pipeline import beam_runners, configs, console
 
 
 def register(subparsers) -> None:
@@ -97,9 +97,10 @@ def handle(args) -> int:
             train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
             beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen)
     except local_runner.ComponentFailed as failure:
+        console.log_failure(failure.__cause__ or failure)
         if failure.record:
             print_summary(failure.record, rows_read)
-        print(f"error: {failure}", file=sys.stderr)  # last, where the user looks
+        print(f"error: {failure}\n{console.where_logged()}".rstrip(), file=sys.stderr)  # last, where the user looks
         return 1
     result, balanced = print_summary(record, rows_read)
     if not result.succeeded or not balanced:
