@@ -1,4 +1,5 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
+import functools
 import os
 import sys
 
@@ -72,6 +73,7 @@ def handle(args) -> int:
     beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
     sample_gen = sample_gen_options(args)
     from pipeline import local_runner, preflight
+    from pipeline.progress import Progress
     from pipeline import pipeline as pipeline_lib
     from pipeline.datasets import synthetic
 
@@ -95,7 +97,8 @@ def handle(args) -> int:
         record = local_runner.run(
             data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
             train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
-            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen)
+            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen,
+            progress=functools.partial(Progress, stream=sys.stdout, live=False if args.verbose else None))
     except local_runner.ComponentFailed as failure:
         console.log_failure(failure.__cause__ or failure)
         if failure.record:
