@@ -1,4 +1,5 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
+import dataclasses
 import functools
 import os
 import sys
@@ -63,6 +64,11 @@ def sample_gen_options(args):
             raise SystemExit("error: --features and --sample-option apply to raw MovieLens input, not to --data")
         return None
     options = {"features_mode": args.features, **parse_hparams(args.sample_option, "--sample-option")}
+    known = [field.name for field in dataclasses.fields(sample_gen_config.SampleGenConfig)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise SystemExit(f"error: --sample-option {', '.join(unknown)}: no such SampleGen option; the options are "
+                         f"{', '.join(known)}")
     try:
         return sample_gen_config.SampleGenConfig(**options)
     except (TypeError, ValueError) as error:
