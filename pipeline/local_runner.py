@@ -1,16 +1,18 @@
 """Runs `create_pipeline` locally with TFX's BeamDagRunner (side branches beside it) and ML Metadata in SQLite."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
 
 from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
+from pipeline.progress import Progress
 from pipeline.side_branch_runner import SideBranchDagRunner
 from pipeline import pipeline as pipeline_lib
 
@@ -50,8 +52,12 @@ def run(
     enable_cache: bool = True,
     allow_anomalies: bool = False,
     sample_gen: Optional[SampleGenConfig] = None,
+    progress: Optional[Callable[[int], Progress]] = None,
 ) -> metadata.RunRecord:
-    """Runs the whole pipeline and returns what ML Metadata recorded of this run; ComponentFailed if a node failed."""
+    """Runs the whole pipeline and returns what ML Metadata recorded of this run; ComponentFailed if a node failed.
+
+    progress: makes the run's Progress from the number of nodes (None: none shown).
+    """
     pipeline = pipeline_lib.create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=paths.pipeline_root,
@@ -71,8 +77,10 @@ def run(
         sample_gen=sample_gen)
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
     started_ms = int(time.time() * 1000)
+    shown = progress(len(pipeline.components)) if progress else None
     try:
-        SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES).run(pipeline)
+        with shown or contextlib.nullcontext():
+            SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES, shown).run(pipeline)
     except Exception as error:  # a node's own exception, whatever its type
         raise ComponentFailed(error, _run_since(paths, started_ms)) from error
     return metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)

@@ -1,9 +1,11 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
+import dataclasses
+import functools
 import os
 import sys
 
 from components.sample_gen import config as sample_gen_config
-from pipeline import beam_runners, configs
+from pipeline import beam_runners, configs, console
 
 
 def register(subparsers) -> None:
@@ -62,6 +64,11 @@ def sample_gen_options(args):
             raise SystemExit("error: --features and --sample-option apply to raw MovieLens input, not to --data")
         return None
     options = {"features_mode": args.features, **parse_hparams(args.sample_option, "--sample-option")}
+    known = [field.name for field in dataclasses.fields(sample_gen_config.SampleGenConfig)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise SystemExit(f"error: --sample-option {', '.join(unknown)}: no such SampleGen option; the options are "
+                         f"{', '.join(known)}")
     try:
         return sample_gen_config.SampleGenConfig(**options)
     except (TypeError, ValueError) as error:
@@ -72,6 +79,7 @@ def handle(args) -> int:
     beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
     sample_gen = sample_gen_options(args)
     from pipeline import local_runner, preflight
+    from pipeline.progress import Progress
     from pipeline import pipeline as pipeline_lib
     from pipeline.datasets import synthetic
 
@@ -95,11 +103,13 @@ def handle(args) -> int:
         record = local_runner.run(
             data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
             train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
-            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen)
+            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen,
+            progress=functools.partial(Progress, stream=sys.stdout, live=False if args.verbose else None))
     except local_runner.ComponentFailed as failure:
+        console.log_failure(failure.__cause__ or failure)
         if failure.record:
             print_summary(failure.record, rows_read)
-        print(f"error: {failure}", file=sys.stderr)  # last, where the user looks
+        print(f"error: {failure}\n{console.where_logged()}".rstrip(), file=sys.stderr)  # last, where the user looks
         return 1
     result, balanced = print_summary(record, rows_read)
     if not result.succeeded or not balanced:
