@@ -146,6 +146,10 @@ def test_implausible_timestamps_are_malformed_rows(tmp_path):
         f"{path}:11: timestamp 788918399 (year 1994) is before the plausible range 1995-01-01..{_tomorrow()}; "
         "widen it with --sample-option earliest_rating_date=YYYY-MM-DD or latest_rating_days_ahead=DAYS"]
     assert counts["rejected_implausible_timestamp"] == 2 and counts["ratings_valid"] == 8
+    # The option the message names lets the 1994 rating through.
+    widened = report.load(run_executor(raw, tmp_path / "widened", SampleGenConfig(
+        max_rejected_rows=1, earliest_rating_date="1990-01-01")).uri)
+    assert widened["rejected_implausible_timestamp"] == 1 and widened["ratings_valid"] == 9
 
 
 def _tomorrow() -> str:

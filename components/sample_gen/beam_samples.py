@@ -142,15 +142,16 @@ class _Movies:
 
 
 class _ParseRatings(beam.DoFn):
-    def __init__(self, paths: Sequence[str]):
+    def __init__(self, paths: Sequence[str], timestamps: raw_rows.TimestampRange):
         self._paths = paths
+        self._timestamps = timestamps
         self._movies = _Movies()
 
     def process(self, numbered, movie_table: bytes):
         movies = self._movies(movie_table)
         file_index, line, raw = numbered
         try:
-            rating = raw_rows.parse_rating(raw_rows.decode(raw))
+            rating = raw_rows.parse_rating(raw_rows.decode(raw), self._timestamps)
             if rating.movie_id not in movies:
                 raise raw_rows.BadRow(raw_rows.UNKNOWN_MOVIE, f"movieId {rating.movie_id} is not in movies.csv")
         except raw_rows.BadRow as bad:
@@ -292,11 +293,15 @@ def _movies(pipeline, movies_files: Sequence[str]) -> Tuple[beam.PCollection, Li
     return table.table, [parsed[_REJECTED], table[_REJECTED]]
 
 
-def _ratings(pipeline, ratings_files: Sequence[str], movie_table: beam.PCollection):
-    """Valid rows of ratings.csv as (movieId, _READ_RATING bytes), and the rejected rows."""
+def _ratings(pipeline, ratings_files: Sequence[str], movie_table: beam.PCollection,
+             config: config_lib.SampleGenConfig):
+    """Valid rows of ratings.csv as (movieId, _READ_RATING bytes), and the rejected rows. The plausible rating
+    times are fixed here, when the job is built, so every worker and shard checks against the same "now"."""
+    timestamps = raw_rows.TimestampRange.of(config.earliest_rating_date, config.latest_rating_days_ahead)
     rating_lines = _read(pipeline, "Ratings", ratings_files, raw_rows.RATINGS_HEADER, report.RATINGS_READ)
     parsed = rating_lines | "ParseRatings" >> beam.ParDo(
-        _ParseRatings(ratings_files), beam.pvalue.AsSingleton(movie_table)).with_outputs(_REJECTED, main="ratings")
+        _ParseRatings(ratings_files, timestamps), beam.pvalue.AsSingleton(movie_table)).with_outputs(
+            _REJECTED, main="ratings")
     return parsed.ratings, parsed[_REJECTED]
 
 
@@ -378,7 +383,7 @@ def _report_items(report_dir: str) -> Dict[str, object]:
 def _one_pipeline(pipeline, ratings_files: Sequence[str], movies_files: Sequence[str],
                   config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], report_dir: str) -> None:
     movie_table, rejected = _movies(pipeline, movies_files)
-    ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
+    ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table, config)
     rated, repeated = _rated(ratings, ratings_files, config)
     cutoff = _cutoff(rated, config) if config.split_mode == config_lib.SPLIT_GLOBAL_TIME else None
     _write_samples(rated, movie_table, cutoff, config, split_dirs, TFRECORD_PREFIX)
@@ -395,7 +400,7 @@ def _sharded(run_pass: Callable[..., None], shards: int, ratings_files: Sequence
     def partition(pipeline):
         movie_table, rejected = _movies(pipeline, movies_files)
         _ = movie_table | "SaveMovieTable" >> beam.Map(shuffle_shards.write_file, movie_table_file)
-        ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
+        ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table, config)
         _ = ratings | "WriteShards" >> beam.ParDo(shuffle_shards.WriteShards(by_movie, shards))
         _write_report_part([*rejected, rejected_ratings], None, report_dir, f"{_REJECTED}-ratings")
 
