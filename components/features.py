@@ -100,6 +100,8 @@ LABEL_KEY = "label"
 RATING_KEY = "rating"
 POSITIVE_RATING = 3.5  # label = rating >= 3.5
 TIME_KEY = "timestamp"
+RELEASE_YEAR_KEY = "releaseYear"
+MOVIE_GENRE_KEYS = tuple(c.name for c in COLUMNS if c.name.startswith("movieGenre"))
 USER_KEY = "userId"
 MOVIE_KEY = "movieId"
 
