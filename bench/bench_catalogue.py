@@ -19,7 +19,8 @@ from components.sample_gen import beam_samples
 from tfx.dsl.io import fileio
 
 _OURS = "ours"
-_REFERENCES = ("most_rated", "recent_most_rated", "item_knn")
+_MODEL_ONLY = "model_only"  # the model for cold-start users too, as before the cold-start path
+_REFERENCES = (_MODEL_ONLY, "most_rated", "recent_most_rated", "item_knn")
 
 
 def _split_dir(pipeline_root: str, split: str) -> str:
@@ -38,7 +39,9 @@ def measure(work_dir: str, min_liked: int, top_n: int = catalogue.TOP_N) -> dict
     data = catalogue.Catalogue.from_samples(beam_samples.read_samples(_split_dir(root, "train")),
                                             beam_samples.read_samples(_split_dir(root, "eval")))
     served = recommender.load_newest(os.path.join(work_dir, "serving"))
-    rankers = {_OURS: catalogue.model_ranker(served.signature, data), **catalogue.baselines(data)}
+    rankers = {_OURS: catalogue.model_ranker(served.signature, data),
+               _MODEL_ONLY: catalogue.model_ranker(served.signature, data, cold_start=False),
+               **catalogue.baselines(data)}
     results = catalogue.evaluate(data, rankers, top_n, min_liked)
     return {"version": served.version, "movies": len(data.movies), "min_liked": min_liked,
             "seconds": round(time.perf_counter() - started, 1), "results": results}

@@ -185,14 +185,23 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
     return results
 
 
-def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[str] = None) -> Ranker:
-    """The model's serve_features signature over the candidates, with the features as of the cutoff."""
+def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
+                 cold_start: bool = True) -> Ranker:
+    """What `recommend` serves, with the features as of the cutoff: `recommender.ranking_scores` over the
+    candidates, and for a user without ratings the cold-start ranking. cold_start=False: the model's probability
+    for every user, as served before the ranking score and the cold-start path."""
     from components import recommender, serving  # TensorFlow only where a model is scored
 
-    table = recommender.CandidateTable(catalogue.movie_entries(), recommender.input_dtypes(served_signature))
+    entries = catalogue.movie_entries()
+    table = recommender.CandidateTable(entries, recommender.input_dtypes(served_signature))
     key = output_key or serving.PROBABILITY_KEY
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
+        if cold_start and not user[snapshot.RATED]:
+            return recommender.most_rated_scores([entries[m] for m in candidates.tolist()])
         request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
-        return served_signature(**recommender.as_tensors(request))[key].numpy().reshape(-1)
+        probabilities = served_signature(**recommender.as_tensors(request))[key].numpy().reshape(-1)
+        if not cold_start:
+            return probabilities
+        return recommender.ranking_scores(probabilities, [entries[m] for m in candidates.tolist()])
     return rank

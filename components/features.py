@@ -115,9 +115,10 @@ CATEGORICAL_FEATURES: Tuple[Categorical, ...] = (
     *(Categorical(f"userGenre{i}", oov_buckets=1, shared_vocabulary=GENRE_VOCABULARY) for i in range(1, 6)),
 )
 
+MOVIE_RATING_COUNT_KEY = "movieRatingCount"
 NUMERIC_FEATURES: Tuple[Numeric, ...] = (
     Numeric("releaseYear"),
-    Numeric("movieRatingCount", log1p=True),
+    Numeric(MOVIE_RATING_COUNT_KEY, log1p=True),
     Numeric("movieAvgRating"),
     Numeric("movieRatingStddev"),
     Numeric("userRatingCount", log1p=True),
