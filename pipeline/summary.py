@@ -18,6 +18,20 @@ CANDIDATE_MODEL = "candidate"  # tfma.constants.CANDIDATE_KEY
 def model_name(key) -> str:
     """The model a TFMA key belongs to; a run without a baseline leaves its one model unnamed."""
     return key.model_name or CANDIDATE_MODEL
+
+
+def stored_model_name(evaluation_uri: str, model: str = CANDIDATE_MODEL) -> str:
+    """The name TFMA wrote `model`'s results under in an Evaluator's output: "" for the candidate of a run without
+    a baseline (TFMA leaves a single model unnamed), the model's own name otherwise."""
+    import tensorflow_model_analysis as tfma
+
+    stored = {item.key.model_name for proto in tfma.load_metrics(evaluation_uri)
+              for item in proto.metric_keys_and_values}
+    if model in stored:
+        return model
+    if model == CANDIDATE_MODEL and stored == {""}:
+        return ""
+    raise ValueError(f"{evaluation_uri}: no results of the {model} model (models there: {sorted(stored)})")
 SliceKey = Tuple[Tuple[str, Any], ...]  # ((column, value), ...); () is the overall slice
 OVERALL: SliceKey = ()
 
