@@ -45,8 +45,8 @@ def test_missing_file_is_one_message_and_the_log_has_the_traceback(tmp_path):
     with open(log) as f:
         assert "Traceback" in f.read()
     # Not a terminal: the progress is a plain line log.
-    assert re.search(r"^\[0:\d\d\] SampleGen started \(\d+/10 nodes done\)$", result.stdout, re.M)
-    assert re.search(r"^\[0:\d\d\] SampleGen failed in \d+\.\d s \(\d+/10 nodes done\)$", result.stdout, re.M)
+    assert re.search(r"^\[0:\d\d\] SampleGen started \(\d+/11 nodes done\)$", result.stdout, re.M)
+    assert re.search(r"^\[0:\d\d\] SampleGen failed in \d+\.\d s \(\d+/11 nodes done\)$", result.stdout, re.M)
 
 
 def test_unknown_option_names_the_options():
@@ -60,9 +60,9 @@ def test_unknown_option_names_the_options():
 def test_e2e_run_shows_progress_and_no_noise(e2e_run):
     assert_quiet(e2e_run.stdout, e2e_run.stderr)
     for node in ("SampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):
-        assert re.search(rf"^\[\d+:\d\d\] {node} started \(\d+/10 nodes done\)$", e2e_run.stdout, re.M), node
-        assert re.search(rf"^\[\d+:\d\d\] {node} done in \d+\.\d s \(\d+/10 nodes done\)$", e2e_run.stdout, re.M)
-    assert "(10/10 nodes done)" in e2e_run.stdout
+        assert re.search(rf"^\[\d+:\d\d\] {node} started \(\d+/11 nodes done\)$", e2e_run.stdout, re.M), node
+        assert re.search(rf"^\[\d+:\d\d\] {node} done in \d+\.\d s \(\d+/11 nodes done\)$", e2e_run.stdout, re.M)
+    assert "(10/11 nodes done)" in e2e_run.stdout
 
 
 class Tmux:
@@ -108,7 +108,7 @@ def test_make_run_screen_shows_progress_then_the_fix(tmp_path):
     final = screens[-1]
     print(final)
     assert "EXIT=2" in final  # make's own exit code for a failed recipe
-    assert any(re.search(r"SampleGen \d+ s · \d+/10 nodes done · elapsed 0:\d\d", screen) for screen in screens)
+    assert any(re.search(r"SampleGen \d+ s · \d+/11 nodes done · elapsed 0:\d\d", screen) for screen in screens)
     assert re.search(r"✓ ImportSchemaGen +done in +\d+\.\d s", final)
     assert re.search(r"✗ SampleGen +failed in +\d+\.\d s", final)
     assert (f"SampleGen: 2 malformed input rows (implausible_timestamp: 1, wrong_column_count: 1), more than "
