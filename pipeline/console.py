@@ -52,9 +52,13 @@ def verbose() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
 
 
-def quiet(command: str, work_dir: str = configs.DEFAULT_WORK_DIR) -> str:
-    """Libraries' output to `<work_dir>/logs/<command>-<time>.log`; returns its path."""
+def quiet(command: str, work_dir: str = configs.DEFAULT_WORK_DIR) -> Optional[str]:
+    """Libraries' output to `<work_dir>/logs/<command>-<time>.log`; returns its path. Only for a process whose
+    sys.stdout and sys.stderr are still its own (a command run by `main` inside a host that redirected them, such as
+    pytest's capture or a notebook, keeps the host's streams and file descriptors)."""
     global _log_path
+    if sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__:
+        return None
     directory = os.path.join(os.path.abspath(work_dir), LOG_DIR)
     os.makedirs(directory, exist_ok=True)
     _prune(directory)
