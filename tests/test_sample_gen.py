@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence
 import apache_beam as beam
 import numpy as np
 import pytest
+import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -278,3 +279,16 @@ def test_shard_count_follows_the_ratings_size_on_the_direct_runner_only(tmp_path
     assert beam_samples.shard_count(SampleGenConfig(shuffle_shards=5), [str(ratings)], dataflow) == 5
     with pytest.raises(ValueError, match=r"shuffle_shards must be >= 0 \(0: automatic\), not -1"):
         SampleGenConfig(shuffle_shards=-1)
+
+
+def test_read_samples_takes_csv_example_gen_empty_cells_as_absent(tmp_path):
+    """CsvExampleGen writes an empty CSV cell as a feature with no value; SampleGen leaves it out."""
+    example = tf.train.Example()
+    example.features.feature[features.USER_KEY].int64_list.value.append(7)
+    example.features.feature[features.MOVIE_GENRE_KEYS[2]].bytes_list.SetInParent()
+    example.features.feature[features.RELEASE_YEAR_KEY].int64_list.SetInParent()
+    with tf.io.TFRecordWriter(str(tmp_path / "data.gz"), options="GZIP") as writer:
+        writer.write(example.SerializeToString())
+    [sample] = beam_samples.read_samples(str(tmp_path))
+    assert sample[features.USER_KEY] == 7
+    assert sample[features.MOVIE_GENRE_KEYS[2]] is None and sample[features.RELEASE_YEAR_KEY] is None

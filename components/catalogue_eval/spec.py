@@ -22,7 +22,7 @@ def property_name(ranker: str, group: str, metric: str) -> str:
 
 class CatalogueEvaluation(types.Artifact):
     """Top-N over the catalogue: ours and the baselines, per user group (METRICS_FILE; figures also as properties)."""
-    TYPE_NAME = "CatalogueEvaluation"
+    TYPE_NAME = "sparrow_tfx.CatalogueEvaluation"  # KFP v2 takes a custom type only as <namespace>.<Title>
 
 
 class CatalogueEvaluatorSpec(component_spec.ComponentSpec):

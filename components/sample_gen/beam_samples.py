@@ -467,8 +467,11 @@ def read_samples(split_dir: str) -> Iterator[Dict[str, object]]:
 
 
 def _value(column: features.Column, feature: tf.train.Feature):
+    """The feature's one value; None for an empty list (CsvExampleGen's form of an empty CSV cell)."""
     if column.kind == "int":
-        return feature.int64_list.value[0]
-    if column.kind == "float":
-        return feature.float_list.value[0]
-    return feature.bytes_list.value[0].decode("utf-8")
+        values = feature.int64_list.value
+    elif column.kind == "float":
+        values = feature.float_list.value
+    else:
+        values = [value.decode("utf-8") for value in feature.bytes_list.value]
+    return values[0] if values else None
