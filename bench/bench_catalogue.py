@@ -1,26 +1,35 @@
-"""Top-N over the whole catalogue of a finished run: its pushed model vs most-rated, recent-most-rated and item-kNN,
-over the same candidates and the same eval users (`components.catalogue`), as one table with ratios.
+"""Top-N over the whole catalogue of finished runs: the pushed model vs most-rated, recent-most-rated, item-kNN
+and gradient-boosted trees, over the same candidates and the same eval users (`components.catalogue`), as one
+table with ratios.
 
-    python -m bench.bench_catalogue --work-dir .work --min-liked 5
+    python -m bench.bench_catalogue --work-dir .work/seed1 --work-dir .work/seed2 --work-dir .work/seed3 --min-liked 5
 
-The run's SampleGen (or CsvExampleGen) examples are read back for the history and the targets, and the newest
-version of its serving directory is scored through `serve_features`, as `recommend` serves it.
+Each run's SampleGen (or CsvExampleGen) examples are read back for the history and the targets, and the newest
+version of its serving directory is scored through `serve_features`, as `recommend` serves it. The trees are
+trained on the same run's train samples (seed = the run's position, 1, 2, ...) and rank the same candidates by the
+same rule as ours (`recommender.ranking_scores` of their probability, the cold-start path for new users). With
+several runs (one per training seed) the table shows the mean of each figure.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
+from typing import List, Sequence
+
+import numpy as np
 
 from bench import common
-from components import catalogue, recommender
+from components import catalogue, features, recommender
 from components.sample_gen import beam_samples
 from tfx.dsl.io import fileio
 
 _OURS = "ours"
 _MODEL_ONLY = "model_only"  # the model for cold-start users too, as before the cold-start path
-_REFERENCES = (_MODEL_ONLY, "most_rated", "recent_most_rated", "item_knn")
+_TREES = "trees"
+_REFERENCES = (_MODEL_ONLY, "most_rated", "recent_most_rated", "item_knn", _TREES)
 
 
 def _split_dir(pipeline_root: str, split: str) -> str:
@@ -33,46 +42,82 @@ def _split_dir(pipeline_root: str, split: str) -> str:
     return found[-1]
 
 
-def measure(work_dir: str, min_liked: int, top_n: int = catalogue.TOP_N) -> dict:
+def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int) -> catalogue.Ranker:
+    """Trees trained on the train samples, ranking as `recommend` ranks with our model's probability."""
+    import pandas as pd
+
+    from bench import tree_baseline
+    from components.feature_snapshot import snapshot
+
+    frame = pd.DataFrame.from_records(train_samples)
+    model = tree_baseline.fit(tree_baseline.feature_frame(frame), frame[features.LABEL_KEY].to_numpy(), seed)
+    entries = data.movie_entries()
+
+    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
+        movies = [entries[m] for m in candidates.tolist()]
+        if not user[snapshot.RATED]:
+            return recommender.most_rated_scores(movies)
+        rows = recommender.request_rows(user[features.USER_KEY], user[snapshot.FEATURES], movies)
+        probabilities = model.predict_proba(tree_baseline.feature_frame(rows))[:, 1]
+        return recommender.ranking_scores(probabilities, movies)
+    return rank
+
+
+def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = catalogue.TOP_N) -> dict:
     root = os.path.join(work_dir, "pipeline_root")
     started = time.perf_counter()
-    data = catalogue.Catalogue.from_samples(beam_samples.read_samples(_split_dir(root, "train")),
-                                            beam_samples.read_samples(_split_dir(root, "eval")))
+    train = list(beam_samples.read_samples(_split_dir(root, "train")))
+    data = catalogue.Catalogue.from_samples(train, beam_samples.read_samples(_split_dir(root, "eval")))
     served = recommender.load_newest(os.path.join(work_dir, "serving"))
     rankers = {_OURS: catalogue.model_ranker(served.signature, data),
                _MODEL_ONLY: catalogue.model_ranker(served.signature, data, cold_start=False),
-               **catalogue.baselines(data)}
+               **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed)}
     results = catalogue.evaluate(data, rankers, top_n, min_liked)
-    return {"version": served.version, "movies": len(data.movies), "min_liked": min_liked,
-            "seconds": round(time.perf_counter() - started, 1), "results": results}
+    return {"work_dir": work_dir, "version": served.version, "movies": len(data.movies), "min_liked": min_liked,
+            "tree_seed": tree_seed, "seconds": round(time.perf_counter() - started, 1), "results": results}
 
 
-def table(measured: dict, top_n: int = catalogue.TOP_N) -> str:
+def mean_results(runs: Sequence[dict]) -> dict:
+    """Each figure's mean over the runs (the same eval users and candidates in each: the same data)."""
+    first = runs[0]["results"]
+    return {ranker: {group: {metric: statistics.fmean(r["results"][ranker][group][metric] for r in runs)
+                             for metric in figures} for group, figures in groups.items()}
+            for ranker, groups in first.items()}
+
+
+def table(results: dict, top_n: int = catalogue.TOP_N) -> str:
     figures = {}
-    groups = measured["results"][_OURS]
+    groups = results[_OURS]
     for group in (catalogue.ALL_USERS, catalogue.WITH_HISTORY, catalogue.COLD):
         if group not in groups:
             continue
         for metric in (f"hit@{top_n}", f"recall@{top_n}", f"ndcg@{top_n}", "users"):
             figures[f"{group} {metric}"] = {name: r.get(group, {}).get(metric)
-                                            for name, r in measured["results"].items()}
+                                            for name, r in results.items()}
     for metric in ("coverage", "mean_popularity"):
-        figures[metric] = {name: r[catalogue.ALL_USERS].get(metric) for name, r in measured["results"].items()}
+        figures[metric] = {name: r[catalogue.ALL_USERS].get(metric) for name, r in results.items()}
     return common.side_by_side(figures, _OURS, _REFERENCES)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work-dir", default=".work", help="the work dir of a finished `sparrow-tfx run`")
+    parser.add_argument("--work-dir", action="append",
+                        help="the work dir of a finished `sparrow-tfx run` (repeat: one per training seed; "
+                             "default .work)")
     parser.add_argument("--min-liked", type=int, default=1,
                         help="eval users with at least this many liked eval movies (5: the issue's global_time)")
     parser.add_argument("--name", default="catalogue", help="bench/results/<name>.json")
     args = parser.parse_args(argv)
-    measured = measure(args.work_dir, args.min_liked)
-    print(f"version {measured['version']}, {measured['movies']} movies, users with >= {args.min_liked} liked "
-          f"eval movies, {measured['seconds']} s", flush=True)
-    print(table(measured))
-    print(f"wrote {common.write_results(args.name, {'work_dir': args.work_dir, **measured})}")
+    runs = []
+    for seed, work_dir in enumerate(args.work_dir or [".work"], start=1):
+        runs.append(measure(work_dir, args.min_liked, tree_seed=seed))
+        print(f"{work_dir}: version {runs[-1]['version']}, {runs[-1]['movies']} movies, users with >= "
+              f"{args.min_liked} liked eval movies, trees seed {seed}, {runs[-1]['seconds']} s", flush=True)
+    results = mean_results(runs)
+    if len(runs) > 1:
+        print(f"mean of {len(runs)} runs:")
+    print(table(results))
+    print(f"wrote {common.write_results(args.name, {'runs': runs, 'mean': results})}")
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Dict
+from typing import Dict, Mapping, Sequence, Union
 
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -20,21 +20,31 @@ FEATURE_KEYS = (features.MOVIE_KEY, features.USER_KEY, *common.GENRE_KEYS, *comm
 MAX_ITER = 1000  # an upper bound only: early stopping picks the number of trees
 
 
-def load(path: os.PathLike) -> tuple:
-    """(features, labels); genres as float codes into features.GENRES, NaN where empty."""
-    frame = pd.read_csv(path, usecols=[*FEATURE_KEYS, features.LABEL_KEY])
+def feature_frame(rows: Union[pd.DataFrame, Sequence[Mapping]]) -> pd.DataFrame:
+    """The trees' inputs from sample-like rows; genres as float codes into features.GENRES, NaN where empty."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(rows, columns=list(FEATURE_KEYS))
     x = frame[list(FEATURE_KEYS)].copy()
     for key in common.GENRE_KEYS:
         codes = pd.Categorical(x[key], categories=features.GENRES).codes.astype(float)
         x[key] = pd.Series(codes, index=x.index).where(codes >= 0)
-    return x, frame[features.LABEL_KEY].to_numpy()
+    return x.astype(float)
+
+
+def load(path: os.PathLike) -> tuple:
+    """(features, labels) of a sample CSV."""
+    frame = pd.read_csv(path, usecols=[*FEATURE_KEYS, features.LABEL_KEY])
+    return feature_frame(frame), frame[features.LABEL_KEY].to_numpy()
+
+
+def fit(x: pd.DataFrame, y, seed: int) -> HistGradientBoostingClassifier:
+    model = HistGradientBoostingClassifier(
+        max_iter=MAX_ITER, early_stopping=True, categorical_features=list(common.GENRE_KEYS), random_state=seed)
+    return model.fit(x, y)
 
 
 def train_and_evaluate(train_csv: os.PathLike, eval_csv: os.PathLike, seed: int) -> Dict[str, float]:
     (x_train, y_train), (x_eval, y_eval) = load(train_csv), load(eval_csv)
-    model = HistGradientBoostingClassifier(
-        max_iter=MAX_ITER, early_stopping=True, categorical_features=list(common.GENRE_KEYS), random_state=seed)
-    model.fit(x_train, y_train)
+    model = fit(x_train, y_train, seed)
     return {**common.binary_metrics(y_eval, model.predict_proba(x_eval)[:, 1]),
             "train_examples": len(y_train), "trees": model.n_iter_}
 

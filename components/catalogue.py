@@ -25,6 +25,7 @@ RECENT_DAYS = 90  # the recent-most-rated baseline counts the ratings of the las
 COLD = "cold_start"
 WITH_HISTORY = "with_history"
 ALL_USERS = "all"
+ACTIVITY_GROUP_PREFIX = "userActivity"  # + the user's training-rating bucket, e.g. userActivity<10
 
 # ranker(user entry, candidate movieIds) -> one score per candidate, higher first
 Ranker = Callable[[dict, np.ndarray], np.ndarray]
@@ -165,7 +166,7 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
         user = catalogue.user_entry(user_id)
         rated = set(user[snapshot.RATED])
         candidates = all_movies[[m not in rated for m in all_movies]]
-        groups = (ALL_USERS, WITH_HISTORY if rated else COLD, f"userActivity{_activity(len(rated))}")
+        groups = (ALL_USERS, WITH_HISTORY if rated else COLD, ACTIVITY_GROUP_PREFIX + _activity(len(rated)))
         for name, ranker in rankers.items():
             scores = ranker(user, candidates)
             order = np.lexsort((candidates, -scores))[:top_n]  # ties by movieId, so every run agrees

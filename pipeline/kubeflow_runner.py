@@ -38,6 +38,7 @@ class CompileSettings:
     train_steps: int = 0
     min_auc: float = configs.DEFAULT_MIN_AUC
     max_auc_regression: float = configs.DEFAULT_MAX_AUC_REGRESSION
+    min_catalogue_ratio: float = configs.DEFAULT_MIN_CATALOGUE_RATIO
     hparams: Optional[dict] = None
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
@@ -70,6 +71,7 @@ def build_pipeline(settings: CompileSettings):
         serving_dir=serving_dir(settings),
         min_auc=settings.min_auc,
         max_auc_regression=settings.max_auc_regression,
+        min_catalogue_ratio=settings.min_catalogue_ratio,
         train_steps=settings.train_steps,
         hparams=settings.hparams,
         code_version=configs.code_version(),

@@ -14,6 +14,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.components import CsvExampleGen, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.experimental.conditionals.conditional import Cond
+from tfx.dsl.placeholder import placeholder as ph
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, trainer_pb2, transform_pb2
 from tfx.components.evaluator import constants as evaluator_constants
@@ -23,6 +24,7 @@ from tfx.utils import proto_utils
 from components import evaluation, preprocessing
 from components import trainer as trainer_lib
 from components.atomic_pusher.component import AtomicPusher
+from components.catalogue_eval import spec as catalogue_spec
 from components.catalogue_eval.component import CatalogueEvaluator
 from components.data_gate.component import DataGate
 from components.evaluator.component import Evaluator
@@ -84,6 +86,7 @@ def create_pipeline(
     runtime_parameters: bool = False,
     allow_anomalies: bool = False,
     sample_gen: Optional[SampleGenConfig] = None,
+    min_catalogue_ratio: float = 0.0,
 ) -> Pipeline:
     """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
 
@@ -92,6 +95,8 @@ def create_pipeline(
     runtime_parameters: compile the data root, the training args and the evaluation config as run-time
     parameters (names above) whose defaults are the values given here; an empty data_root has no default.
     allow_anomalies: data that breaks the schema is trained on with a warning instead of stopping the run.
+    min_catalogue_ratio: blessing also needs the candidate's recall@10 over the catalogue, over all eval users, at
+    least this times the most-rated list's (0: no catalogue gate).
     sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
     these options (in place of CsvExampleGen), and the feature snapshot served with the model takes every rating
     and the titles from the same files (from sample CSVs it takes the ratings the samples carry, no titles).
@@ -134,10 +139,14 @@ def create_pipeline(
         baseline_model=baseline.outputs["baseline_model"],
         eval_config=_run_time(EVAL_CONFIG_PARAMETER, evaluation.eval_config(min_auc, max_auc_regression),
                               runtime_parameters))
-    catalogue_evaluator = CatalogueEvaluator(examples=example_gen.outputs["examples"], model=trainer.outputs["model"])
-    # Only a blessed model reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
-    blessed = evaluator.outputs["blessing"].future()[0].custom_property(
-        evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == evaluator_constants.BLESSED_VALUE
+    catalogue_evaluator = CatalogueEvaluator(examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+                                             min_ratio_to_popularity=min_catalogue_ratio)
+    # Only a model blessed by both gates reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
+    blessed = ph.logical_and(
+        evaluator.outputs["blessing"].future()[0].custom_property(
+            evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == evaluator_constants.BLESSED_VALUE,
+        catalogue_evaluator.outputs[catalogue_spec.EVALUATION_KEY].future()[0].custom_property(
+            catalogue_spec.BLESSED_PROPERTY) == 1)
     with Cond(blessed):
         # The node keeps TFX's name "Pusher", which run summaries and lineage look up.
         pusher = AtomicPusher(

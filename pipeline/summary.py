@@ -185,6 +185,7 @@ class RunSummary:
     newly_pushed: bool
     gate: Optional[GateReport] = None
     catalogue: Dict[str, float] = dataclasses.field(default_factory=dict)  # CatalogueEvaluator's figures
+    catalogue_gate: Optional[Tuple[bool, str]] = None  # passed, and the comparison in words
 
     @property
     def succeeded(self) -> bool:
@@ -203,16 +204,21 @@ class RunSummary:
             pushed_dir = (metadata.custom_property(pushed, "pushed_destination")
                           or metadata.custom_property(pushed, "already_served"))
         overall = load_slice_metrics(evaluation.uri).get(OVERALL, SliceMetrics()) if evaluation else None
+        catalogue_gate = _catalogue_gate(record)
+        blessed = bool(metadata.custom_property(blessing, "blessed", 0)) if blessing else None
+        if blessed and catalogue_gate:
+            blessed = catalogue_gate[0]
         return cls(
             run_id=record.run_id,
             states={n.node_id: n.state for n in record.nodes.values()},
             seconds={n.node_id: n.seconds for n in record.nodes.values()},
-            blessed=bool(metadata.custom_property(blessing, "blessed", 0)) if blessing else None,
+            blessed=blessed,
             metrics=_flat(overall) if overall else {},
             pushed_dir=pushed_dir,
             newly_pushed=newly_pushed,
             gate=GateReport.load(evaluation.uri, overall, _baseline_model(record)) if evaluation else None,
-            catalogue=_catalogue_figures(record))
+            catalogue=_catalogue_figures(record),
+            catalogue_gate=catalogue_gate)
 
     def lines(self) -> list:
         out = [f"run {self.run_id}"]
@@ -225,6 +231,9 @@ class RunSummary:
         out += catalogue_lines(self.catalogue)
         if self.gate:
             out += self.gate.lines()
+        if self.catalogue_gate:
+            passed, comparison = self.catalogue_gate
+            out.append(f"catalogue gate: {comparison}: {'passed' if passed else 'failed'}")
         out.append(f"blessed: {'yes' if self.blessed else 'no'}")
         if self.pushed_dir:
             how = "pushed" if self.newly_pushed else "already serving, not pushed again"
@@ -234,10 +243,23 @@ class RunSummary:
         return out
 
 
-def _catalogue_figures(record: metadata.RunRecord) -> Dict[str, float]:
+def _catalogue_evaluation(record: metadata.RunRecord) -> Optional[metadata_store_pb2.Artifact]:
     node = record.node(CATALOGUE_EVALUATOR)
-    artifact = node.output(catalogue_spec.EVALUATION_KEY) if node else None
-    return {name: metadata.custom_property(artifact, name) for name in artifact.custom_properties} if artifact else {}
+    return node.output(catalogue_spec.EVALUATION_KEY) if node else None
+
+
+def _catalogue_figures(record: metadata.RunRecord) -> Dict[str, float]:
+    artifact = _catalogue_evaluation(record)
+    return {name: metadata.custom_property(artifact, name) for name in artifact.custom_properties
+            if name not in (catalogue_spec.BLESSED_PROPERTY, catalogue_spec.GATE_PROPERTY)} if artifact else {}
+
+
+def _catalogue_gate(record: metadata.RunRecord) -> Optional[Tuple[bool, str]]:
+    artifact = _catalogue_evaluation(record)
+    if artifact is None or catalogue_spec.BLESSED_PROPERTY not in artifact.custom_properties:
+        return None
+    return (bool(metadata.custom_property(artifact, catalogue_spec.BLESSED_PROPERTY)),
+            metadata.custom_property(artifact, catalogue_spec.GATE_PROPERTY, ""))
 
 
 def catalogue_lines(figures: Dict[str, float], top_n: int = 10) -> List[str]:

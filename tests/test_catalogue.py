@@ -72,3 +72,16 @@ def test_item_knn_scores_by_similarity_to_liked_movies(data):
     # User 3 liked 1 and 3; 2 was liked by user 1 together with 1, so 2 outranks 4 and 5 (never liked in history).
     scores = knn(data.user_entry(3), np.array([2, 4, 5]))
     assert scores[0] > scores[1] and scores[0] > scores[2]
+
+
+def test_catalogue_gate_compares_ours_with_the_most_rated_list_over_all_users():
+    from components.catalogue_eval import executor
+
+    results = {"ours": {catalogue.ALL_USERS: {"users": 8, "recall@10": 0.30}},
+               "most_rated": {catalogue.ALL_USERS: {"users": 8, "recall@10": 0.25}}}
+    assert executor.gate(results, 10, 1.0) == (
+        True, "recall@10 over 8 eval users: ours 0.3000 >= 1.00 x most_rated 0.2500")
+    passed, words = executor.gate(results, 10, 1.25)
+    assert not passed and words == ("recall@10 over 8 eval users: ours 0.3000 < 1.25 x most_rated 0.2500 "
+                                    "(change with --min-catalogue-ratio)")
+    assert executor.gate(results, 10, 0.0)[0] and executor.gate(results, 10, 0.0)[1].startswith("off")

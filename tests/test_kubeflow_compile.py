@@ -12,7 +12,10 @@ from pipeline import image as pipeline_image
 
 pytestmark = pytest.mark.slow  # compiling imports TFX
 
-BLESSED_CONDITION = "(inputs.artifacts['model_blessing'].artifacts[0].metadata['blessed'] == 1.0)"
+# Both gates: TFMA's blessing and the catalogue's (TFX adds the predicate's channel to the Pusher's inputs).
+BLESSED_CONDITION = ("((inputs.artifacts['model_blessing'].artifacts[0].metadata['blessed'] == 1.0) && "
+                     "(inputs.artifacts['_CatalogueEvaluator.catalogue_evaluation'].artifacts[0]"
+                     ".metadata['blessed'] == 1.0))")
 
 
 @pytest.fixture(scope="module")

@@ -86,10 +86,25 @@ def test_gate_failures_read_as_reasons():
         "auc changed by -0.0300 against the baseline on slice {'movieGenre1': 'Drama'}; the gate allows -0.0100")
 
 
-def _review(blessed, gate=None, slices=None):
+def _review(blessed, gate=None, slices=None, catalogue=None, catalogue_gate=None):
     record = metadata.RunRecord("run-1", 0, {})
-    run = summary.RunSummary("run-1", {}, {}, blessed, {}, None, False, gate)
-    return review.Review(record, run, slices or {}, {}, {}, [], [], [])
+    run = summary.RunSummary("run-1", {}, {}, blessed, {}, None, False, gate, catalogue_gate=catalogue_gate)
+    return review.Review(record, run, slices or {}, {}, {}, [], [], [], catalogue or {})
+
+
+def test_page_shows_the_catalogue_per_user_group_and_the_failed_catalogue_gate():
+    def groups(recall):
+        return {"all": {"users": 9, "recall@10": recall, "coverage": 40}, "with_history": {"users": 4, "recall@10": 0.5},
+                "cold_start": {"users": 5, "recall@10": 0.2}, "userActivity<10": {"users": 3, "recall@10": 0.1}}
+
+    text = page.render(_review(
+        blessed=False, catalogue={"ours": groups(0.3), "most_rated": groups(0.4)},
+        catalogue_gate=(False, "recall@10 over 9 eval users: ours 0.3000 < 1.00 x most_rated 0.4000")))
+    assert 'id="decision">NOT BLESSED<' in text
+    assert "Catalogue gate: recall@10 over 9 eval users: ours 0.3000 &lt; 1.00 x most_rated 0.4000: <b>failed</b>" in text
+    assert 'data-slice="all" data-model="most_rated" data-metric="recall@10" data-value="0.4"' in text
+    assert "cold-start users (no training ratings)" in text and "users with &lt;10 training ratings" in text
+    assert "Distinct movies in all top lists: ours 40, most_rated 40." in text
 
 
 def test_page_of_a_run_without_evaluation_says_no_decision():
@@ -221,6 +236,25 @@ def test_report_states_the_gate_the_baseline_and_ranking_metrics(e2e_run, report
         value = overall["candidate"][metric]
         assert 0.0 < value <= 1.0
         assert f'data-slice="overall" data-model="candidate" data-metric="{metric}"' in text
+
+
+@pytest.mark.e2e
+def test_report_shows_the_catalogue_evaluators_figures(e2e_run, report):
+    """Read straight from the run's CatalogueEvaluator artifact, not through the report's reader."""
+    import json
+
+    stdout, text = report
+    run_id = re.search(r"\(run (\S+),", stdout).group(1)
+    [record] = [r for r in metadata.runs(e2e_run.paths.metadata_path, configs.PIPELINE_NAME) if r.run_id == run_id]
+    uri = record.node("CatalogueEvaluator").output("catalogue_evaluation").uri
+    with open(os.path.join(uri, "catalogue_metrics.json")) as f:
+        figures = json.load(f)
+    assert set(figures) == {"ours", "most_rated", "recent_most_rated"}
+    for ranker, groups in figures.items():
+        for group in ("all", "with_history", "cold_start"):
+            value = groups[group]["recall@10"]
+            assert f'data-slice="{group}" data-model="{ranker}" data-metric="recall@10" data-value="{value!r}"' in text
+    assert 'id="catalogue-gate"' in text
 
 
 @pytest.mark.e2e

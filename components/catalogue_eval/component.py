@@ -16,7 +16,10 @@ class CatalogueEvaluator(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, top_n: int = catalogue.TOP_N,
-                 min_liked: int = 1):
+                 min_liked: int = 1, min_ratio_to_popularity: float = 0.0):
+        """min_ratio_to_popularity: the candidate is blessed only if its recall@top_n over all eval users is at
+        least this times the most-rated list's (0: no catalogue gate)."""
         super().__init__(spec.CatalogueEvaluatorSpec(
             examples=examples, model=model, top_n=top_n, min_liked=min_liked,
+            min_ratio_to_popularity=min_ratio_to_popularity,
             catalogue_evaluation=types.Channel(type=spec.CatalogueEvaluation)))

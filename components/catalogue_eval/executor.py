@@ -3,7 +3,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import tensorflow as tf
 from tfx import types
@@ -20,6 +20,19 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """A CatalogueEvaluation artifact's figures: {ranker: {group: {metric: value}}}."""
     with tf.io.gfile.GFile(os.path.join(evaluation_uri, spec.METRICS_FILE)) as f:
         return json.load(f)
+
+
+def gate(results: Dict[str, Dict[str, Dict[str, float]]], top_n: int, min_ratio: float) -> Tuple[bool, str]:
+    """Whether ours passes the catalogue gate, and the comparison in words."""
+    metric = f"{spec.GATE_METRIC}@{top_n}"
+    ours = results[spec.OURS][catalogue.ALL_USERS].get(metric, 0.0)
+    baseline = results[spec.GATE_BASELINE][catalogue.ALL_USERS].get(metric, 0.0)
+    users = int(results[spec.OURS][catalogue.ALL_USERS]["users"])
+    if min_ratio <= 0:
+        return True, f"off (--min-catalogue-ratio 0); {metric} ours {ours:.4f}, {spec.GATE_BASELINE} {baseline:.4f}"
+    passed = ours >= min_ratio * baseline
+    return passed, (f"{metric} over {users} eval users: ours {ours:.4f} {'>=' if passed else '<'} {min_ratio:.2f} x "
+                    f"{spec.GATE_BASELINE} {baseline:.4f}" + ("" if passed else " (change with --min-catalogue-ratio)"))
 
 
 class Executor(base_executor.BaseExecutor):
@@ -39,8 +52,12 @@ class Executor(base_executor.BaseExecutor):
                    **{name: baselines[name] for name in spec.BASELINES}}
         results = catalogue.evaluate(data, rankers, exec_properties[spec.TOP_N_KEY],
                                      exec_properties[spec.MIN_LIKED_KEY])
+        tf.io.gfile.makedirs(evaluation.uri)  # the KFP launcher, unlike TFX's local one, does not create it
         with tf.io.gfile.GFile(os.path.join(evaluation.uri, spec.METRICS_FILE), "w") as f:
             json.dump(results, f, indent=2, sort_keys=True)
+        passed, comparison = gate(results, exec_properties[spec.TOP_N_KEY], exec_properties[spec.MIN_RATIO_KEY])
+        evaluation.set_int_custom_property(spec.BLESSED_PROPERTY, int(passed))
+        evaluation.set_string_custom_property(spec.GATE_PROPERTY, comparison)
         for ranker, groups in results.items():
             for group in (catalogue.ALL_USERS, catalogue.WITH_HISTORY, catalogue.COLD):
                 for metric, value in groups.get(group, {}).items():

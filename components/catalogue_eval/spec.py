@@ -7,12 +7,19 @@ MODEL_KEY = "model"
 EVALUATION_KEY = "catalogue_evaluation"
 TOP_N_KEY = "top_n"
 MIN_LIKED_KEY = "min_liked"
+MIN_RATIO_KEY = "min_ratio_to_popularity"  # the gate: ours >= this x most-rated; 0 turns it off
 METRICS_FILE = "catalogue_metrics.json"  # components.catalogue.evaluate's result, every ranker and group
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 # Rankers computed in the pass: what `recommend` serves and the baselines a practitioner compares with. Item-kNN
 # stays in bench/: its movie x movie similarity does not fit a pipeline step on a large catalogue.
 OURS = "ours"
 BASELINES = ("most_rated", "recent_most_rated")
+# The gate compares ours with the simplest alternative, over every eval user (cold-start ones included: what they
+# are served counts too), on the share of their later liked movies found in the top N.
+GATE_BASELINE = "most_rated"
+GATE_METRIC = "recall"
+BLESSED_PROPERTY = "blessed"  # 1/0, read by the Pusher's condition beside the Evaluator's blessing
+GATE_PROPERTY = "gate"  # the comparison in words, for summaries
 
 
 def property_name(ranker: str, group: str, metric: str) -> str:
@@ -27,7 +34,8 @@ class CatalogueEvaluation(types.Artifact):
 
 class CatalogueEvaluatorSpec(component_spec.ComponentSpec):
     PARAMETERS = {TOP_N_KEY: component_spec.ExecutionParameter(type=int),
-                  MIN_LIKED_KEY: component_spec.ExecutionParameter(type=int)}
+                  MIN_LIKED_KEY: component_spec.ExecutionParameter(type=int),
+                  MIN_RATIO_KEY: component_spec.ExecutionParameter(type=float)}
     INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
               MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
     OUTPUTS = {EVALUATION_KEY: component_spec.ChannelParameter(type=CatalogueEvaluation)}

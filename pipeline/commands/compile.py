@@ -22,6 +22,9 @@ def register(subparsers) -> None:
                         help="default AUC threshold (in the eval_config run-time parameter)")
     parser.add_argument("--max-auc-regression", type=float, default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="default largest AUC drop against the serving model (in eval_config)")
+    parser.add_argument("--min-catalogue-ratio", type=float, default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
+                        help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
+                             "times the most-rated list's (0: no catalogue gate)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
     parser.add_argument("--no-cache", action="store_true", help="compile with KFP caching off for every task")
@@ -40,6 +43,7 @@ def handle(args) -> int:
     settings = kubeflow_runner.CompileSettings(
         image=image, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir, data_root=args.data_root,
         train_steps=args.train_steps, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
+        min_catalogue_ratio=args.min_catalogue_ratio,
         hparams=parse_hparams(args.hparam), beam_pipeline_args=beam_pipeline_args,
         enable_cache=not args.no_cache)
     try:

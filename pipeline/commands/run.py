@@ -32,6 +32,9 @@ def register(subparsers) -> None:
                         help="blessing needs eval ROC AUC above this")
     parser.add_argument("--max-auc-regression", type=float, default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="blessing allows at most this AUC drop against the serving model")
+    parser.add_argument("--min-catalogue-ratio", type=float, default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
+                        help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
+                             "times the most-rated list's (0: no catalogue gate)")
     parser.add_argument("--train-steps", type=int, default=0, help="cap on training steps (0: epochs decide)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
@@ -102,6 +105,7 @@ def handle(args) -> int:
     try:
         record = local_runner.run(
             data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
+            min_catalogue_ratio=args.min_catalogue_ratio,
             train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
             beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen,
             progress=functools.partial(Progress, stream=sys.stdout, live=False if args.verbose else None))

@@ -10,7 +10,8 @@ import math
 from html import escape
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from components import features
+from components import catalogue, features
+from components.catalogue_eval import spec as catalogue_spec
 from pipeline import summary
 from pipeline.report import review as review_lib
 from pipeline.report import svg
@@ -137,6 +138,41 @@ def _decision_section(review: review_lib.Review) -> str:
     return "".join(parts)
 
 
+def _catalogue_group_label(group: str) -> str:
+    if group.startswith(catalogue.ACTIVITY_GROUP_PREFIX):
+        return f"users with {group[len(catalogue.ACTIVITY_GROUP_PREFIX):]} training ratings"
+    return {catalogue.ALL_USERS: "all eval users", catalogue.WITH_HISTORY: "users with history",
+            catalogue.COLD: "cold-start users (no training ratings)"}.get(group, group)
+
+
+def _catalogue_section(review: review_lib.Review) -> str:
+    """Top-N over the whole catalogue, ours beside each baseline, per user group (cold-start apart)."""
+    figures = review.catalogue
+    if not figures:
+        return ""
+    ours = figures[catalogue_spec.OURS]
+    fixed = [catalogue.ALL_USERS, catalogue.WITH_HISTORY, catalogue.COLD]
+    groups = [g for g in fixed if g in ours] + sorted((g for g in ours if g not in fixed),
+                                                       key=lambda g: (len(g), g))
+    metrics = [m for m in ours[catalogue.ALL_USERS] if "@" in m]
+    rankers = [catalogue_spec.OURS, *(r for r in figures if r != catalogue_spec.OURS)]
+    headers = ["users", "n", *(f"{r} {m}" for m in metrics for r in rankers)]
+    rows = []
+    for group in groups:
+        cells = "".join(_cell(figures[r].get(group, {}).get(m), group, r, m) for m in metrics for r in rankers)
+        rows.append(f"<tr><td>{escape(_catalogue_group_label(group))}</td>"
+                    f"<td class=\"num\">{int(ours[group]['users'])}</td>{cells}</tr>")
+    coverage = ", ".join(f"{r} {int(figures[r][catalogue.ALL_USERS]['coverage'])}" for r in rankers)
+    gate = review.summary.catalogue_gate
+    gate_text = (f"<p id=\"catalogue-gate\">Catalogue gate: {escape(gate[1])}: "
+                 f"<b>{'passed' if gate[0] else 'failed'}</b>.</p>") if gate else ""
+    return ("<h2 id=\"catalogue\">Top-N over the catalogue</h2><p class=\"muted\">For each eval user, every movie "
+            "not rated before the eval cutoff ranked with user and movie features as of the cutoff (what "
+            "<code>recommend</code> would have served then), against the movies the user liked after it; "
+            f"baselines ranked in the same pass. Distinct movies in all top lists: {escape(coverage)}.</p>"
+            + gate_text + _table(headers, rows, numeric_from=1))
+
+
 def _overall_section(gate) -> str:
     """Candidate vs. baseline on the overall slice; the candidate alone when nothing was serving."""
     def cells(name, cand, base):
@@ -230,7 +266,8 @@ def _header(review: review_lib.Review) -> str:
 
 
 def render(review: review_lib.Review) -> str:
-    sections: List[str] = [_header(review), _decision_section(review), _charts_section(review),
+    sections: List[str] = [_header(review), _decision_section(review), _catalogue_section(review),
+                           _charts_section(review),
                            _slices_section(review), _data_section(review), _artifacts_section(review)]
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>sparrow-tfx run "
             f"{escape(review.record.run_id)}</title><style>{CSS}</style></head><body>{''.join(sections)}"

@@ -80,6 +80,7 @@ class Review:
     features: List[FeatureStats]
     anomalies: List[Anomaly]
     artifacts: List[ArtifactLink]
+    catalogue: Dict[str, Dict[str, Dict[str, float]]]  # CatalogueEvaluator's: ranker -> user group -> metric
 
 
 def _confusion(matrix) -> Confusion:
@@ -201,7 +202,16 @@ def load(record: metadata.RunRecord) -> Review:
         examples=examples,
         features=feature_stats,
         anomalies=load_anomalies(anomalies) if anomalies else [],
-        artifacts=_artifacts(record))
+        artifacts=_artifacts(record),
+        catalogue=_catalogue(record))
+
+
+def _catalogue(record: metadata.RunRecord) -> Dict[str, Dict[str, Dict[str, float]]]:
+    from components.catalogue_eval import executor as catalogue_executor
+    from components.catalogue_eval import spec as catalogue_spec
+
+    evaluation = _output(record, summary.CATALOGUE_EVALUATOR, catalogue_spec.EVALUATION_KEY)
+    return catalogue_executor.read_metrics(evaluation.uri) if evaluation else {}
 
 
 def select_run(runs: List[metadata.RunRecord], run_id: str) -> metadata.RunRecord:
