@@ -172,6 +172,9 @@ def test_notebook_runs_top_to_bottom_on_a_first_run(e2e_run, monkeypatch):
                if o.output_type == "stream")
     for call in ("load_validation_result", "visualize_statistics", "display_anomalies"):
         assert next(out for source, out in outputs.items() if call in source), call
+    [catalogue_table] = next(out for source, out in outputs.items() if "load_catalogue" in source)
+    for shown in ("ours", "most_rated", "recent_most_rated", "with_history", "recall@10"):
+        assert shown in catalogue_table.data["text/html"], shown
 
 
 # --- the command on a real run ------------------------------------------------------------------------------

@@ -203,10 +203,11 @@ def load(record: metadata.RunRecord) -> Review:
         features=feature_stats,
         anomalies=load_anomalies(anomalies) if anomalies else [],
         artifacts=_artifacts(record),
-        catalogue=_catalogue(record))
+        catalogue=load_catalogue(record))
 
 
-def _catalogue(record: metadata.RunRecord) -> Dict[str, Dict[str, Dict[str, float]]]:
+def load_catalogue(record: metadata.RunRecord) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """The CatalogueEvaluator's figures of the run: ranker -> user group -> metric ({} without the node)."""
     from components.catalogue_eval import executor as catalogue_executor
     from components.catalogue_eval import spec as catalogue_spec
 
