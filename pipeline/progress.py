@@ -5,9 +5,11 @@ line when a step starts and one when it ends, so that a log shows where a run wa
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 import time
-from typing import Dict, Optional, TextIO
+from typing import Callable, ContextManager, Dict, Iterator, Optional, TextIO
 
 from rich.console import Console
 from rich.live import Live
@@ -63,6 +65,17 @@ class Progress:
             else:
                 self._line(f"{step} {outcome} in {seconds:.1f} s ({self._done}/{self.total} {self._what} done)")
 
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A step of this thread: started on entry, done (or failed, re-raising) on exit."""
+        self.started(name)
+        try:
+            yield
+        except BaseException:
+            self.finished(name, failed=True)
+            raise
+        self.finished(name)
+
     def _line(self, text: str) -> None:
         self._console.print(f"[{_clock(time.monotonic() - self._started)}] {text}", markup=False)
 
@@ -74,3 +87,15 @@ class Progress:
                           f"elapsed {_clock(now - self._started)}")
         self._spinner.text = status
         return self._spinner
+
+
+Step = Callable[[str], ContextManager[None]]  # a command's step(name): what a long library call reports through
+
+
+def no_step(name: str) -> ContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def command_steps(total: int, verbose: bool = False) -> Progress:
+    """Progress of a command's own steps on stdout (the plain line log with -v, where library logs interleave)."""
+    return Progress(total, sys.stdout, what="steps", live=False if verbose else None)

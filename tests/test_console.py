@@ -124,3 +124,12 @@ def test_make_run_screen_shows_progress_then_the_fix(tmp_path):
     assert len([line for name in os.listdir(kept) for line in open(os.path.join(kept, name))]) == 2
     assert os.path.exists(LOG_LINE.search(final).group(1))
     assert_quiet(*screens)
+
+
+def test_generate_shows_its_steps_off_a_terminal(tmp_path):
+    result = run_cli("generate", "--output", str(tmp_path), "--size", "1500")
+    for done, step in enumerate(synthetic.GENERATE_STEPS, start=1):
+        assert re.search(rf"^\[0:\d\d\] {step} started \({done - 1}/3 steps done\)$", result.stdout, re.M), step
+        assert re.search(rf"^\[0:\d\d\] {step} done in \d+\.\d s \({done}/3 steps done\)$", result.stdout, re.M)
+    assert result.stdout.splitlines()[-1].startswith(f"wrote {tmp_path}: samples train=")
+    assert_quiet(result.stdout, result.stderr)

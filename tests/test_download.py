@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import io
 import os
+import re
 import socket
 import threading
 import zipfile
@@ -139,8 +140,13 @@ def test_command_line(server, tmp_path, capsys):
     sha256 = publish(served, release_zip())
     out = str(tmp_path / "out")
     assert cli.main(["download", "movielens", "--output", out, "--base-url", base_url, "--sha256", sha256]) == 0
-    assert f"sparrow-tfx run --movielens {os.path.join(out, VARIANT)}" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert f"sparrow-tfx run --movielens {os.path.join(out, VARIANT)}" in shown
+    for done, step in enumerate(movielens.DOWNLOAD_STEPS, start=1):  # not a terminal: one line per step
+        assert re.search(rf"^\[0:\d\d\] {step} done in \d+\.\d s \({done}/3 steps done\)$", shown, re.M), shown
     assert cli.main(["download", "movielens", "--variant", "ml-25m", "--output", out, "--base-url", base_url]) == 1
-    assert "HTTP 404" in capsys.readouterr().err
+    shown = capsys.readouterr()
+    assert "HTTP 404" in shown.err
+    assert re.search(r"^\[0:\d\d\] download failed in \d+\.\d s \(1/3 steps done\)$", shown.out, re.M), shown.out
     with pytest.raises(SystemExit):
         cli.main(["download", "movielens", "--variant", "ml-1m"])  # another file format: not offered

@@ -204,6 +204,8 @@ def report(e2e_run, tmp_path_factory):
 def test_report_command_says_what_it_wrote(report):
     stdout, text = report
     assert re.search(r"wrote .*review\.html \(run \S+, \d+ KiB\) in [\d.]+ s", stdout)
+    for done, step in enumerate(("read the run", "render", "write"), start=1):  # not a terminal: plain lines
+        assert re.search(rf"^\[0:\d\d\] {step} done in \d+\.\d s \({done}/3 steps done\)$", stdout, re.M), stdout
 
 
 @pytest.mark.e2e

@@ -24,8 +24,12 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
+    from pipeline import progress
+
     try:
-        path = movielens.download(args.variant, args.output, base_url=args.base_url, sha256=args.sha256)
+        with progress.command_steps(len(movielens.DOWNLOAD_STEPS), args.verbose) as shown:
+            path = movielens.download(args.variant, args.output, base_url=args.base_url, sha256=args.sha256,
+                                      step=shown.step)
     except movielens.DownloadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -11,8 +11,10 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
+    from pipeline import progress
     from pipeline.datasets import synthetic
 
-    counts = synthetic.generate(args.output, args.size, args.seed)
+    with progress.command_steps(len(synthetic.GENERATE_STEPS), args.verbose) as shown:
+        counts = synthetic.generate(args.output, args.size, args.seed, step=shown.step)
     print(f"wrote {args.output}: samples train={counts['train']} eval={counts['eval']}")
     return 0

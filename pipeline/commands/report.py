@@ -14,14 +14,20 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
+    from pipeline import progress
     from pipeline.report import page, review
 
     started = time.monotonic()
-    record = review.select_run(store.load_runs(args), args.run)
-    html = page.render(review.load(record))
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as f:
-        f.write(html)
+    with progress.command_steps(3, args.verbose) as shown:
+        with shown.step("read the run"):
+            record = review.select_run(store.load_runs(args), args.run)
+            loaded = review.load(record)
+        with shown.step("render"):
+            html = page.render(loaded)
+        with shown.step("write"):
+            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(html)
     print(f"wrote {args.output} (run {record.run_id}, {len(html.encode()) / 1024:.0f} KiB) "
           f"in {time.monotonic() - started:.1f} s")
     return 0

@@ -16,6 +16,8 @@ import urllib.request
 import zipfile
 from typing import Dict, Optional
 
+from pipeline.progress import Step, no_step
+
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
 RAW_FILES = ("ratings.csv", "movies.csv")
 _CHUNK = 1 << 20
@@ -48,12 +50,16 @@ def is_unpacked(directory: str) -> bool:
     return all(os.path.isfile(os.path.join(directory, name)) for name in RAW_FILES)
 
 
+DOWNLOAD_STEPS = ("download", "verify", "unpack")
+
+
 def download(variant: str, output_dir: str, base_url: str = BASE_URL, sha256: Optional[str] = None,
-             timeout: float = 60.0) -> str:
+             timeout: float = 60.0, step: Step = no_step) -> str:
     """Fetches `<base_url>/<variant>.zip`, verifies it, unpacks it to `<output_dir>/<variant>`; returns that path.
 
     Verification: the SHA-256 given (or pinned in VARIANTS) and the MD5 GroupLens publishes beside the zip must
     both match where they exist; at least one must. An unpacked release already there is not fetched again.
+    step: reports each of DOWNLOAD_STEPS.
     """
     if variant not in VARIANTS:
         raise DownloadError(f"unknown MovieLens variant {variant!r}; supported: {', '.join(VARIANTS)}")
@@ -65,9 +71,13 @@ def download(variant: str, output_dir: str, base_url: str = BASE_URL, sha256: Op
     # Staged beside the target, then renamed into place: an interrupted run leaves no partial release.
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=f".{variant}-download-") as staging:
         zip_path = os.path.join(staging, f"{variant}.zip")
-        digests = _fetch(url, zip_path, timeout)
-        _verify(url, digests, sha256 or VARIANTS[variant].sha256, _published_md5(f"{url}.md5", timeout))
-        _unpack(zip_path, variant, staging)
+        fetch, verify, unpack = DOWNLOAD_STEPS
+        with step(fetch):
+            digests = _fetch(url, zip_path, timeout)
+        with step(verify):
+            _verify(url, digests, sha256 or VARIANTS[variant].sha256, _published_md5(f"{url}.md5", timeout))
+        with step(unpack):
+            _unpack(zip_path, variant, staging)
         os.replace(os.path.join(staging, variant), target)
     return target
 

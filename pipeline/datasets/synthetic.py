@@ -14,6 +14,7 @@ from typing import Dict, Iterator, List, Sequence, Tuple, Union
 import numpy as np
 
 from components import features, sample_features
+from pipeline.progress import Step, no_step
 
 _START = 946684800  # 2000-01-01
 _END = 1420070400  # 2015-01-01
@@ -156,12 +157,20 @@ def write_samples(world: World, out_dir: str, eval_fraction: float = 0.2) -> Dic
     return counts
 
 
-def generate(out_dir: str, num_ratings: int = 24000, seed: int = 42) -> Dict[str, int]:
+GENERATE_STEPS = ("ratings", "MovieLens files", "samples")
+
+
+def generate(out_dir: str, num_ratings: int = 24000, seed: int = 42, step: Step = no_step) -> Dict[str, int]:
     """Writes `raw/` (MovieLens files, the default run's input through SampleGen) and `samples/{train,eval}` (the
-    same point-in-time samples built in memory, in the sample CSV format) under out_dir; returns sample counts."""
-    world = generate_world(num_ratings, seed)
-    write_movielens(world, os.path.join(out_dir, "raw"))
-    return write_samples(world, os.path.join(out_dir, "samples"))
+    same point-in-time samples built in memory, in the sample CSV format) under out_dir; returns sample counts.
+    step: reports each of GENERATE_STEPS."""
+    ratings, files, samples = GENERATE_STEPS
+    with step(ratings):
+        world = generate_world(num_ratings, seed)
+    with step(files):
+        write_movielens(world, os.path.join(out_dir, "raw"))
+    with step(samples):
+        return write_samples(world, os.path.join(out_dir, "samples"))
 
 
 def ensure_generated(parent_dir: str, num_ratings: int, seed: int) -> str:
