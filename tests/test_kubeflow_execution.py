@@ -80,9 +80,7 @@ def evaluate_condition(condition: str, inputs: dict) -> bool:
     """TFX's trigger conditions: `&&` of `inputs.artifacts['K'].artifacts[i].metadata['F'] == value` terms."""
     result = True
     for term in condition.split("&&"):
-        term = term.strip()
-        while term.startswith("(") and term.endswith(")"):
-            term = term[1:-1].strip()
+        term = term.strip("() ")  # TFX brackets each term and the whole; a term has no brackets of its own
         match = _CONDITION_TERM.fullmatch(term)
         if not match:
             raise ValueError(f"condition term this emulator does not read: {term!r}")
