@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml Makefile
 		{ echo "error: $(PYTHON) is not Python 3.10; TFX 1.16 needs 3.10." >&2; exit 1; }
 	@echo "Using $(PYTHON) ($$("$(PYTHON)" --version))"
 	test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
-	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/python -m pip install -qq "uv==$(UV_VERSION)"
 	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
