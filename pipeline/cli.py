@@ -40,7 +40,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     if not args.verbose:
         _quiet_libraries()
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except OSError as error:  # a path the checks before could not foresee (permissions, a full disk)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
 
 
 def _quiet_libraries() -> None:

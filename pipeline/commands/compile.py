@@ -3,6 +3,7 @@ import os
 
 from pipeline import beam_runners, configs
 from pipeline import image as pipeline_image
+from pipeline.commands import arguments
 
 
 def register(subparsers) -> None:
@@ -16,11 +17,11 @@ def register(subparsers) -> None:
     parser.add_argument("--data-root", default="",
                         help="default of the data_root run-time parameter (sample CSVs with train/ and eval/); "
                              "without it every run must give data_root")
-    parser.add_argument("--train-steps", type=int, default=0,
+    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0,
                         help="default training steps (in the train_args run-time parameter; 0: epochs decide)")
-    parser.add_argument("--min-auc", type=float, default=configs.DEFAULT_MIN_AUC,
+    parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
                         help="default AUC threshold (in the eval_config run-time parameter)")
-    parser.add_argument("--max-auc-regression", type=float, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction, default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="default largest AUC drop against the serving model (in eval_config)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
@@ -32,15 +33,16 @@ def register(subparsers) -> None:
 def handle(args) -> int:
     if not args.output.endswith((".yaml", ".yml")):
         raise SystemExit(f"error: --output must be a .yaml file, got {args.output!r}")
+    arguments.output_file("--output", args.output)
+    hparams = arguments.hparams(args.hparam)
     image = args.image or pipeline_image.default_image()
     beam_pipeline_args = beam_runners.cli_pipeline_args(args, image)  # a misfit flag fails before TFX loads
     from pipeline import kubeflow_runner
-    from pipeline.commands.run import parse_hparams
 
     settings = kubeflow_runner.CompileSettings(
         image=image, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir, data_root=args.data_root,
         train_steps=args.train_steps, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
-        hparams=parse_hparams(args.hparam), beam_pipeline_args=beam_pipeline_args,
+        hparams=hparams, beam_pipeline_args=beam_pipeline_args,
         enable_cache=not args.no_cache)
     try:
         spec = kubeflow_runner.compile_spec(settings)

@@ -4,6 +4,7 @@ import sys
 
 from components.sample_gen import config as sample_gen_config
 from pipeline import beam_runners, configs
+from pipeline.commands import arguments
 
 
 def register(subparsers) -> None:
@@ -21,16 +22,16 @@ def register(subparsers) -> None:
     parser.add_argument("--sample-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a SampleGen option, e.g. split_mode=user_last (any field of "
                              "components.sample_gen.config.SampleGenConfig; repeatable)")
-    parser.add_argument("--size", type=int, default=configs.DEFAULT_DATA_SIZE,
+    parser.add_argument("--size", type=arguments.positive_int, default=configs.DEFAULT_DATA_SIZE,
                         help="ratings in the synthetic dataset (without --data or --movielens)")
-    parser.add_argument("--seed", type=int, default=configs.DEFAULT_DATA_SEED, help="synthetic dataset seed")
+    parser.add_argument("--seed", type=arguments.non_negative_int, default=configs.DEFAULT_DATA_SEED, help="synthetic dataset seed")
     parser.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
                         help="pipeline root, ML Metadata, serving directory and generated data (default: .work)")
-    parser.add_argument("--min-auc", type=float, default=configs.DEFAULT_MIN_AUC,
+    parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
                         help="blessing needs eval ROC AUC above this")
-    parser.add_argument("--max-auc-regression", type=float, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction, default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="blessing allows at most this AUC drop against the serving model")
-    parser.add_argument("--train-steps", type=int, default=0, help="cap on training steps (0: epochs decide)")
+    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0, help="cap on training steps (0: epochs decide)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
@@ -41,18 +42,7 @@ def register(subparsers) -> None:
 
 
 def parse_hparams(pairs, flag="--hparam"):
-    import json
-
-    hparams = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"error: {flag} expects KEY=VALUE, got {pair!r}")
-        try:
-            hparams[key] = json.loads(value)
-        except json.JSONDecodeError:
-            hparams[key] = value
-    return hparams
+    return arguments.key_values(pairs, flag)
 
 
 def sample_gen_options(args):
@@ -68,9 +58,23 @@ def sample_gen_options(args):
         raise SystemExit(f"error: {error}")
 
 
+def check_movielens_dir(path: str) -> None:
+    """SampleGen would find a missing file only inside Beam, after TFX has loaded."""
+    from components.sample_gen import spec
+
+    for name in (spec.RATINGS_PATTERN, spec.MOVIES_PATTERN):
+        if not os.path.isfile(os.path.join(path, name)):
+            raise SystemExit(f"error: --movielens {path}: no {name} there (a MovieLens directory has ratings.csv "
+                             "and movies.csv; `sparrow-tfx download movielens` fetches one)")
+
+
 def handle(args) -> int:
     beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
     sample_gen = sample_gen_options(args)
+    hparams = arguments.hparams(args.hparam)
+    if args.movielens:
+        check_movielens_dir(args.movielens)
+    arguments.output_dir("--work-dir", os.path.abspath(args.work_dir))
     from pipeline import local_runner, preflight
     from pipeline import pipeline as pipeline_lib
     from pipeline.datasets import synthetic
@@ -94,7 +98,7 @@ def handle(args) -> int:
     try:
         record = local_runner.run(
             data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
-            train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
+            train_steps=args.train_steps, hparams=hparams, enable_cache=not args.no_cache,
             beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen)
     except local_runner.ComponentFailed as failure:
         if failure.record:
