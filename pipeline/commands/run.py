@@ -75,6 +75,17 @@ def handle(args) -> int:
     if args.movielens:
         check_movielens_dir(args.movielens)
     arguments.output_dir("--work-dir", os.path.abspath(args.work_dir))
+    from pipeline import work_dir_lock
+
+    try:
+        with work_dir_lock.hold(os.path.abspath(args.work_dir)):
+            return run_locked(args, beam_pipeline_args, sample_gen, hparams)
+    except work_dir_lock.WorkDirBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 1
+
+
+def run_locked(args, beam_pipeline_args, sample_gen, hparams) -> int:
     from pipeline import local_runner, preflight
     from pipeline import pipeline as pipeline_lib
     from pipeline.datasets import synthetic
