@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from typing import List, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
@@ -31,12 +30,11 @@ class ComponentFailed(RuntimeError):
         super().__init__(f"{self.node} failed: {_BEAM_STEP.sub('', str(error))}")
 
 
-def _run_since(paths: configs.LocalPaths, started_ms: int) -> Optional[metadata.RunRecord]:
-    """The latest recorded run if it started after started_ms (a run can fail before it is recorded)."""
-    if not os.path.exists(paths.metadata_path):
+def _own_run(paths: configs.LocalPaths, run_id: Optional[str]) -> Optional[metadata.RunRecord]:
+    """This run's record, never another's; None if it failed before anything was recorded."""
+    if not run_id or not os.path.exists(paths.metadata_path):
         return None
-    record = metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)
-    return record if record and record.start_ms >= started_ms else None
+    return metadata.run_by_id(paths.metadata_path, run_id)
 
 
 def run(
@@ -70,9 +68,9 @@ def run(
         allow_anomalies=allow_anomalies,
         sample_gen=sample_gen)
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
-    started_ms = int(time.time() * 1000)
+    runner = SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES)
     try:
-        SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES).run(pipeline)
+        runner.run(pipeline)
     except Exception as error:  # a node's own exception, whatever its type
-        raise ComponentFailed(error, _run_since(paths, started_ms)) from error
-    return metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)
+        raise ComponentFailed(error, _own_run(paths, runner.run_id)) from error
+    return _own_run(paths, runner.run_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import datetime
 import functools
 import logging
 import multiprocessing
@@ -21,7 +22,9 @@ import uuid
 from multiprocessing.connection import Connection
 from typing import Collection, Dict, Optional, Set
 
+from tfx.dsl.compiler import constants
 from tfx.orchestration.beam import beam_dag_runner
+from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 
@@ -142,9 +145,14 @@ class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
     def __init__(self, side_nodes: Collection[str] = ()):
         super().__init__()
         self._side_nodes = frozenset(side_nodes) if (os.cpu_count() or 1) > 1 else frozenset()
+        self.run_id: Optional[str] = None  # the last run's id: its pipeline_run context in ML Metadata
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
                     run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
+        # The id BeamDagRunner would make, made here so the caller can read its own run back, whatever else ran.
+        self.run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S.%f")
+        runtime_parameter_utils.substitute_runtime_parameter(
+            pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self.run_id})
         if not self._side_nodes:
             return super().run_with_ir(pipeline, run_options)
         run_id = uuid.uuid4().hex
