@@ -5,6 +5,7 @@ never sees a partial model; staging directories start with "." and are not integ
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
@@ -37,6 +38,16 @@ def latest_version_dir(base_dir: str) -> Optional[str]:
 def model_fingerprint(model_dir: str) -> Optional[bytes]:
     path = os.path.join(model_dir, FINGERPRINT_FILE)
     return tf.io.gfile.GFile(path, "rb").read() if tf.io.gfile.exists(path) else None
+
+
+def serving_state(base_dir: str) -> str:
+    """What serves now, as a short string that changes with every push: the newest version and a digest of its
+    model fingerprint; "" when nothing is served."""
+    latest = latest_version_dir(base_dir)
+    if latest is None:
+        return ""
+    fingerprint = model_fingerprint(latest) or b""
+    return f"{os.path.basename(latest)}:{hashlib.sha256(fingerprint).hexdigest()[:16]}"
 
 
 def copy_tree(src: str, dst: str) -> None:

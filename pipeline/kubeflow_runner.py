@@ -20,12 +20,16 @@ from tfx import version as tfx_version
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components.serving_baseline.component import ServingBaseline
 from pipeline import configs
 from pipeline import image as pipeline_image
 from pipeline import pipeline as pipeline_lib
 
 # TFX reads and writes artifact URIs itself: roots its filesystem layer knows, or a path every pod mounts.
 REMOTE_ROOT_SCHEMES = ("gs://", "s3://", "hdfs://")
+# Tasks whose result depends on more than their inputs and parameters: the baseline is what serves now, which a
+# push of another run changes; KFP's cache key could not see it.
+UNCACHED_TASKS = (ServingBaseline.__name__,)
 _INPUT_ARTIFACT_REFERENCE = re.compile(r"inputs\.artifacts\['([^']+)'\]")
 
 
@@ -87,6 +91,8 @@ def compile_spec(settings: CompileSettings) -> pipeline_spec_pb2.PipelineSpec:
     spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     set_parameter_defaults(spec, runtime_parameter_defaults(pipeline))
     name_condition_inputs_by_task_keys(spec)
+    for task_name in UNCACHED_TASKS:
+        spec.root.dag.tasks[task_name].caching_options.enable_cache = False
     if settings.pipeline_root:
         spec.default_pipeline_root = settings.pipeline_root
     return spec

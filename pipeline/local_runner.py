@@ -8,6 +8,7 @@ from typing import List, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
 
+from components import serving_dir
 from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
 from pipeline.side_branch_runner import SideBranchDagRunner
@@ -66,7 +67,8 @@ def run(
             paths.metadata_path),
         enable_cache=enable_cache,
         allow_anomalies=allow_anomalies,
-        sample_gen=sample_gen)
+        sample_gen=sample_gen,
+        serving_state=serving_dir.serving_state(paths.serving_dir))  # held still by the work dir's lock
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
     runner = SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES)
     try:

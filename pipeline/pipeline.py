@@ -83,6 +83,7 @@ def create_pipeline(
     runtime_parameters: bool = False,
     allow_anomalies: bool = False,
     sample_gen: Optional[SampleGenConfig] = None,
+    serving_state: str = "",
 ) -> Pipeline:
     """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
 
@@ -94,6 +95,7 @@ def create_pipeline(
     sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
     these options (in place of CsvExampleGen), and the feature snapshot served with the model takes every rating
     and the titles from the same files (from sample CSVs it takes the ratings the samples carry, no titles).
+    serving_state: what serves now (components.serving_dir.serving_state), part of ServingBaseline's cache key.
     """
     input_base = _run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters)
     if sample_gen is None:
@@ -126,7 +128,7 @@ def create_pipeline(
                              runtime_parameters),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config={**(hparams or {}), trainer_lib.CODE_VERSION_KEY: code_version})
-    baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir)
+    baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir, serving_state=serving_state)
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

@@ -91,6 +91,13 @@ def test_dag_edges_are_create_pipelines(spec, compiled_pipeline):
             assert artifact["taskOutputArtifact"]["producerTask"] in upstream[name]
 
 
+def test_only_the_serving_baseline_skips_kfps_cache(spec):
+    caching = {name: task.get("cachingOptions", {}).get("enableCache", False)
+               for name, task in spec["root"]["dag"]["tasks"].items()}
+    assert caching.pop("ServingBaseline") is False  # what serves now is not in KFP's cache key
+    assert set(caching.values()) == {True}
+
+
 def test_no_legacy_constant_values(spec, compiled_pipeline):
     with open(compiled_pipeline.path) as f:
         assert "constantValue" not in f.read()
