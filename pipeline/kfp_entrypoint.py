@@ -66,7 +66,11 @@ def adapt_executor_input(executor_input: dict, inputs_spec: Optional[dict]) -> T
 def _run(parsed_argv) -> None:
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
+    from components import file_systems
+
     args, beam_args = parsed_argv
+    if file_systems.S3_SCHEME in args.json_serialized_invocation_args:  # an artifact or the serving dir on S3
+        file_systems.register_for(file_systems.S3_SCHEME)
     inputs_spec = json.loads(args.json_serialized_inputs_spec_args or "{}")
     adapted, changes = adapt_executor_input(json.loads(args.json_serialized_invocation_args), inputs_spec)
     logging.set_verbosity(logging.INFO)  # as TFX's entry point does
@@ -76,13 +80,20 @@ def _run(parsed_argv) -> None:
     kubeflow_v2_run_executor.main((args, beam_args))
 
 
+def _run_and_leave(parsed_argv) -> None:
+    from components import file_systems
+
+    _run(parsed_argv)
+    file_systems.leave(0)
+
+
 def main() -> None:
     from absl import app
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
     # TFX's own flags: --executor_class_path, --json_serialized_invocation_args, --json_serialized_inputs_spec_args,
     # then Beam's.
-    app.run(_run, flags_parser=kubeflow_v2_run_executor._parse_flags)  # pylint: disable=protected-access
+    app.run(_run_and_leave, flags_parser=kubeflow_v2_run_executor._parse_flags)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

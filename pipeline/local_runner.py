@@ -8,7 +8,7 @@ from typing import List, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
 
-from components import serving_dir
+from components import file_systems, serving_dir
 from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
 from pipeline.side_branch_runner import SideBranchDagRunner
@@ -51,6 +51,7 @@ def run(
     sample_gen: Optional[SampleGenConfig] = None,
 ) -> metadata.RunRecord:
     """Runs the whole pipeline and returns what ML Metadata recorded of this run; ComponentFailed if a node failed."""
+    file_systems.register_for(paths.pipeline_root, paths.serving_dir)
     pipeline = pipeline_lib.create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=paths.pipeline_root,

@@ -28,9 +28,13 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, pipeline_root: str) -> None:
     """The worker: import what running a node needs, say it is ready, then run each node it is sent."""
     from tfx.orchestration.portable import launcher  # noqa: F401
+
+    from components import file_systems
+
+    file_systems.register_for(pipeline_root)
 
     connection.send("ready")
     for node in iter(connection.recv, None):
@@ -42,15 +46,16 @@ def _serve(connection: Connection) -> None:
                 connection.send(error)
             except Exception:  # not picklable: its message then
                 connection.send(RuntimeError(f"{type(error).__name__}: {error}"))
+    file_systems.leave(0)
 
 
 class _Worker:
     """One spawned process running side-branch nodes one at a time; `submit` returns the node's future."""
 
-    def __init__(self):
+    def __init__(self, pipeline_root: str):
         context = multiprocessing.get_context("spawn")  # not fork: this process has TensorFlow's threads
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process = context.Process(target=_serve, args=(child, pipeline_root), daemon=True)
         self._process.start()
         self._ready = False
         self._sender = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # one node at a time, in order
@@ -156,7 +161,7 @@ class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
         if not self._side_nodes:
             return super().run_with_ir(pipeline, run_options)
         run_id = uuid.uuid4().hex
-        _RUNS[run_id] = run = _Run(self._side_nodes, _Worker())
+        _RUNS[run_id] = run = _Run(self._side_nodes, _Worker(pipeline.runtime_spec.pipeline_root.field_value.string_value))
         self._PIPELINE_NODE_DO_FN_CLS = functools.partial(_NodeDoFn, run_id)
         try:
             super().run_with_ir(pipeline, run_options)

@@ -13,7 +13,7 @@ from typing import Dict
 
 import tensorflow as tf
 
-from components import serving_dir
+from components import file_systems, serving_dir
 
 
 def small_saved_model(path: str) -> str:
@@ -25,7 +25,7 @@ def small_saved_model(path: str) -> str:
     return path
 
 
-def _check(base_dir: str, seen: Dict[str, int]) -> None:
+def check(base_dir: str, seen: Dict[str, int]) -> None:
     """One poll: what a server would load now, and whether all of it is there."""
     serving_dir.versions(base_dir)  # registers the base dir's file system
     listed = [n.rstrip("/") for n in tf.io.gfile.listdir(base_dir)] if tf.io.gfile.isdir(base_dir) else []
@@ -54,7 +54,7 @@ def publish_while_polling(base_dir: str, work_dir: str, pushes: int = 2) -> dict
 
     def poll():
         while not done.is_set():
-            _check(base_dir, seen)
+            check(base_dir, seen)
 
     reader = threading.Thread(target=poll)
     reader.start()
@@ -83,6 +83,4 @@ def publish_while_polling(base_dir: str, work_dir: str, pushes: int = 2) -> dict
 
 if __name__ == "__main__":
     print(json.dumps(publish_while_polling(sys.argv[1], sys.argv[2])), flush=True)
-    # tensorflow-io 0.37.1's S3 file system aborts the process at exit ("pure virtual method called", exit 134;
-    # tensorflow/io#2039): leave without running static destructors once the result is out.
-    os._exit(0)
+    file_systems.leave(0)  # tensorflow-io's S3 client would abort a normal exit

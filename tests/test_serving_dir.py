@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # imports TensorFlow
-BUCKET = "serving"
 
 
 def assert_safe(result: dict) -> None:
@@ -59,44 +56,10 @@ def test_the_next_push_removes_only_old_leftovers(tmp_path):
     assert sorted(os.listdir(base)) == sorted([os.path.basename(first), "17", os.path.basename(second)])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def s3_endpoint(tmp_path):
-    """moto's S3 server on loopback, started and stopped here, with one bucket; yields the S3 environment."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    with open(tmp_path / "moto.log", "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/{BUCKET}", data=b"", timeout=2)  # PUT-less: POST is refused
-            except urllib.error.HTTPError:
-                break  # the server answers
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(f"moto server did not start: {(tmp_path / 'moto.log').read_text()}")
-                time.sleep(0.3)
-        request = urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
-        urllib.request.urlopen(request, timeout=10)
-        yield {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-               "S3_ENDPOINT": endpoint, "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def test_s3_publish_commits_with_a_marker_written_last(s3_endpoint, tmp_path):
+def test_s3_publish_commits_with_a_marker_written_last(s3_server, tmp_path):
     # In a child process: tensorflow-io's S3 file system aborts the process that used it at exit.
-    result = subprocess.run([sys.executable, "-m", "tests.serving_dir_probe", f"s3://{BUCKET}/models/sparrow",
-                             str(tmp_path)], cwd=REPO_ROOT, env={**os.environ, **s3_endpoint}, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "tests.serving_dir_probe", f"{s3_server.bucket}/models/sparrow",
+                             str(tmp_path)], cwd=REPO_ROOT, env={**os.environ, **s3_server.environment}, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
