@@ -8,6 +8,7 @@ PYTHON ?= $(shell for p in python3.10 $$(pyenv prefix 3.10 2>/dev/null)/bin/pyth
 	$$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10 2>/dev/null); do \
 	if "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then command -v "$$p"; break; fi; done)
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 
 .PHONY: setup lock run test test-fast bench clean-work
 setup: $(VENV)/.installed
@@ -32,7 +33,7 @@ lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python $(BIN)/python -o requirements.lock
 
 run: setup
-	$(BIN)/sparrow-tfx run
+	$(BIN)/sparrow-tfx run $(RUN_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -118,7 +118,7 @@ def main(argv: List[str] = None) -> int:
 
 
 def _same_counts(ours: Dict[str, object], reference: Dict[str, object]) -> str:
-    """The report's counts of both runs: equal, or what differs (the cutoff is an approximate quantile)."""
+    """The report's counts of both runs: equal, or what differs."""
     ignored = {"wall_s", "cpu_s", "peak_rss_mb", "rss_before_mb", "loadavg_1m", "shards"}
     differ = {k: (ours.get(k), reference.get(k)) for k in sorted((set(ours) | set(reference)) - ignored)
               if ours.get(k) != reference.get(k)}

@@ -99,6 +99,9 @@ COLUMNS_BY_NAME = {c.name: c for c in COLUMNS}
 LABEL_KEY = "label"
 RATING_KEY = "rating"
 POSITIVE_RATING = 3.5  # label = rating >= 3.5
+TIME_KEY = "timestamp"
+RELEASE_YEAR_KEY = "releaseYear"
+MOVIE_GENRE_KEYS = tuple(c.name for c in COLUMNS if c.name.startswith("movieGenre"))
 USER_KEY = "userId"
 MOVIE_KEY = "movieId"
 
@@ -112,9 +115,10 @@ CATEGORICAL_FEATURES: Tuple[Categorical, ...] = (
     *(Categorical(f"userGenre{i}", oov_buckets=1, shared_vocabulary=GENRE_VOCABULARY) for i in range(1, 6)),
 )
 
+MOVIE_RATING_COUNT_KEY = "movieRatingCount"
 NUMERIC_FEATURES: Tuple[Numeric, ...] = (
     Numeric("releaseYear"),
-    Numeric("movieRatingCount", log1p=True),
+    Numeric(MOVIE_RATING_COUNT_KEY, log1p=True),
     Numeric("movieAvgRating"),
     Numeric("movieRatingStddev"),
     Numeric("userRatingCount", log1p=True),
@@ -142,3 +146,5 @@ def transformed_name(key: str) -> str:
 
 
 TRANSFORMED_LABEL_KEY = transformed_name(LABEL_KEY)
+# Passed through Transform, not a model input: the Trainer holds out the latest training records for validation.
+TRANSFORMED_TIME_KEY = transformed_name(TIME_KEY)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -22,7 +23,9 @@ class HParams:
     learning_rate: float = 1e-3
     max_epochs: int = 10
     early_stopping_patience: int = 2  # 0: no early stopping, no validation split, max_epochs on all records
-    validation_buckets: int = 10  # 1 in N training records (by hash) is the early-stopping validation set
+    # The latest fraction of the training records (by rating time) is the early-stopping validation set: it is
+    # the future of the records that train, as eval is of the whole training split on time-split data.
+    validation_fraction: float = 0.1
     hidden_units: Tuple[int, ...] = (128, 128)
     l2: float = 0.0
     dropout: float = 0.0
@@ -85,26 +88,44 @@ def build_model(vocab_sizes: Dict[str, int], hparams: HParams) -> keras.Model:
     return model
 
 
-def _is_validation(record: tf.Tensor, buckets: int) -> tf.Tensor:
-    return tf.equal(tf.strings.to_hash_bucket_fast(record, buckets), 0)
+def _timestamp(record: tf.Tensor) -> tf.Tensor:
+    return tf.io.parse_single_example(
+        record, {features.TRANSFORMED_TIME_KEY: tf.io.FixedLenFeature([], tf.int64)})[features.TRANSFORMED_TIME_KEY]
+
+
+def _records(file_pattern: List[str]) -> tf.data.Dataset:
+    files = tf.data.Dataset.list_files(file_pattern, shuffle=False)
+    return tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=tf.data.AUTOTUNE)
+
+
+def validation_start(file_pattern: List[str], fraction: float) -> int:
+    """The rating time from which the latest `fraction` of the records is held out: the exact quantile, so the
+    same records validate in every run (a hash of the serialized record moved with its encoding)."""
+    times = np.sort(np.fromiter(_records(file_pattern).map(_timestamp).as_numpy_iterator(), np.int64))
+    if not len(times):
+        raise ValueError(f"no training records in {file_pattern}")
+    start = int(times[min(len(times) - 1, round((1.0 - fraction) * (len(times) - 1)))])
+    if start == times[0]:
+        raise ValueError(f"the latest {fraction:.0%} of the training records by time would be all of them "
+                         f"({len(times)} records, rated from {times[0]} to {times[-1]}): set the hyperparameter "
+                         "validation_fraction higher, or early_stopping_patience=0 to train without validation")
+    return start
 
 
 def make_dataset(file_pattern: List[str], tft_output: tft.TFTransformOutput, batch_size: int,
-                 part: str = "all", validation_buckets: int = 10, shuffle_seed: Optional[int] = None,
+                 part: str = "all", start: int = 0, shuffle_seed: Optional[int] = None,
                  cache_file: str = "") -> tf.data.Dataset:
     """(features, label) batches streamed from Transform's gzipped TFRecords.
 
-    part: "train" or "validation" keeps records by hash of the serialized example (a fixed split inside the
-    training data, for early stopping); "all" keeps every record. Whole batches are parsed at once.
+    part: "train" keeps the records rated before `start` (see `validation_start`), "validation" the others;
+    "all" keeps every record. Whole batches are parsed at once.
     cache_file: where the first pass caches the kept records (decompressed), so later epochs neither inflate nor
     filter again; "" caches them in memory, which grows with the data.
     """
-    files = tf.data.Dataset.list_files(file_pattern, shuffle=False)
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=tf.data.AUTOTUNE)
+    records = _records(file_pattern)
     if part != "all":
         want_validation = part == "validation"
-        records = records.filter(
-            lambda r: tf.equal(_is_validation(r, validation_buckets), want_validation))
+        records = records.filter(lambda r: tf.equal(_timestamp(r) >= start, want_validation))
     records = records.cache(cache_file)
     if shuffle_seed is not None:
         records = records.shuffle(50_000, seed=shuffle_seed, reshuffle_each_iteration=True)

@@ -80,4 +80,5 @@ def preprocessing_fn(inputs: Dict[str, _Tensor]) -> Dict[str, tf.Tensor]:
         outputs[bucket.name] = tft.apply_buckets(
             tf.expand_dims(source, -1), tf.constant([bucket.boundaries]))[:, 0]
     outputs[features.TRANSFORMED_LABEL_KEY] = tf.cast(_dense(inputs[features.LABEL_KEY], 0), tf.float32)
+    outputs[features.TRANSFORMED_TIME_KEY] = tf.cast(_dense(inputs[features.TIME_KEY], 0), tf.int64)
     return outputs

@@ -135,18 +135,39 @@ def score_candidates(served: ServedVersion, user_id: int, user_features: Mapping
     return outputs[serving.PROBABILITY_KEY].numpy().reshape(-1)
 
 
+MODEL_PATH = "model"
+# Measured over the catalogue (bench/bench_catalogue.py): for a user without ratings the model's list is worse than
+# the most-rated movies, so that is what such a user gets.
+COLD_START_PATH = "cold_start_most_rated"
+
+
+def most_rated_scores(movie_entries: Sequence[dict]) -> np.ndarray:
+    """The cold-start ranking: each movie's rating count in the feature snapshot."""
+    return np.array([entry[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] or 0 for entry in movie_entries],
+                    np.float64)
+
+
+def ranking_scores(probabilities: np.ndarray, movie_entries: Sequence[dict]) -> np.ndarray:
+    """What a user's top N is ranked by: P(like | rated), the model's probability, times how often the movie is
+    rated (its snapshot rating count + 1), i.e. proportional to P(rated and liked). The probability alone answers
+    "liked, given rated" and sends rarely rated movies with high averages to everyone."""
+    return probabilities * (most_rated_scores(movie_entries) + 1.0)
+
+
 @dataclasses.dataclass
 class Recommendation:
     movie_id: int
     title: str
     genres: List[str]
-    score: float
+    score: float  # the ranking score (`ranking_scores`), or the rating count on the cold-start path
+    probability: Optional[float]  # the model's P(like | rated); None on the cold-start path
 
 
 @dataclasses.dataclass
 class Recommendations:
     user_id: int
-    known_user: bool  # False: no ratings in the snapshot, scored with an empty history and an OOV userId
+    known_user: bool  # False: no ratings in the snapshot
+    path: str  # MODEL_PATH, or COLD_START_PATH for a user without ratings
     user_features: Dict[str, object]
     rated: int  # movies the user has rated, left out of the candidates
     candidates: int
@@ -176,13 +197,18 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
     if not movie_ids:
         raise ValueError(f"user {user_id} has no candidate movies left (rated {len(rated)} of {len(served.movies)})")
     entries = [served.movies[m] for m in movie_ids]
+    path = MODEL_PATH if rated else COLD_START_PATH
     served.candidates  # converted once per loaded version, as a server would at load: not a request's latency
     timings = []
     for _ in range(2):
         started = time.perf_counter()
-        scores = score_candidates(served, user_id, user[snapshot.FEATURES], movie_ids)
+        probabilities = (score_candidates(served, user_id, user[snapshot.FEATURES], movie_ids)
+                         if path == MODEL_PATH else None)
+        scores = most_rated_scores(entries) if probabilities is None else ranking_scores(probabilities, entries)
         timings.append(time.perf_counter() - started)
     order = sorted(range(len(entries)), key=lambda i: (-scores[i], movie_ids[i]))[:top]
     items = [Recommendation(movie_ids[i], entries[i][snapshot.TITLE], entries[i][snapshot.GENRES],
-                            float(scores[i])) for i in order]
-    return Recommendations(user_id, known, user[snapshot.FEATURES], len(rated), len(movie_ids), items, *timings)
+                            float(scores[i]), None if probabilities is None else float(probabilities[i]))
+             for i in order]
+    return Recommendations(user_id, known, path, user[snapshot.FEATURES], len(rated), len(movie_ids), items,
+                           *timings)

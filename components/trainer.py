@@ -70,8 +70,9 @@ def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: mode
     keras.utils.set_random_seed(hparams.seed)
     validate = hparams.early_stopping_patience > 0
     parts = ("train", "validation") if validate else ("all",)
+    start = model_lib.validation_start(train_files, hparams.validation_fraction) if validate else 0
     datasets = {
-        part: model_lib.make_dataset(train_files, tft_output, hparams.batch_size, part, hparams.validation_buckets,
+        part: model_lib.make_dataset(train_files, tft_output, hparams.batch_size, part, start,
                                      shuffle_seed=hparams.seed if part != "validation" else None,
                                      cache_file=os.path.join(cache_dir, part))
         for part in parts}

@@ -1,16 +1,18 @@
 """Runs `create_pipeline` locally with TFX's BeamDagRunner (side branches beside it) and ML Metadata in SQLite."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
 
 from components import file_systems, serving_dir
 from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
+from pipeline.progress import Progress
 from pipeline.side_branch_runner import SideBranchDagRunner
 from pipeline import pipeline as pipeline_lib
 
@@ -49,8 +51,12 @@ def run(
     enable_cache: bool = True,
     allow_anomalies: bool = False,
     sample_gen: Optional[SampleGenConfig] = None,
+    progress: Optional[Callable[[int], Progress]] = None,
 ) -> metadata.RunRecord:
-    """Runs the whole pipeline and returns what ML Metadata recorded of this run; ComponentFailed if a node failed."""
+    """Runs the whole pipeline and returns what ML Metadata recorded of this run; ComponentFailed if a node failed.
+
+    progress: makes the run's Progress from the number of nodes (None: none shown).
+    """
     file_systems.register_for(paths.pipeline_root, paths.serving_dir)
     pipeline = pipeline_lib.create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
@@ -71,9 +77,11 @@ def run(
         sample_gen=sample_gen,
         serving_state=serving_dir.serving_state(paths.serving_dir))  # held still by the work dir's lock
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
-    runner = SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES)
+    shown = progress(len(pipeline.components)) if progress else None
+    runner = SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES, shown)
     try:
-        runner.run(pipeline)
+        with shown or contextlib.nullcontext():
+            runner.run(pipeline)
     except Exception as error:  # a node's own exception, whatever its type
         raise ComponentFailed(error, _own_run(paths, runner.run_id)) from error
     return _own_run(paths, runner.run_id)

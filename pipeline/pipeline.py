@@ -23,6 +23,7 @@ from tfx.utils import proto_utils
 from components import evaluation, preprocessing
 from components import trainer as trainer_lib
 from components.atomic_pusher.component import AtomicPusher
+from components.catalogue_eval.component import CatalogueEvaluator
 from components.data_gate.component import DataGate
 from components.evaluator.component import Evaluator
 from components.feature_snapshot.component import FeatureSnapshot
@@ -135,6 +136,7 @@ def create_pipeline(
         baseline_model=baseline.outputs["baseline_model"],
         eval_config=_run_time(EVAL_CONFIG_PARAMETER, evaluation.eval_config(min_auc, max_auc_regression),
                               runtime_parameters))
+    catalogue_evaluator = CatalogueEvaluator(examples=example_gen.outputs["examples"], model=trainer.outputs["model"])
     # Only a blessed model reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
     blessed = evaluator.outputs["blessing"].future()[0].custom_property(
         evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == evaluator_constants.BLESSED_VALUE
@@ -147,7 +149,7 @@ def create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, transform, feature_snapshot,
-                    trainer, baseline, evaluator, pusher],
+                    trainer, baseline, evaluator, catalogue_evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [])

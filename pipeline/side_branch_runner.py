@@ -27,6 +27,8 @@ from tfx.orchestration.beam import beam_dag_runner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
+from pipeline.progress import Progress
+
 
 def _serve(connection: Connection, pipeline_root: str) -> None:
     """The worker: import what running a node needs, say it is ready, then run each node it is sent."""
@@ -108,9 +110,18 @@ class _Worker:
 @dataclasses.dataclass
 class _Run:
     side_nodes: frozenset
-    worker: _Worker
+    worker: Optional[_Worker]  # None without side nodes
+    progress: Optional[Progress]
     running: Dict[str, concurrent.futures.Future] = dataclasses.field(default_factory=dict)
     side_nodes_reached: Set[str] = dataclasses.field(default_factory=set)
+
+    def started(self, node_id: str) -> None:
+        if self.progress:
+            self.progress.started(node_id)
+
+    def finished(self, node_id: str, failed: bool) -> None:
+        if self.progress:
+            self.progress.finished(node_id, failed)
 
 
 # Runs in progress in this process, by id: Beam pickles the node DoFns, so they carry the id, not the worker.
@@ -129,27 +140,37 @@ class _NodeDoFn(beam_dag_runner.PipelineNodeAsDoFn):
         for node_id, future in run.running.items():
             if node_id in self._pipeline_node.upstream_nodes or (future.done() and future.exception()):
                 future.result()  # waits for an upstream side node; re-raises a side node's error, failing the run
+        run.started(self._node_id)
         in_worker = False
         if self._node_id in run.side_nodes:
             run.side_nodes_reached.add(self._node_id)
             in_worker = run.worker.ready()
             if in_worker:
-                run.running[self._node_id] = run.worker.submit(self)
+                future = run.running[self._node_id] = run.worker.submit(self)
+                future.add_done_callback(lambda done: run.finished(self._node_id, done.exception() is not None))
             if run.side_nodes_reached == run.side_nodes:
                 run.worker.retire()
-        if not in_worker:
+        if in_worker:
+            return
+        try:
             super().process(element, *signals)
+        except BaseException:
+            run.finished(self._node_id, failed=True)
+            raise
+        run.finished(self._node_id, failed=False)
 
 
 class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
-    """BeamDagRunner that runs `side_nodes` (node ids) in a worker process when the machine has 2+ CPUs."""
+    """BeamDagRunner that runs `side_nodes` (node ids) in a worker process when the machine has 2+ CPUs, and tells
+    `progress` when each node starts and ends."""
 
-    def __new__(cls, side_nodes: Collection[str] = ()):
+    def __new__(cls, side_nodes: Collection[str] = (), progress: Optional[Progress] = None):
         return super().__new__(cls)
 
-    def __init__(self, side_nodes: Collection[str] = ()):
+    def __init__(self, side_nodes: Collection[str] = (), progress: Optional[Progress] = None):
         super().__init__()
         self._side_nodes = frozenset(side_nodes) if (os.cpu_count() or 1) > 1 else frozenset()
+        self._progress = progress
         self.run_id: Optional[str] = None  # the last run's id: its pipeline_run context in ML Metadata
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
@@ -158,15 +179,18 @@ class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
         self.run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S.%f")
         runtime_parameter_utils.substitute_runtime_parameter(
             pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self.run_id})
-        if not self._side_nodes:
+        if not self._side_nodes and not self._progress:
             return super().run_with_ir(pipeline, run_options)
         run_id = uuid.uuid4().hex
-        _RUNS[run_id] = run = _Run(self._side_nodes, _Worker(pipeline.runtime_spec.pipeline_root.field_value.string_value))
+        pipeline_root = pipeline.runtime_spec.pipeline_root.field_value.string_value
+        _RUNS[run_id] = run = _Run(self._side_nodes, _Worker(pipeline_root) if self._side_nodes else None,
+                                   self._progress)
         self._PIPELINE_NODE_DO_FN_CLS = functools.partial(_NodeDoFn, run_id)
         try:
             super().run_with_ir(pipeline, run_options)
             for future in run.running.values():
                 future.result()  # side nodes nothing downstream waited for
         finally:
-            run.worker.close()  # a side node still running finishes and records its state
+            if run.worker:
+                run.worker.close()  # a side node still running finishes and records its state
             del _RUNS[run_id]

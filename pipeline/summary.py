@@ -6,9 +6,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components.catalogue_eval import spec as catalogue_spec
 from pipeline import metadata
 
 EVALUATOR = "Evaluator"
+CATALOGUE_EVALUATOR = "CatalogueEvaluator"
 PUSHER = "Pusher"
 SERVING_BASELINE = "ServingBaseline"
 BASELINE_MODEL = "baseline"  # the Evaluator's name for the baseline model spec (tfma.constants.BASELINE_KEY)
@@ -18,6 +20,20 @@ CANDIDATE_MODEL = "candidate"  # tfma.constants.CANDIDATE_KEY
 def model_name(key) -> str:
     """The model a TFMA key belongs to; a run without a baseline leaves its one model unnamed."""
     return key.model_name or CANDIDATE_MODEL
+
+
+def stored_model_name(evaluation_uri: str, model: str = CANDIDATE_MODEL) -> str:
+    """The name TFMA wrote `model`'s results under in an Evaluator's output: "" for the candidate of a run without
+    a baseline (TFMA leaves a single model unnamed), the model's own name otherwise."""
+    import tensorflow_model_analysis as tfma
+
+    stored = {item.key.model_name for proto in tfma.load_metrics(evaluation_uri)
+              for item in proto.metric_keys_and_values}
+    if model in stored:
+        return model
+    if model == CANDIDATE_MODEL and stored == {""}:
+        return ""
+    raise ValueError(f"{evaluation_uri}: no results of the {model} model (models there: {sorted(stored)})")
 SliceKey = Tuple[Tuple[str, Any], ...]  # ((column, value), ...); () is the overall slice
 OVERALL: SliceKey = ()
 
@@ -168,6 +184,7 @@ class RunSummary:
     pushed_dir: Optional[str]  # the version directory now serving this model (new or already there)
     newly_pushed: bool
     gate: Optional[GateReport] = None
+    catalogue: Dict[str, float] = dataclasses.field(default_factory=dict)  # CatalogueEvaluator's figures
 
     @property
     def succeeded(self) -> bool:
@@ -194,7 +211,8 @@ class RunSummary:
             metrics=_flat(overall) if overall else {},
             pushed_dir=pushed_dir,
             newly_pushed=newly_pushed,
-            gate=GateReport.load(evaluation.uri, overall, _baseline_model(record)) if evaluation else None)
+            gate=GateReport.load(evaluation.uri, overall, _baseline_model(record)) if evaluation else None,
+            catalogue=_catalogue_figures(record))
 
     def lines(self) -> list:
         out = [f"run {self.run_id}"]
@@ -204,6 +222,7 @@ class RunSummary:
             out.append(f"eval ROC AUC {auc:.4f}  PR AUC {pr_auc:.4f}  accuracy "
                        f"{self.metrics.get('binary_accuracy', float('nan')):.4f}  "
                        f"examples {self.metrics.get('example_count', 0):.0f}")
+        out += catalogue_lines(self.catalogue)
         if self.gate:
             out += self.gate.lines()
         out.append(f"blessed: {'yes' if self.blessed else 'no'}")
@@ -213,3 +232,27 @@ class RunSummary:
         else:
             out.append("serving model: unchanged (nothing pushed)")
         return out
+
+
+def _catalogue_figures(record: metadata.RunRecord) -> Dict[str, float]:
+    node = record.node(CATALOGUE_EVALUATOR)
+    artifact = node.output(catalogue_spec.EVALUATION_KEY) if node else None
+    return {name: metadata.custom_property(artifact, name) for name in artifact.custom_properties} if artifact else {}
+
+
+def catalogue_lines(figures: Dict[str, float], top_n: int = 10) -> List[str]:
+    """Top-N over the catalogue, ours beside each baseline, users with history and cold-start users apart."""
+    out = []
+    for group, label in (("with_history", "users with history"), ("cold_start", "cold-start users")):
+        users = figures.get(catalogue_spec.property_name(catalogue_spec.OURS, group, "users"))
+        if not users:
+            continue
+        out.append(f"top {top_n} over the catalogue, {int(users)} {label}:")
+        for metric in (f"hit@{top_n}", f"recall@{top_n}", f"ndcg@{top_n}"):
+            ours = figures[catalogue_spec.property_name(catalogue_spec.OURS, group, metric)]
+            cells = [f"ours {ours:.4f}"]
+            for baseline in catalogue_spec.BASELINES:
+                value = figures[catalogue_spec.property_name(baseline, group, metric)]
+                cells.append(f"{baseline} {value:.4f}" + (f" ({ours / value:.2f}x)" if value else ""))
+            out.append(f"  {metric:<10} " + "  ".join(cells))
+    return out

@@ -45,6 +45,7 @@ class PipelineRun:
     paths: configs.LocalPaths
     data_root: str  # the run's generated data as sample CSVs, `train/` and `eval/` (the same samples as SampleGen's)
     stdout: str
+    stderr: str = ""
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +57,7 @@ def e2e_run(tmp_path_factory) -> PipelineRun:
     result = run_cli("run", "--work-dir", work_dir, "--size", str(E2E_DATA_SIZE), "--min-auc", str(E2E_MIN_AUC))
     generated = str(tmp_path_factory.mktemp("e2e-data"))  # `run` writes only the raw files it reads
     synthetic.generate(generated, E2E_DATA_SIZE, configs.DEFAULT_DATA_SEED)
-    return PipelineRun(configs.LocalPaths(work_dir), os.path.join(generated, "samples"), result.stdout)
+    return PipelineRun(configs.LocalPaths(work_dir), os.path.join(generated, "samples"), result.stdout, result.stderr)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -221,6 +221,7 @@ def test_compiled_spec_runs_task_by_task_as_open_source_kfp_runs_it(compiled_pip
     assert results["ServingBaseline"].outputs["baseline_model"].metadata["is_candidate"] == 1
     assert results["Evaluator"].outputs["blessing"].metadata["blessed"] == 1
     assert results["Pusher"].outputs["pushed_model"].metadata["pushed"] == 1
+    assert results["CatalogueEvaluator"].outputs["catalogue_evaluation"].metadata["ours_all_users"] > 0
     assert len(served_versions(compiled_pipeline.serving_dir)) == 1
 
     # Second run: the same data (upstream tasks served from KFP's cache), a threshold no model reaches.

@@ -12,7 +12,7 @@ from tests.conftest import E2E_DATA_SIZE, E2E_MIN_AUC, run_cli, shared_data
 
 pytestmark = pytest.mark.e2e
 CORE_NODES = {"StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform", "Trainer", "ServingBaseline",
-              "Evaluator", "Pusher"}
+              "Evaluator", "CatalogueEvaluator", "Pusher"}
 
 
 def _example(row: dict) -> bytes:

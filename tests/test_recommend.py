@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from components import recommender, serving_dir
+from components import features, recommender, serving_dir
 from components.feature_snapshot import snapshot
 from tests.conftest import run_cli
 from tests.serving_data import raw_dir
@@ -73,10 +73,17 @@ def test_recommend_ranks_every_candidate_by_its_score(served, heavy_user, rated_
 def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run):
     result = run_cli("recommend", "--user", str(UNKNOWN_USER), "--top", "5", "--serving-dir",
                      e2e_run.paths.serving_dir)
-    assert f"user {UNKNOWN_USER} is unknown" in result.stdout
+    assert f"user {UNKNOWN_USER} is unknown" in result.stdout and "cold start (cold_start_most_rated)" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 5, result.stdout
-    assert "candidates in one batched serve_features call" in result.stdout
+
+
+def test_a_user_without_ratings_gets_the_most_rated_movies(served, heavy_user):
+    cold = recommender.recommend(served, UNKNOWN_USER, top=5)
+    counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
+    assert cold.path == recommender.COLD_START_PATH and not cold.known_user
+    assert [i.movie_id for i in cold.items] == sorted(counts, key=lambda m: (-counts[m], m))[:5]
+    assert recommender.recommend(served, heavy_user, top=5).path == recommender.MODEL_PATH
 
 
 def test_given_candidates_are_scored_as_given(served, heavy_user):

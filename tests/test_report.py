@@ -125,6 +125,40 @@ def test_notebook_is_valid_and_calls_existing_tfma_and_tfdv_functions():
     assert missing == []
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_notebook_runs_top_to_bottom_on_a_first_run(e2e_run, monkeypatch):
+    """In a real python3 kernel, against the shared run: its one model unnamed in TFMA's output, no baseline."""
+    import nbclient
+
+    first_run = metadata.runs(e2e_run.paths.metadata_path, configs.PIPELINE_NAME)[0]
+    monkeypatch.setenv("SPARROW_TFX_METADATA", e2e_run.paths.metadata_path)
+    monkeypatch.setenv("SPARROW_TFX_RUN", first_run.run_id)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
+                            resources={"metadata": {"path": REPO_ROOT}}).execute()  # raises on a cell's error
+
+    outputs = {cell.source: [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+               for cell in notebook.cells if cell.cell_type == "code"}
+    widgets = notebook.metadata.widgets[WIDGET_STATE]["state"]
+
+    def widget_state(call: str) -> dict:
+        [shown] = next(out for source, out in outputs.items() if call in source)
+        return widgets[shown.data[WIDGET_VIEW]["model_id"]]["state"]
+
+    slices = [s["slice"] for s in widget_state("render_slicing_metrics")["data"]]
+    assert len(slices) > 1 and all(s.startswith("movieGenre1:") for s in slices), slices
+    assert widget_state("render_plot")["data"]
+    assert any(first_run.run_id in o.text for o in next(c.outputs for c in notebook.cells if "run.lines()" in c.source)
+               if o.output_type == "stream")
+    for call in ("load_validation_result", "visualize_statistics", "display_anomalies"):
+        assert next(out for source, out in outputs.items() if call in source), call
+
+
 # --- the command on a real run ------------------------------------------------------------------------------
 
 class _Links(html.parser.HTMLParser):

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence
 import apache_beam as beam
 import numpy as np
 import pytest
+import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from pipeline.datasets import synthetic
 
 Rating, Movie = sample_features.Rating, sample_features.Movie
 HALF_STARS = tuple(x / 2 for x in range(1, 11))
+T0 = 946684800  # 2000-01-01: raw rating times must be plausible (raw_rows.TimestampRange)
 
 
 def write_raw(directory, movies: Dict[int, Movie], ratings: Sequence[Rating]) -> str:
@@ -108,7 +110,7 @@ def small_world(draw, offset: int):
         year = draw(st.one_of(st.none(), st.integers(1920, 2015)))
         movies[movie_id] = Movie(movie_id, year, tuple(genres))
     rows = draw(st.lists(st.tuples(st.integers(offset + 1, offset + 4), st.sampled_from(sorted(movies)),
-                                   st.sampled_from(HALF_STARS), st.integers(0, 12)),
+                                   st.sampled_from(HALF_STARS), st.integers(T0, T0 + 12)),
                          max_size=30, unique_by=lambda t: (t[0], t[1], t[3])))
     return movies, [Rating(u, m, s, t) for u, m, s, t in rows]
 
@@ -140,6 +142,10 @@ def test_every_sample_equals_the_brute_force_over_earlier_ratings(tmp_path_facto
     skipped = sum(v for k, v in report.counts(counts).items() if k.startswith(report.SKIPPED))
     assert counts["ratings_read"] == counts["ratings_valid"] == len(ratings)
     assert counts["samples_train"] + counts["samples_eval"] + skipped == len(ratings)
+    # The cutoff is the exact quantile (sharded or not), so every run splits the same ratings the same way.
+    times = sorted(r.timestamp for r in ratings)
+    expected = times[round((1 - config.eval_fraction) * (len(times) - 1))] if times else 0
+    assert counts["eval_cutoff_timestamp"] == expected
     if samples[spec.EVAL_SPLIT]:
         cutoff = counts["eval_cutoff_timestamp"]
         assert all(s["timestamp"] < cutoff for s in samples[spec.TRAIN_SPLIT])
@@ -149,8 +155,8 @@ def test_every_sample_equals_the_brute_force_over_earlier_ratings(tmp_path_facto
 def test_the_user_window_keeps_the_last_100_earlier_ratings(tmp_path):
     # One user rates 130 movies, several at the same second; the window and its tie order matter here.
     movies = {m: Movie(m, 1950 + m % 60, (features.GENRES[m % 7],)) for m in range(1, 131)}
-    ratings = [Rating(1, m, HALF_STARS[(m * 7) % 10], m // 3) for m in range(1, 131)]
-    ratings += [Rating(2, m, 4.0, 50) for m in range(1, 131, 9)]
+    ratings = [Rating(1, m, HALF_STARS[(m * 7) % 10], T0 + m // 3) for m in range(1, 131)]
+    ratings += [Rating(2, m, 4.0, T0 + 50) for m in range(1, 131, 9)]
     samples, _ = run_sample_gen(write_raw(tmp_path / "raw", movies, ratings), tmp_path / "out")
     config = SampleGenConfig()
     assert_same_samples(samples[spec.TRAIN_SPLIT] + samples[spec.EVAL_SPLIT], brute_force(ratings, movies, config))
@@ -206,22 +212,22 @@ def test_user_last_split_puts_each_users_last_ratings_in_eval(tmp_path, world):
 
 def test_missing_values_are_absent_features(tmp_path):
     movies = {1: Movie(1, None, ("Drama",)), 2: Movie(2, 1999, ("Comedy", "Romance"))}
-    ratings = [Rating(1, 1, 4.0, 10), Rating(1, 2, 2.0, 20), Rating(2, 2, 5.0, 30)]
+    ratings = [Rating(1, 1, 4.0, T0 + 10), Rating(1, 2, 2.0, T0 + 20), Rating(2, 2, 5.0, T0 + 30)]
     samples, _ = run_sample_gen(write_raw(tmp_path / "raw", movies, ratings), tmp_path / "out",
                                 SampleGenConfig(min_user_history=0))
     by_key = {sample_key(s): s for split in samples.values() for s in split}
-    first = by_key[(1, 1, 10)]
+    first = by_key[(1, 1, T0 + 10)]
     assert first["releaseYear"] is None and first["movieAvgRating"] is None and first["userGenre1"] is None
     assert first["movieGenre1"] == "Drama" and first["userRatingCount"] == 0 and first["label"] == 1
-    second = by_key[(1, 2, 20)]
+    second = by_key[(1, 2, T0 + 20)]
     assert second["userRatedMovie1"] == 1 and second["userGenre1"] == "Drama" and second["userAvgRating"] == 4.0
-    assert by_key[(2, 2, 30)]["movieRatingCount"] == 1
+    assert by_key[(2, 2, T0 + 30)]["movieRatingCount"] == 1
 
 
 def _with_bad_rows(raw_dir: str, ratings: Sequence[Rating]) -> None:
     """Appends malformed rows, unknown movies, repeated ratings (some repeated twice) and a movie defined twice."""
     with open(f"{raw_dir}/ratings.csv", "a") as f:
-        f.write("1,x,4.0,5\n7,7,9.0,5\n3,999999,4.0,5\n1,2,3\n")
+        f.write(f"1,x,4.0,{T0}\n7,7,9.0,{T0}\n3,999999,4.0,{T0}\n1,2,3\n")
         f.writelines(f"{r.user_id},{r.movie_id},{r.rating},{r.timestamp}\n" for r in ratings[::97] + ratings[::300])
     with open(f"{raw_dir}/movies.csv", "a") as f:
         f.write(f"{ratings[0].movie_id},Again (1990),Drama\nabc,Broken,Drama\n")
@@ -273,3 +279,16 @@ def test_shard_count_follows_the_ratings_size_on_the_direct_runner_only(tmp_path
     assert beam_samples.shard_count(SampleGenConfig(shuffle_shards=5), [str(ratings)], dataflow) == 5
     with pytest.raises(ValueError, match=r"shuffle_shards must be >= 0 \(0: automatic\), not -1"):
         SampleGenConfig(shuffle_shards=-1)
+
+
+def test_read_samples_takes_csv_example_gen_empty_cells_as_absent(tmp_path):
+    """CsvExampleGen writes an empty CSV cell as a feature with no value; SampleGen leaves it out."""
+    example = tf.train.Example()
+    example.features.feature[features.USER_KEY].int64_list.value.append(7)
+    example.features.feature[features.MOVIE_GENRE_KEYS[2]].bytes_list.SetInParent()
+    example.features.feature[features.RELEASE_YEAR_KEY].int64_list.SetInParent()
+    with tf.io.TFRecordWriter(str(tmp_path / "data.gz"), options="GZIP") as writer:
+        writer.write(example.SerializeToString())
+    [sample] = beam_samples.read_samples(str(tmp_path))
+    assert sample[features.USER_KEY] == 7
+    assert sample[features.MOVIE_GENRE_KEYS[2]] is None and sample[features.RELEASE_YEAR_KEY] is None

@@ -1,6 +1,7 @@
 """SampleGen's executor on tiny artifacts: ExampleGen's layout, the report, malformed rows, real MovieLens data."""
 from __future__ import annotations
 
+import datetime
 import os
 import random
 
@@ -69,21 +70,21 @@ def test_examples_validate_against_the_committed_schema(synthetic_output):
         assert not anomalies.anomaly_info, (split, anomalies)
 
 
-# Line 1 is the header; lines 2-9 are good ratings of users 1-2, the others are malformed.
+# Line 1 is the header; lines 2-9 are good ratings of users 1-2 (times in 2001), the others are malformed.
 RATINGS = """userId,movieId,rating,timestamp
-1,1,4.0,100
-1,2,3.0,200
-1,1,2.0,300
-2,2,5.0,100
-2,1,1.5,200
-2,2,4.5,300
-1,2,4.0,400
-2,1,4.0,400
-1,2,7.0,500
-x,1,4.0,500
+1,1,4.0,1000000100
+1,2,3.0,1000000200
+1,1,2.0,1000000300
+2,2,5.0,1000000100
+2,1,1.5,1000000200
+2,2,4.5,1000000300
+1,2,4.0,1000000400
+2,1,4.0,1000000400
+1,2,7.0,1000000500
+x,1,4.0,1000000500
 1,1,4.0
-3,99,4.0,500
-2,1,4.0,400
+3,99,4.0,1000000500
+2,1,4.0,1000000400
 """
 BAD_MOVIES = GOOD_MOVIES + "2,Heat again (1995),Action\nabc,Broken,Drama\n"
 
@@ -100,7 +101,7 @@ def test_malformed_rows_are_counted_with_file_and_line(tmp_path):
         f"{ratings_path}:11: userId 'x' is not an integer",
         f"{ratings_path}:12: expected 4 columns (userId,movieId,rating,timestamp), found 3: '1,1,4.0'",
         f"{ratings_path}:13: movieId 99 is not in movies.csv",
-        f"{ratings_path}:14: userId 2, movieId 1 and timestamp 400 repeat {ratings_path}:9",
+        f"{ratings_path}:14: userId 2, movieId 1 and timestamp 1000000400 repeat {ratings_path}:9",
     ]
     assert {k: v for k, v in counts.items() if k.startswith(report.REJECTED)} == {
         "rejected_duplicate_movie": 1, "rejected_bad_number": 2, "rejected_rating_out_of_range": 1,
@@ -113,7 +114,7 @@ def test_malformed_rows_are_counted_with_file_and_line(tmp_path):
 
 @pytest.mark.parametrize("shuffle_shards", [1, 3])
 def test_any_malformed_row_fails_the_run_by_default(tmp_path, shuffle_shards):
-    raw = write_files(tmp_path / "raw", RATINGS.replace("x,1,4.0,500\n", ""), GOOD_MOVIES)
+    raw = write_files(tmp_path / "raw", RATINGS.replace("x,1,4.0,1000000500\n", ""), GOOD_MOVIES)
     with pytest.raises(ValueError) as failure:
         run_executor(raw, tmp_path / "out", SampleGenConfig(shuffle_shards=shuffle_shards))
     ratings = os.path.join(raw, "ratings.csv")
@@ -123,9 +124,45 @@ def test_any_malformed_row_fails_the_run_by_default(tmp_path, shuffle_shards):
         f"  {ratings}:10: rating 7.0 is outside [0.5, 5.0]\n"
         f"  {ratings}:11: expected 4 columns (userId,movieId,rating,timestamp), found 3: '1,1,4.0'\n"
         f"  {ratings}:12: movieId 99 is not in movies.csv\n"
-        f"  {ratings}:13: userId 2, movieId 1 and timestamp 400 repeat {ratings}:9\n"
-        f"all of them: {tmp_path / 'out' / spec.REJECTED_ROWS_DIR}")
+        f"  {ratings}:13: userId 2, movieId 1 and timestamp 1000000400 repeat {ratings}:9\n"
+        f"all of them: {tmp_path / 'out'}-{spec.REJECTED_ROWS_DIR}\n"
+        "Fix the rows, or let up to N through with --sample-option max_rejected_rows=N (they are then left out and "
+        "counted)")
+    kept = tmp_path / f"out-{spec.REJECTED_ROWS_DIR}"  # beside the artifact, which TFX deletes after a failure
+    assert sorted(line for name in os.listdir(kept) for line in (kept / name).read_text().splitlines()) == [
+        line.strip() for line in str(failure.value).splitlines()[1:5]]
     assert not os.path.exists(tmp_path / "out" / spec.WORK_DIR)  # the intermediates, also of a failed run
+
+
+def test_implausible_timestamps_are_malformed_rows(tmp_path):
+    ratings = RATINGS.split("1,2,7.0")[0] + "1,1,5.0,1000000600000\n2,2,1.0,788918399\n"
+    raw = write_files(tmp_path / "raw", ratings)
+    counts = report.load(run_executor(raw, tmp_path / "out", SampleGenConfig(max_rejected_rows=2)).uri)
+    path = os.path.join(raw, "ratings.csv")
+    assert counts["first_rejected_rows"] == [
+        f"{path}:10: timestamp 1000000600000 (year 33658) is after the plausible range 1995-01-01..{_tomorrow()} "
+        "(milliseconds? ratings.csv has seconds since 1970); widen it with --sample-option "
+        "earliest_rating_date=YYYY-MM-DD or latest_rating_days_ahead=DAYS",
+        f"{path}:11: timestamp 788918399 (year 1994) is before the plausible range 1995-01-01..{_tomorrow()}; "
+        "widen it with --sample-option earliest_rating_date=YYYY-MM-DD or latest_rating_days_ahead=DAYS"]
+    assert counts["rejected_implausible_timestamp"] == 2 and counts["ratings_valid"] == 8
+    # The option the message names lets the 1994 rating through.
+    widened = report.load(run_executor(raw, tmp_path / "widened", SampleGenConfig(
+        max_rejected_rows=1, earliest_rating_date="1990-01-01")).uri)
+    assert widened["rejected_implausible_timestamp"] == 1 and widened["ratings_valid"] == 9
+
+
+def _tomorrow() -> str:
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+
+
+def test_timestamp_range_is_configurable():
+    plausible = raw_rows.TimestampRange.of("1970-01-01", 0, now=1000)
+    assert plausible == (0, 1000) and raw_rows.parse_rating("1,2,4.0,1000", plausible).timestamp == 1000
+    with pytest.raises(raw_rows.BadRow, match="timestamp 1001 .* is after"):
+        raw_rows.parse_rating("1,2,4.0,1001", plausible)
+    with pytest.raises(ValueError, match="earliest_rating_date must be a date YYYY-MM-DD, not '95-1-1'"):
+        SampleGenConfig(earliest_rating_date="95-1-1")
 
 
 def test_wrong_header_or_missing_file_stops_with_the_path(tmp_path):

@@ -21,6 +21,8 @@ def transformed(tmp_path_factory):
     rng = np.random.default_rng(0)
     rows = [_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), avg_rating=float(rng.uniform(2, 5)),
                  count=int(rng.integers(1, 500)), label=int(rng.random() < 0.5)) for _ in range(ROWS)]
+    for second, row in enumerate(rows):
+        row["timestamp"] = [1000 + second]
     metadata = dataset_metadata.DatasetMetadata(schema.build_schema())
     out_dir = tmp_path_factory.mktemp("transform")
     with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")),
@@ -46,8 +48,9 @@ def test_without_early_stopping_every_record_trains_for_max_epochs(transformed):
 def test_early_stopping_holds_out_a_validation_split_and_runs_several_steps_per_call(transformed):
     # 300 rows at batch 16 are ~17 steps an epoch, fewer than the steps per execution: the size is declared.
     assert ROWS / 16 < model.STEPS_PER_EXECUTION
-    built, summary = trainer.fit(*transformed, model.HParams(batch_size=16, max_epochs=4, validation_buckets=4))
-    assert 0 < summary["train_examples_per_epoch"] < ROWS
+    built, summary = trainer.fit(*transformed, model.HParams(batch_size=16, max_epochs=4, validation_fraction=0.25))
+    # Distinct rating times: the records before the 0.75 quantile train, the latest quarter validates.
+    assert summary["train_examples_per_epoch"] == round(0.75 * (ROWS - 1))
     assert 1 <= summary["epochs_run"] <= 4
     assert all("val_roc_auc" in epoch and epoch["examples_per_second"] > 0 for epoch in summary["epochs"])
     assert built.optimizer.iterations.numpy() > 0
@@ -71,3 +74,15 @@ def test_records_are_cached_in_files_and_fit_removes_its_own(transformed, tmp_pa
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     trainer.fit(files, tft_output, hparams)
     assert not list(temporary.iterdir())
+
+
+def test_the_same_records_and_seed_train_the_same_model(transformed):
+    # Same code, same data, same seed: same validation records, same epochs, same weights.
+    hparams = model.HParams(batch_size=16, max_epochs=3, validation_fraction=0.25, early_stopping_patience=1)
+    runs = [trainer.fit(*transformed, hparams) for _ in range(2)]
+    (first, first_summary), (second, second_summary) = runs
+    assert first_summary["epochs_run"] == second_summary["epochs_run"]
+    assert first_summary["train_examples_per_epoch"] == second_summary["train_examples_per_epoch"]
+    assert [e["val_roc_auc"] for e in first_summary["epochs"]] == [e["val_roc_auc"] for e in second_summary["epochs"]]
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -39,7 +39,7 @@ from components.sample_gen.example_encoding import to_example
 
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
 REJECTED_EXAMPLES_KEPT = 10  # the report lists the first rejected rows (by file and line)
-_QUANTILES = 1000  # the eval cutoff is within 1/1000 of the requested fraction
+_DAY = 86_400  # the exact cutoff is found in two counting passes: which day, then which second of it
 # shuffle_shards=0 on the direct runner: a shard per this many bytes of ratings files (~100k ratings of MovieLens)
 SHARD_BYTES = 2_500_000
 _REJECTED = "rejected"
@@ -142,15 +142,16 @@ class _Movies:
 
 
 class _ParseRatings(beam.DoFn):
-    def __init__(self, paths: Sequence[str]):
+    def __init__(self, paths: Sequence[str], timestamps: raw_rows.TimestampRange):
         self._paths = paths
+        self._timestamps = timestamps
         self._movies = _Movies()
 
     def process(self, numbered, movie_table: bytes):
         movies = self._movies(movie_table)
         file_index, line, raw = numbered
         try:
-            rating = raw_rows.parse_rating(raw_rows.decode(raw))
+            rating = raw_rows.parse_rating(raw_rows.decode(raw), self._timestamps)
             if rating.movie_id not in movies:
                 raise raw_rows.BadRow(raw_rows.UNKNOWN_MOVIE, f"movieId {rating.movie_id} is not in movies.csv")
         except raw_rows.BadRow as bad:
@@ -219,8 +220,59 @@ class _UserStage(beam.DoFn):
             report.counter(name).inc(count)
 
 
-def _quantile(sorted_values: Sequence[int], q: float) -> int:
-    return sorted_values[round(q * (len(sorted_values) - 1))] if sorted_values else 0
+def _day(timestamp: int) -> int:
+    return timestamp // _DAY
+
+
+def _second(timestamp: int) -> int:
+    return timestamp
+
+
+class _CountBy(beam.CombineFn):
+    """{key(value): count} over a PCollection: merging counts is exact and order-free, so the result is the same
+    whatever the runner's bundles (an approximate quantile's is not)."""
+
+    def __init__(self, key: Callable[[int], int]):
+        self._key = key
+
+    def create_accumulator(self):
+        return collections.Counter()
+
+    def add_input(self, counts, value):
+        counts[self._key(value)] += 1
+        return counts
+
+    def merge_accumulators(self, accumulators):
+        merged = collections.Counter()
+        for counts in accumulators:
+            merged.update(counts)
+        return merged
+
+    def extract_output(self, counts):
+        return dict(counts)
+
+
+def _rank_in(counts: Mapping[int, int], rank: int) -> Tuple[int, int]:
+    """The key holding the value of 0-based `rank` in key order, and that value's rank among the key's values."""
+    for key in sorted(counts):
+        if rank < counts[key]:
+            return key, rank
+        rank -= counts[key]
+    raise ValueError(f"rank {rank} beyond the {sum(counts.values())} counted values")
+
+
+def _cutoff_day(day_counts: Mapping[int, int], q: float) -> Optional[Tuple[int, int]]:
+    """(day, rank within the day) of the q-quantile timestamp sorted_values[round(q * (n - 1))]; None if empty."""
+    total = sum(day_counts.values())
+    return _rank_in(day_counts, round(q * (total - 1))) if total else None
+
+
+def _in_day(timestamp: int, day: Optional[Tuple[int, int]]) -> bool:
+    return day is not None and _day(timestamp) == day[0]
+
+
+def _cutoff_second(second_counts: Mapping[int, int], day: Optional[Tuple[int, int]]) -> int:
+    return _rank_in(second_counts, day[1])[0] if day is not None else 0
 
 
 def _counted(rejection: raw_rows.Rejection) -> str:
@@ -241,11 +293,15 @@ def _movies(pipeline, movies_files: Sequence[str]) -> Tuple[beam.PCollection, Li
     return table.table, [parsed[_REJECTED], table[_REJECTED]]
 
 
-def _ratings(pipeline, ratings_files: Sequence[str], movie_table: beam.PCollection):
-    """Valid rows of ratings.csv as (movieId, _READ_RATING bytes), and the rejected rows."""
+def _ratings(pipeline, ratings_files: Sequence[str], movie_table: beam.PCollection,
+             config: config_lib.SampleGenConfig):
+    """Valid rows of ratings.csv as (movieId, _READ_RATING bytes), and the rejected rows. The plausible rating
+    times are fixed here, when the job is built, so every worker and shard checks against the same "now"."""
+    timestamps = raw_rows.TimestampRange.of(config.earliest_rating_date, config.latest_rating_days_ahead)
     rating_lines = _read(pipeline, "Ratings", ratings_files, raw_rows.RATINGS_HEADER, report.RATINGS_READ)
     parsed = rating_lines | "ParseRatings" >> beam.ParDo(
-        _ParseRatings(ratings_files), beam.pvalue.AsSingleton(movie_table)).with_outputs(_REJECTED, main="ratings")
+        _ParseRatings(ratings_files, timestamps), beam.pvalue.AsSingleton(movie_table)).with_outputs(
+            _REJECTED, main="ratings")
     return parsed.ratings, parsed[_REJECTED]
 
 
@@ -259,11 +315,16 @@ def _rated(ratings_by_movie: beam.PCollection, ratings_files: Sequence[str], con
 
 
 def _cutoff(rated: beam.PCollection, config: config_lib.SampleGenConfig) -> beam.PCollection:
-    """global_time split: the eval cutoff, the (1 - eval_fraction) quantile of the rated timestamps."""
-    return (rated
-            | "Timestamps" >> beam.Map(lambda keyed: _rated_timestamp(keyed[1]))
-            | "TimeQuantiles" >> beam.ApproximateQuantiles.Globally(_QUANTILES + 1)
-            | "EvalCutoff" >> beam.Map(_quantile, 1.0 - config.eval_fraction))
+    """global_time split: the eval cutoff, exactly the (1 - eval_fraction) quantile of the rated timestamps, by
+    counting per day, then per second of the cutoff's day (two small counts instead of a global sort)."""
+    timestamps = rated | "Timestamps" >> beam.Map(lambda keyed: _rated_timestamp(keyed[1]))
+    day = (timestamps
+           | "CountPerDay" >> beam.CombineGlobally(_CountBy(_day))
+           | "CutoffDay" >> beam.Map(_cutoff_day, 1.0 - config.eval_fraction))
+    return (timestamps
+            | "InCutoffDay" >> beam.Filter(_in_day, beam.pvalue.AsSingleton(day))
+            | "CountPerSecond" >> beam.CombineGlobally(_CountBy(_second))
+            | "EvalCutoff" >> beam.Map(_cutoff_second, beam.pvalue.AsSingleton(day)))
 
 
 def _write_samples(rated: beam.PCollection, movie_table: beam.PCollection, cutoff: Optional[beam.PCollection],
@@ -322,7 +383,7 @@ def _report_items(report_dir: str) -> Dict[str, object]:
 def _one_pipeline(pipeline, ratings_files: Sequence[str], movies_files: Sequence[str],
                   config: config_lib.SampleGenConfig, split_dirs: Mapping[str, str], report_dir: str) -> None:
     movie_table, rejected = _movies(pipeline, movies_files)
-    ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
+    ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table, config)
     rated, repeated = _rated(ratings, ratings_files, config)
     cutoff = _cutoff(rated, config) if config.split_mode == config_lib.SPLIT_GLOBAL_TIME else None
     _write_samples(rated, movie_table, cutoff, config, split_dirs, TFRECORD_PREFIX)
@@ -339,7 +400,7 @@ def _sharded(run_pass: Callable[..., None], shards: int, ratings_files: Sequence
     def partition(pipeline):
         movie_table, rejected = _movies(pipeline, movies_files)
         _ = movie_table | "SaveMovieTable" >> beam.Map(shuffle_shards.write_file, movie_table_file)
-        ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table)
+        ratings, rejected_ratings = _ratings(pipeline, ratings_files, movie_table, config)
         _ = ratings | "WriteShards" >> beam.ParDo(shuffle_shards.WriteShards(by_movie, shards))
         _write_report_part([*rejected, rejected_ratings], None, report_dir, f"{_REJECTED}-ratings")
 
@@ -406,8 +467,11 @@ def read_samples(split_dir: str) -> Iterator[Dict[str, object]]:
 
 
 def _value(column: features.Column, feature: tf.train.Feature):
+    """The feature's one value; None for an empty list (CsvExampleGen's form of an empty CSV cell)."""
     if column.kind == "int":
-        return feature.int64_list.value[0]
-    if column.kind == "float":
-        return feature.float_list.value[0]
-    return feature.bytes_list.value[0].decode("utf-8")
+        values = feature.int64_list.value
+    elif column.kind == "float":
+        values = feature.float_list.value
+    else:
+        values = [value.decode("utf-8") for value in feature.bytes_list.value]
+    return values[0] if values else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import List
 
 from components import sample_features
@@ -12,6 +13,10 @@ SPLIT_USER_LAST = "user_last"  # eval: each user's last `eval_ratings_per_user` 
 # features_mode
 POINT_IN_TIME = "point_in_time"  # every feature from ratings strictly before the sample's time
 LEAKY = "leaky"  # movie statistics over all ratings, later ones included (SparrowRecSys' Spark job)
+# A raw rating outside [earliest date, now + days ahead] is malformed (e.g. a timestamp in milliseconds): MovieLens
+# began collecting ratings in 1995.
+DEFAULT_EARLIEST_RATING_DATE = "1995-01-01"
+DEFAULT_LATEST_RATING_DAYS_AHEAD = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +27,8 @@ class SampleGenConfig:
     min_user_history: int = 1  # samples need this many earlier ratings of their user (at most USER_WINDOW)
     features_mode: str = POINT_IN_TIME
     max_rejected_rows: int = 0  # more malformed input rows than this fail the run
+    earliest_rating_date: str = DEFAULT_EARLIEST_RATING_DATE  # YYYY-MM-DD, UTC
+    latest_rating_days_ahead: float = DEFAULT_LATEST_RATING_DAYS_AHEAD
     # The job's shuffles as this many sequential pipelines, each shuffling one hash shard (intermediates on
     # disk): memory of one shard on the direct runner, which holds a shuffle's input in memory. 1: one pipeline
     # (what Flink, Spark and Dataflow want: their shuffles spill to disk); 0: automatic, 1 on those and on the
@@ -60,6 +67,12 @@ class SampleGenConfig:
             problems.append(f"features_mode must be {POINT_IN_TIME!r} or {LEAKY!r}, not {self.features_mode!r}")
         if self.max_rejected_rows < 0:
             problems.append(f"max_rejected_rows must be >= 0, not {self.max_rejected_rows}")
+        try:
+            datetime.datetime.strptime(self.earliest_rating_date, "%Y-%m-%d")
+        except ValueError:
+            problems.append(f"earliest_rating_date must be a date YYYY-MM-DD, not {self.earliest_rating_date!r}")
+        if self.latest_rating_days_ahead < 0:
+            problems.append(f"latest_rating_days_ahead must be >= 0, not {self.latest_rating_days_ahead}")
         if self.shuffle_shards < 0:
             problems.append(f"shuffle_shards must be >= 0 (0: automatic), not {self.shuffle_shards}")
         return problems

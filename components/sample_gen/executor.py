@@ -24,7 +24,9 @@ def _raw_files(exec_properties: Dict[str, Any]) -> Dict[str, List[str]]:
         pattern = os.path.join(exec_properties[spec.INPUT_BASE_KEY], split.pattern)
         files[split.name] = sorted(fileio.glob(pattern))
         if not files[split.name]:
-            raise FileNotFoundError(f"SampleGen: no {split.name} file matches {pattern}")
+            raise FileNotFoundError(f"SampleGen: no {split.name} file matches {pattern}: the raw input directory "
+                                    f"needs MovieLens' {spec.RATINGS_PATTERN} and {spec.MOVIES_PATTERN} "
+                                    "(`sparrow-tfx download movielens` fetches a release)")
     return files
 
 
@@ -48,9 +50,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_string_custom_property("features_mode", config.features_mode)
         examples.set_string_custom_property("split_mode", config.split_mode)
         logging.info("SampleGen report: %s", result)
-        problems = report.failures(result, config.max_rejected_rows, examples.uri)
+        rejected_rows = os.path.join(examples.uri, spec.REJECTED_ROWS_DIR)
+        problems = report.failures(result, config.max_rejected_rows, rejected_rows)
         if problems:
-            raise ValueError("SampleGen: " + "\n".join(problems))
+            kept = examples.uri.rstrip("/") + "-" + spec.REJECTED_ROWS_DIR
+            if fileio.exists(rejected_rows):  # TFX deletes a failed execution's output artifact; not these rows
+                fileio.rename(rejected_rows, kept, overwrite=True)
+            raise ValueError("SampleGen: " + "\n".join(problems).replace(rejected_rows, kept))
 
 
 def run_standalone(raw_dir: str, output_uri: str, config: SampleGenConfig = SampleGenConfig(),

@@ -6,10 +6,13 @@ names the offending value; the caller adds file and line.
 from __future__ import annotations
 
 import csv
+import datetime
 import math
-from typing import List, NamedTuple, Sequence
+import time
+from typing import List, NamedTuple, Optional, Sequence
 
 from components import features, sample_features
+from components.sample_gen import config
 
 RATINGS_HEADER = ("userId", "movieId", "rating", "timestamp")
 MOVIES_HEADER = ("movieId", "title", "genres")
@@ -22,6 +25,40 @@ RATING_OUT_OF_RANGE = "rating_out_of_range"
 UNKNOWN_MOVIE = "unknown_movie"
 DUPLICATE_MOVIE = "duplicate_movie"
 DUPLICATE_RATING = "duplicate_rating"
+IMPLAUSIBLE_TIMESTAMP = "implausible_timestamp"
+
+_SECONDS_PER_YEAR = 365.2425 * 86400
+
+
+class TimestampRange(NamedTuple):
+    """The rating times (seconds since 1970, UTC) a raw rating may have; others are rejected as malformed."""
+    earliest: int
+    latest: int
+
+    @classmethod
+    def of(cls, earliest_date: str, days_ahead: float, now: Optional[float] = None) -> "TimestampRange":
+        """From `earliest_date` (YYYY-MM-DD, UTC) to `days_ahead` days after `now` (default: this moment)."""
+        earliest = datetime.datetime.strptime(earliest_date, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+        now = time.time() if now is None else now
+        return cls(int(earliest.timestamp()), int(now + days_ahead * 86400))
+
+    def check(self, timestamp: int) -> int:
+        if self.earliest <= timestamp <= self.latest:
+            return timestamp
+        side = "before" if timestamp < self.earliest else "after"
+        unit = " (milliseconds? ratings.csv has seconds since 1970)" if timestamp > self.latest * 100 else ""
+        raise BadRow(IMPLAUSIBLE_TIMESTAMP,
+                     f"timestamp {timestamp} (year {_year(timestamp)}) is {side} the plausible range "
+                     f"{_utc_day(self.earliest)}..{_utc_day(self.latest)}{unit}; widen it with --sample-option "
+                     f"earliest_rating_date=YYYY-MM-DD or latest_rating_days_ahead=DAYS")
+
+
+def _year(timestamp: int) -> int:
+    return int(1970 + timestamp // _SECONDS_PER_YEAR)
+
+
+def _utc_day(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d")
 
 
 class BadRow(ValueError):
@@ -74,8 +111,9 @@ def _positive_int(text: str, column: str, minimum: int = 1) -> int:
     return value
 
 
-def parse_rating(text: str) -> sample_features.Rating:
-    """One ratings.csv line (userId,movieId,rating,timestamp); no quoting in this file."""
+def parse_rating(text: str, timestamps: Optional[TimestampRange] = None) -> sample_features.Rating:
+    """One ratings.csv line (userId,movieId,rating,timestamp); no quoting in this file. The timestamp must be in
+    `timestamps` (default: SampleGenConfig's defaults, as of when this module was loaded)."""
     user, movie, rating, timestamp = _cells(text, RATINGS_HEADER, quoted=False)
     try:
         stars = float(rating)
@@ -84,11 +122,14 @@ def parse_rating(text: str) -> sample_features.Rating:
     low, high = features.RATING_RANGE
     if not (math.isfinite(stars) and low <= stars <= high):
         raise BadRow(RATING_OUT_OF_RANGE, f"rating {rating} is outside [{low}, {high}]")
-    return sample_features.Rating(_positive_int(user, "userId"), _positive_int(movie, "movieId"), stars,
-                                  _positive_int(timestamp, "timestamp", minimum=0))
+    seconds = (timestamps or _DEFAULT_TIMESTAMPS).check(_positive_int(timestamp, "timestamp", minimum=0))
+    return sample_features.Rating(_positive_int(user, "userId"), _positive_int(movie, "movieId"), stars, seconds)
 
 
 def parse_movie(text: str) -> sample_features.Movie:
     """One movies.csv line (movieId,title,genres); titles with commas are quoted."""
     movie_id, title, genres = _cells(text, MOVIES_HEADER, quoted=True)
     return sample_features.parse_movie(_positive_int(movie_id, "movieId"), title, genres)
+
+
+_DEFAULT_TIMESTAMPS = TimestampRange.of(config.DEFAULT_EARLIEST_RATING_DATE, config.DEFAULT_LATEST_RATING_DAYS_AHEAD)

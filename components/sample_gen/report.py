@@ -66,8 +66,9 @@ def rejected_total(report: Dict[str, object]) -> int:
     return sum(v for k, v in counts(report).items() if k.startswith(f"{REJECTED}_"))
 
 
-def failures(report: Dict[str, object], max_rejected_rows: int, report_dir: str) -> List[str]:
-    """What makes the output unusable: more rejected rows than allowed, or an empty split."""
+def failures(report: Dict[str, object], max_rejected_rows: int, rejected_rows_dir: str) -> List[str]:
+    """What makes the output unusable, with what changes it: more rejected rows than allowed (all of them in
+    rejected_rows_dir), or an empty split."""
     problems = []
     total = rejected_total(report)
     if total > max_rejected_rows:
@@ -76,11 +77,14 @@ def failures(report: Dict[str, object], max_rejected_rows: int, report_dir: str)
         first = "\n  ".join(report[FIRST_REJECTED_ROWS])
         problems.append(
             f"{total} malformed input rows ({by_reason}), more than max_rejected_rows={max_rejected_rows}; "
-            f"the first:\n  {first}\nall of them: {os.path.join(report_dir, spec.REJECTED_ROWS_DIR)}")
+            f"the first:\n  {first}\nall of them: {rejected_rows_dir}\n"
+            f"Fix the rows, or let up to N through with --sample-option max_rejected_rows=N "
+            f"(they are then left out and counted)")
     for split in spec.SPLITS:
         if not report[samples_key(split)]:
             problems.append(f"no {split} samples (ratings read: {report[RATINGS_READ]}, valid: "
-                            f"{report[RATINGS_VALID]})")
+                            f"{report[RATINGS_VALID]}); the split is set by --sample-option split_mode=..., "
+                            f"eval_fraction=... and min_user_history=...")
     return problems
 
 

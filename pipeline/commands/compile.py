@@ -21,7 +21,8 @@ def register(subparsers) -> None:
                         help="default training steps (in the train_args run-time parameter; 0: epochs decide)")
     parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
                         help="default AUC threshold (in the eval_config run-time parameter)")
-    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction,
+                        default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="default largest AUC drop against the serving model (in eval_config)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")

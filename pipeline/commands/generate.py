@@ -6,7 +6,8 @@ from pipeline.commands import arguments
 def register(subparsers) -> None:
     parser = subparsers.add_parser("generate", help="write the deterministic synthetic dataset")
     parser.add_argument("--output", required=True, help="directory to write raw/ and samples/{train,eval}/ into")
-    parser.add_argument("--size", type=arguments.positive_int, default=configs.DEFAULT_DATA_SIZE, help="number of ratings")
+    parser.add_argument("--size", type=arguments.positive_int, default=configs.DEFAULT_DATA_SIZE,
+                        help="number of ratings")
     parser.add_argument("--seed", type=arguments.non_negative_int, default=configs.DEFAULT_DATA_SEED)
     parser.set_defaults(handler=handle)
 

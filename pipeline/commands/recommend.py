@@ -44,11 +44,13 @@ def as_json(served, result) -> dict:
         "features_as_of": served.manifest[snapshot.AS_OF],
         "user_id": result.user_id,
         "known_user": result.known_user,
+        "path": result.path,
         "user_features": result.user_features,
         "rated": result.rated,
         "candidates": result.candidates,
         "recommendations": [{"rank": rank, "movieId": item.movie_id, "title": item.title, "genres": item.genres,
-                             "score": item.score} for rank, item in enumerate(result.items, start=1)],
+                             "score": item.score, "probability": item.probability}
+                            for rank, item in enumerate(result.items, start=1)],
         "latency_ms": {"first_call": result.seconds_first_call * 1000, "warm_call": result.seconds_warm_call * 1000},
     }
 
@@ -66,14 +68,17 @@ def lines(served, result) -> list:
                    f"{f['userAvgRating']}, top genres "
                    f"{', '.join(g for g in (f[f'userGenre{i}'] for i in range(1, 6)) if g) or 'none'}")
     else:
-        out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; scored with an empty "
-                   "history and an out-of-vocabulary userId")
+        out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; cold start "
+                   f"({result.path}): the most-rated movies, which beat the model for users without ratings")
     out.append(f"top {len(result.items)} of {result.candidates:,} candidates:")
-    out.append(f"  {'rank':>4}  {'score':>6}  {'movieId':>7}  {'title':<50}  genres")
+    out.append(f"  {'rank':>4}  {'score':>9}  {'P(like)':>7}  {'movieId':>7}  {'title':<50}  genres")
     for rank, item in enumerate(result.items, start=1):
         title = item.title or f"movie {item.movie_id}"
-        out.append(f"  {rank:>4}  {item.score:.4f}  {item.movie_id:>7}  {title[:50]:<50}  {'|'.join(item.genres)}")
-    out.append(f"latency: {result.candidates:,} candidates in one batched serve_features call: "
+        liked = "-" if item.probability is None else f"{item.probability:.4f}"
+        out.append(f"  {rank:>4}  {item.score:>9.2f}  {liked:>7}  {item.movie_id:>7}  {title[:50]:<50}  "
+                   f"{'|'.join(item.genres)}")
+    how = "in one batched serve_features call" if result.known_user else "ranked by rating count"
+    out.append(f"latency: {result.candidates:,} candidates {how}: "
                f"{result.seconds_first_call * 1000:.1f} ms first call, {result.seconds_warm_call * 1000:.1f} ms warm")
     return out
 

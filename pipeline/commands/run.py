@@ -1,9 +1,11 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
+import dataclasses
+import functools
 import os
 import sys
 
 from components.sample_gen import config as sample_gen_config
-from pipeline import beam_runners, configs
+from pipeline import beam_runners, configs, console
 from pipeline.commands import arguments
 
 
@@ -24,14 +26,17 @@ def register(subparsers) -> None:
                              "components.sample_gen.config.SampleGenConfig; repeatable)")
     parser.add_argument("--size", type=arguments.positive_int, default=configs.DEFAULT_DATA_SIZE,
                         help="ratings in the synthetic dataset (without --data or --movielens)")
-    parser.add_argument("--seed", type=arguments.non_negative_int, default=configs.DEFAULT_DATA_SEED, help="synthetic dataset seed")
+    parser.add_argument("--seed", type=arguments.non_negative_int, default=configs.DEFAULT_DATA_SEED,
+                        help="synthetic dataset seed")
     parser.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
                         help="pipeline root, ML Metadata, serving directory and generated data (default: .work)")
     parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
                         help="blessing needs eval ROC AUC above this")
-    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction,
+                        default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="blessing allows at most this AUC drop against the serving model")
-    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0, help="cap on training steps (0: epochs decide)")
+    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0,
+                        help="cap on training steps (0: epochs decide)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
@@ -52,6 +57,11 @@ def sample_gen_options(args):
             raise SystemExit("error: --features and --sample-option apply to raw MovieLens input, not to --data")
         return None
     options = {"features_mode": args.features, **parse_hparams(args.sample_option, "--sample-option")}
+    known = [field.name for field in dataclasses.fields(sample_gen_config.SampleGenConfig)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise SystemExit(f"error: --sample-option {', '.join(unknown)}: no such SampleGen option; the options are "
+                         f"{', '.join(known)}")
     try:
         return sample_gen_config.SampleGenConfig(**options)
     except (TypeError, ValueError) as error:
@@ -87,6 +97,7 @@ def handle(args) -> int:
 
 def run_locked(args, beam_pipeline_args, sample_gen, hparams) -> int:
     from pipeline import local_runner, preflight
+    from pipeline.progress import Progress
     from pipeline import pipeline as pipeline_lib
     from pipeline.datasets import synthetic
 
@@ -110,11 +121,13 @@ def run_locked(args, beam_pipeline_args, sample_gen, hparams) -> int:
         record = local_runner.run(
             data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
             train_steps=args.train_steps, hparams=hparams, enable_cache=not args.no_cache,
-            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen)
+            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen,
+            progress=functools.partial(Progress, stream=sys.stdout, live=False if args.verbose else None))
     except local_runner.ComponentFailed as failure:
+        console.log_failure(failure.__cause__ or failure)
         if failure.record:
             print_summary(failure.record, rows_read)
-        print(f"error: {failure}", file=sys.stderr)  # last, where the user looks
+        print(f"error: {failure}\n{console.where_logged()}".rstrip(), file=sys.stderr)  # last, where the user looks
         return 1
     result, balanced = print_summary(record, rows_read)
     if not result.succeeded or not balanced:

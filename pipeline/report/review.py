@@ -126,6 +126,13 @@ def load_curves(evaluation_uri: str) -> Dict[str, ModelCurves]:
     return curves
 
 
+def load_eval_result(evaluation_uri: str, model: str = summary.CANDIDATE_MODEL):
+    """TFMA's EvalResult of one model of the run, what TFMA's widgets (render_slicing_metrics, render_plot) take."""
+    import tensorflow_model_analysis as tfma
+
+    return tfma.load_eval_result(evaluation_uri, model_name=summary.stored_model_name(evaluation_uri, model))
+
+
 def _split_names(artifact) -> List[str]:
     return json.loads(artifact.properties["split_names"].string_value)
 

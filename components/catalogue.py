@@ -1,0 +1,207 @@
+"""Top-N over the whole catalogue: what a user would have been recommended at the eval cutoff, against what they
+rated and liked after it; ours and the baselines a practitioner compares with, in one pass.
+
+History is the training split (its ratings are the ratings before the cutoff), the targets are each eval user's
+liked eval movies they had not rated in training, and the candidates are every movie of either split the user had
+not rated in training. User and movie features come from the feature snapshot's own code (`snapshot.user_entry`,
+`snapshot.movie_entry`) over the history, so a model is scored as `recommend` would have served it then. A user's
+very first rating has no sample, so it is not in the history.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from components import features, sample_features
+from components.feature_snapshot import snapshot
+from components.sample_features import Movie, Rating
+
+TOP_N = 10
+RECENT_DAYS = 90  # the recent-most-rated baseline counts the ratings of the last RECENT_DAYS of the history
+COLD = "cold_start"
+WITH_HISTORY = "with_history"
+ALL_USERS = "all"
+
+# ranker(user entry, candidate movieIds) -> one score per candidate, higher first
+Ranker = Callable[[dict, np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass
+class Catalogue:
+    """The history and the targets, from the samples of both splits."""
+    movies: Dict[int, Movie]
+    history: Dict[int, List[Rating]]  # per user, in time order
+    liked_later: Dict[int, set]  # per eval user: liked eval movies not rated in the history
+    as_of: int  # the latest history rating time
+
+    @classmethod
+    def from_samples(cls, train: Iterable[Mapping], eval_samples: Iterable[Mapping]) -> "Catalogue":
+        movies: Dict[int, Movie] = {}
+        history: Dict[int, List[Rating]] = collections.defaultdict(list)
+
+        def add_movie(sample):
+            movie_id = sample[features.MOVIE_KEY]
+            if movie_id not in movies:
+                genres = tuple(sample[key] for key in features.MOVIE_GENRE_KEYS if sample[key])
+                movies[movie_id] = Movie(movie_id, sample[features.RELEASE_YEAR_KEY], genres)
+
+        for sample in train:
+            add_movie(sample)
+            history[sample[features.USER_KEY]].append(Rating(
+                sample[features.USER_KEY], sample[features.MOVIE_KEY], sample[features.RATING_KEY],
+                sample[features.TIME_KEY]))
+        liked_later: Dict[int, set] = collections.defaultdict(set)
+        for sample in eval_samples:
+            add_movie(sample)
+            if sample[features.LABEL_KEY]:
+                liked_later[sample[features.USER_KEY]].add(sample[features.MOVIE_KEY])
+        history = {user: sample_features.chronological(ratings) for user, ratings in history.items()}
+        for user, liked in liked_later.items():
+            liked -= {r.movie_id for r in history.get(user, ())}
+        as_of = max((r[-1].timestamp for r in history.values()), default=0)
+        return cls(movies, dict(history), {u: m for u, m in liked_later.items() if m}, as_of)
+
+    def movie_entries(self) -> Dict[int, dict]:
+        """Every movie's features as of the cutoff, as the feature snapshot holds them."""
+        by_movie: Dict[int, List[Rating]] = collections.defaultdict(list)
+        for ratings in self.history.values():
+            for r in ratings:
+                by_movie[r.movie_id].append(r)
+        return {m: snapshot.movie_entry(movie, "", by_movie.get(m, ())) for m, movie in self.movies.items()}
+
+    def user_entry(self, user_id: int) -> dict:
+        return snapshot.user_entry(user_id, self.history.get(user_id, ()), self.movies)
+
+
+def _rating_counts(catalogue: Catalogue, since: int = -1) -> Dict[int, int]:
+    counts: Dict[int, int] = collections.Counter()
+    for ratings in catalogue.history.values():
+        counts.update(r.movie_id for r in ratings if r.timestamp >= since)
+    return counts
+
+
+def popularity_ranker(counts: Mapping[int, int]) -> Ranker:
+    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
+        return np.fromiter((counts.get(m, 0) for m in candidates), np.float64, len(candidates))
+    return rank
+
+
+def most_rated(catalogue: Catalogue) -> Ranker:
+    return popularity_ranker(_rating_counts(catalogue))
+
+
+def recent_most_rated(catalogue: Catalogue, days: int = RECENT_DAYS) -> Ranker:
+    return popularity_ranker(_rating_counts(catalogue, catalogue.as_of - days * 86_400))
+
+
+def item_knn(catalogue: Catalogue, neighbours: int = 50) -> Ranker:
+    """Cosine item-item similarity over the history's liked ratings (binary); a user's score for a movie is the
+    sum of its similarities to the movies the user liked, with the most-rated count breaking ties (cold users)."""
+    ids = sorted(catalogue.movies)
+    position = {m: i for i, m in enumerate(ids)}
+    users = sorted(catalogue.history)
+    rows, cols = [], []
+    for u, user in enumerate(users):
+        for r in catalogue.history[user]:
+            if sample_features.is_positive(r.rating):
+                rows.append(u)
+                cols.append(position[r.movie_id])
+    liked = np.zeros((len(users), len(ids)), np.float32)
+    liked[rows, cols] = 1.0
+    norms = np.sqrt(liked.sum(axis=0)) + 1e-9
+    similarity = (liked.T @ liked) / np.outer(norms, norms)
+    np.fill_diagonal(similarity, 0.0)
+    if neighbours < len(ids):  # keep each movie's strongest neighbours only
+        weakest = np.argpartition(-similarity, neighbours, axis=1)[:, neighbours:]
+        np.put_along_axis(similarity, weakest, 0.0, axis=1)
+    popularity = most_rated(catalogue)
+
+    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
+        liked_ids = [position[r.movie_id] for r in catalogue.history.get(user[features.USER_KEY], ())
+                     if sample_features.is_positive(r.rating)]
+        index = np.fromiter((position[m] for m in candidates), np.int64, len(candidates))
+        scores = similarity[liked_ids][:, index].sum(axis=0) if liked_ids else np.zeros(len(candidates))
+        tie_break = popularity(user, candidates)
+        return scores + tie_break / (tie_break.max() + 1.0) * 1e-6
+    return rank
+
+
+def baselines(catalogue: Catalogue) -> Dict[str, Ranker]:
+    return {"most_rated": most_rated(catalogue), "recent_most_rated": recent_most_rated(catalogue),
+            "item_knn": item_knn(catalogue)}
+
+
+def _activity(rating_count: int) -> str:
+    bucket = next((b for b in features.SLICE_BUCKETS if b.source == "userRatingCount"))
+    below = [b for b in bucket.boundaries if rating_count < b]
+    return f"<{below[0]:g}" if below else f">={bucket.boundaries[-1]:g}"
+
+
+def _user_metrics(top: Sequence[int], targets: set) -> Dict[str, float]:
+    hits = [1.0 if m in targets else 0.0 for m in top]
+    dcg = sum(h / math.log2(i + 2) for i, h in enumerate(hits))
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(top), len(targets))))
+    return {"hit": float(any(hits)), "recall": sum(hits) / len(targets), "ndcg": dcg / ideal}
+
+
+def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = TOP_N, min_liked: int = 1
+             ) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{ranker: {group: {metric: value}}} over the eval users with at least `min_liked` targets. Groups: all,
+    with_history, cold_start and the user-activity buckets of features.SLICE_BUCKETS; metrics hit@N, recall@N,
+    NDCG@N (means over the group's users), users, and over all users coverage (distinct movies of all top-N lists)
+    and mean_popularity (mean history rating count of what is recommended)."""
+    counts = _rating_counts(catalogue)
+    all_movies = np.array(sorted(catalogue.movies), np.int64)
+    per_ranker: Dict[str, Dict[str, list]] = {name: collections.defaultdict(list) for name in rankers}
+    shown: Dict[str, List[int]] = {name: [] for name in rankers}
+    for user_id in sorted(catalogue.liked_later):
+        targets = catalogue.liked_later[user_id]
+        if len(targets) < min_liked:
+            continue
+        user = catalogue.user_entry(user_id)
+        rated = set(user[snapshot.RATED])
+        candidates = all_movies[[m not in rated for m in all_movies]]
+        groups = (ALL_USERS, WITH_HISTORY if rated else COLD, f"userActivity{_activity(len(rated))}")
+        for name, ranker in rankers.items():
+            scores = ranker(user, candidates)
+            order = np.lexsort((candidates, -scores))[:top_n]  # ties by movieId, so every run agrees
+            top = candidates[order].tolist()
+            shown[name] += top
+            for group in groups:
+                per_ranker[name][group].append(_user_metrics(top, targets))
+    results = {}
+    for name, groups in per_ranker.items():
+        results[name] = {group: {f"{metric}@{top_n}": float(np.mean([u[metric] for u in users]))
+                                 for metric in ("hit", "recall", "ndcg")} | {"users": len(users)}
+                         for group, users in sorted(groups.items())}
+        results[name].setdefault(ALL_USERS, {"users": 0})
+        results[name][ALL_USERS]["coverage"] = len(set(shown[name]))
+        results[name][ALL_USERS]["mean_popularity"] = float(np.mean([counts.get(m, 0) for m in shown[name]])) \
+            if shown[name] else 0.0
+    return results
+
+
+def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
+                 cold_start: bool = True) -> Ranker:
+    """What `recommend` serves, with the features as of the cutoff: `recommender.ranking_scores` over the
+    candidates, and for a user without ratings the cold-start ranking. cold_start=False: the model's probability
+    for every user, as served before the ranking score and the cold-start path."""
+    from components import recommender, serving  # TensorFlow only where a model is scored
+
+    entries = catalogue.movie_entries()
+    table = recommender.CandidateTable(entries, recommender.input_dtypes(served_signature))
+    key = output_key or serving.PROBABILITY_KEY
+
+    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
+        if cold_start and not user[snapshot.RATED]:
+            return recommender.most_rated_scores([entries[m] for m in candidates.tolist()])
+        request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
+        probabilities = served_signature(**recommender.as_tensors(request))[key].numpy().reshape(-1)
+        if not cold_start:
+            return probabilities
+        return recommender.ranking_scores(probabilities, [entries[m] for m in candidates.tolist()])
+    return rank

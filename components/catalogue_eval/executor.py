@@ -1,0 +1,49 @@
+"""CatalogueEvaluator executor: history and targets from the examples, the candidate's serving signature, one pass."""
+import json
+import logging
+import os
+import time
+from typing import Any, Dict, List
+
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components import catalogue, serving
+from components.catalogue_eval import spec
+from components.sample_gen import beam_samples
+
+
+def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """A CatalogueEvaluation artifact's figures: {ranker: {group: {metric: value}}}."""
+    with tf.io.gfile.GFile(os.path.join(evaluation_uri, spec.METRICS_FILE)) as f:
+        return json.load(f)
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
+        model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
+        evaluation = artifact_utils.get_single_instance(output_dict[spec.EVALUATION_KEY])
+        started = time.perf_counter()
+        data = catalogue.Catalogue.from_samples(
+            beam_samples.read_samples(artifact_utils.get_split_uri([examples], spec.TRAIN_SPLIT)),
+            beam_samples.read_samples(artifact_utils.get_split_uri([examples], spec.EVAL_SPLIT)))
+        loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
+        baselines = catalogue.baselines(data)
+        rankers = {spec.OURS: catalogue.model_ranker(loaded.signatures[serving.FEATURES_SIGNATURE], data),
+                   **{name: baselines[name] for name in spec.BASELINES}}
+        results = catalogue.evaluate(data, rankers, exec_properties[spec.TOP_N_KEY],
+                                     exec_properties[spec.MIN_LIKED_KEY])
+        with tf.io.gfile.GFile(os.path.join(evaluation.uri, spec.METRICS_FILE), "w") as f:
+            json.dump(results, f, indent=2, sort_keys=True)
+        for ranker, groups in results.items():
+            for group in (catalogue.ALL_USERS, catalogue.WITH_HISTORY, catalogue.COLD):
+                for metric, value in groups.get(group, {}).items():
+                    evaluation.set_float_custom_property(spec.property_name(ranker, group, metric), float(value))
+        logging.info("CatalogueEvaluator: %d eval users, %d movies, %.1f s", results[spec.OURS][
+            catalogue.ALL_USERS]["users"], len(data.movies), time.perf_counter() - started)

@@ -1,0 +1,33 @@
+"""CatalogueEvaluator's contract: keys defined once for the component, the executor, the summary and the tests."""
+from tfx import types
+from tfx.types import component_spec, standard_artifacts
+
+EXAMPLES_KEY = "examples"
+MODEL_KEY = "model"
+EVALUATION_KEY = "catalogue_evaluation"
+TOP_N_KEY = "top_n"
+MIN_LIKED_KEY = "min_liked"
+METRICS_FILE = "catalogue_metrics.json"  # components.catalogue.evaluate's result, every ranker and group
+TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
+# Rankers computed in the pass: what `recommend` serves and the baselines a practitioner compares with. Item-kNN
+# stays in bench/: its movie x movie similarity does not fit a pipeline step on a large catalogue.
+OURS = "ours"
+BASELINES = ("most_rated", "recent_most_rated")
+
+
+def property_name(ranker: str, group: str, metric: str) -> str:
+    """The MLMD custom property of one figure, e.g. ours_with_history_recall_at_10."""
+    return f"{ranker}_{group}_{metric.replace('@', '_at_')}"
+
+
+class CatalogueEvaluation(types.Artifact):
+    """Top-N over the catalogue: ours and the baselines, per user group (METRICS_FILE; figures also as properties)."""
+    TYPE_NAME = "sparrow_tfx.CatalogueEvaluation"  # KFP v2 takes a custom type only as <namespace>.<Title>
+
+
+class CatalogueEvaluatorSpec(component_spec.ComponentSpec):
+    PARAMETERS = {TOP_N_KEY: component_spec.ExecutionParameter(type=int),
+                  MIN_LIKED_KEY: component_spec.ExecutionParameter(type=int)}
+    INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
+              MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
+    OUTPUTS = {EVALUATION_KEY: component_spec.ChannelParameter(type=CatalogueEvaluation)}

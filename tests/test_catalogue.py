@@ -1,0 +1,74 @@
+"""components.catalogue on hand-made samples: history from train only, targets, candidates and the metrics."""
+import math
+
+import numpy as np
+import pytest
+
+from components import catalogue, features
+from components.feature_snapshot import snapshot
+
+
+def _sample(user, movie, rating, timestamp, genre="Drama"):
+    sample = {name: None for name in features.COLUMN_NAMES}
+    sample.update({features.USER_KEY: user, features.MOVIE_KEY: movie, features.RATING_KEY: rating,
+                   features.TIME_KEY: timestamp, features.LABEL_KEY: int(rating >= features.POSITIVE_RATING),
+                   features.RELEASE_YEAR_KEY: 1990 + movie, features.MOVIE_GENRE_KEYS[0]: genre})
+    return sample
+
+
+DAY = 86_400
+# Movie 1 is rated most in training, 2 next (recently), 3 once; users 1-3 have history, user 9 is new.
+TRAIN = [_sample(1, 1, 5.0, 1 * DAY), _sample(2, 1, 4.0, 2 * DAY), _sample(3, 1, 4.0, 3 * DAY),
+         _sample(1, 2, 4.0, 200 * DAY), _sample(2, 2, 1.0, 201 * DAY), _sample(3, 3, 5.0, 4 * DAY)]
+EVAL = [_sample(1, 3, 5.0, 300 * DAY), _sample(1, 4, 4.5, 301 * DAY), _sample(1, 1, 5.0, 302 * DAY),
+        _sample(2, 5, 2.0, 300 * DAY), _sample(9, 2, 4.0, 305 * DAY), _sample(3, 4, 4.0, 306 * DAY)]
+
+
+@pytest.fixture()
+def data():
+    return catalogue.Catalogue.from_samples(TRAIN, EVAL)
+
+
+def test_targets_are_liked_eval_movies_not_rated_before(data):
+    # User 1 re-rated movie 1 (rated in training): not a target. User 2 liked nothing later: not an eval user.
+    assert data.liked_later == {1: {3, 4}, 3: {4}, 9: {2}}
+    assert sorted(data.movies) == [1, 2, 3, 4, 5] and data.as_of == 201 * DAY
+
+
+def test_user_features_are_the_snapshots_over_the_history_only(data):
+    user = data.user_entry(1)
+    assert user[snapshot.RATED] == [1, 2] and user[snapshot.FEATURES]["userRatingCount"] == 2
+    assert data.user_entry(9)[snapshot.RATED] == []
+    movies = data.movie_entries()
+    assert movies[1][snapshot.FEATURES]["movieRatingCount"] == 3  # eval ratings are not counted
+    assert movies[4][snapshot.FEATURES]["movieRatingCount"] == 0
+
+
+def test_most_rated_and_recent_most_rated_rank_over_the_unrated_candidates(data):
+    results = catalogue.evaluate(data, catalogue.baselines(data), top_n=1)
+    # most_rated: user 1 gets movie 3 (1 and 2 rated; 3 has one rating), a hit; user 3 gets 2, a miss;
+    # user 9 gets movie 1, a miss.
+    most = results["most_rated"]
+    assert most[catalogue.ALL_USERS]["hit@1"] == pytest.approx(1 / 3)
+    assert most[catalogue.WITH_HISTORY] == {"hit@1": 0.5, "recall@1": 0.25, "ndcg@1": 0.5, "users": 2}
+    assert most[catalogue.COLD]["users"] == 1 and most[catalogue.COLD]["hit@1"] == 0.0
+    assert most[catalogue.ALL_USERS]["coverage"] == 3  # movies 3, 2, 1
+    # recent (the last 90 days before day 201): only movie 2 counts; user 9 gets 2, a hit.
+    assert results["recent_most_rated"][catalogue.COLD]["hit@1"] == 1.0
+
+
+def test_ndcg_and_recall_over_several_targets(data):
+    def prefer(order):
+        return lambda user, candidates: np.array([-order.index(m) if m in order else -99 for m in candidates])
+    results = catalogue.evaluate(data, {"fixed": prefer([4, 5, 3])}, top_n=3, min_liked=2)
+    only = results["fixed"][catalogue.ALL_USERS]  # user 1 only (two targets): top 4, 5, 3 -> hits at ranks 1, 3
+    ideal = 1 + 1 / math.log2(3)
+    assert only["users"] == 1 and only["recall@3"] == 1.0
+    assert only["ndcg@3"] == pytest.approx((1 + 1 / math.log2(4)) / ideal)
+
+
+def test_item_knn_scores_by_similarity_to_liked_movies(data):
+    knn = catalogue.item_knn(data)
+    # User 3 liked 1 and 3; 2 was liked by user 1 together with 1, so 2 outranks 4 and 5 (never liked in history).
+    scores = knn(data.user_entry(3), np.array([2, 4, 5]))
+    assert scores[0] > scores[1] and scores[0] > scores[2]
