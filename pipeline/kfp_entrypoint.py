@@ -10,6 +10,9 @@ ExecutorInput. Under open-source KFP two things break that:
 2. the launcher adds an output of its own, `executor-logs` typed `system.Artifact`, to publish the logs: TFX has
    no class for it (ImportError). It is not the component's output, so the executor does not see it; the
    launcher keeps its own record of it.
+3. TFX imports a custom artifact type's class from its schema title, which KFP requires to be `<namespace>.<Title>`:
+   a class path of one module level, which ours (components.<component>.spec) are not. Each of our custom types is
+   registered in TFX's map from title to class path (the map TFX keeps for its standard types).
 `python -m pipeline.kfp_entrypoint` takes TFX's arguments, adapts the ExecutorInput and runs TFX's entry point.
 """
 from __future__ import annotations
@@ -63,6 +66,17 @@ def adapt_executor_input(executor_input: dict, inputs_spec: Optional[dict]) -> T
     return adapted, changes
 
 
+def register_custom_artifact_types() -> None:
+    """Our custom artifact types in TFX's title -> class path map, so that the entry point finds their classes."""
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+
+    from components.catalogue_eval import spec as catalogue_eval_spec
+
+    for artifact_type in (catalogue_eval_spec.CatalogueEvaluation,):
+        compiler_utils.TITLE_TO_CLASS_PATH[artifact_type.TYPE_NAME] = (
+            f"{artifact_type.__module__}.{artifact_type.__qualname__}")
+
+
 def _run(parsed_argv) -> None:
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
@@ -74,6 +88,7 @@ def _run(parsed_argv) -> None:
     inputs_spec = json.loads(args.json_serialized_inputs_spec_args or "{}")
     adapted, changes = adapt_executor_input(json.loads(args.json_serialized_invocation_args), inputs_spec)
     logging.set_verbosity(logging.INFO)  # as TFX's entry point does
+    register_custom_artifact_types()
     for change in changes:
         logging.info("kfp_entrypoint: %s", change)
     args.json_serialized_invocation_args = json.dumps(adapted)

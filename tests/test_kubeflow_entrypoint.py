@@ -82,3 +82,17 @@ def test_a_real_executor_runs_through_the_entrypoint_where_tfxs_own_fails(tmp_pa
     assert baseline["metadata"]["is_candidate"] == 1.0  # nothing served yet: the candidate is its own baseline
     assert list(executor_output["artifacts"]) == ["baseline_model"]
     assert not os.path.exists(tmp_path / "logs")
+
+
+def test_custom_artifact_types_resolve_to_their_classes_in_tfxs_entry_point():
+    """Fails when an upgrade changes the map from schema title to class path that TFX's entry point reads."""
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.utils import import_utils
+
+    from components.catalogue_eval import spec
+
+    kfp_entrypoint.register_custom_artifact_types()
+    schema = pipeline_spec_pb2.ArtifactTypeSchema(instance_schema=f"title: {spec.CatalogueEvaluation.TYPE_NAME}\n")
+    class_path = kubeflow_v2_entrypoint_utils._retrieve_class_path(schema)  # pylint: disable=protected-access
+    assert import_utils.import_class_by_path(class_path) is spec.CatalogueEvaluation
