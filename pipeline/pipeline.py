@@ -90,8 +90,9 @@ def create_pipeline(
 
     code_version: a digest of the model code; it is part of Transform's and Trainer's configuration, so
     changing the code invalidates their cached results even though they reference it by dotted path.
-    runtime_parameters: compile the data root, the training args and the evaluation config as run-time
-    parameters (names above) whose defaults are the values given here; an empty data_root has no default.
+    runtime_parameters: compile the data root, the training args, the evaluation config and SampleGen's options
+    as run-time parameters (names above; SampleGen's under their SampleGenConfig field names) whose defaults are
+    the values given here; an empty data_root has no default.
     allow_anomalies: data that breaks the schema is trained on with a warning instead of stopping the run.
     sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
     these options (in place of CsvExampleGen), and the feature snapshot served with the model takes every rating
@@ -102,7 +103,7 @@ def create_pipeline(
     if sample_gen is None:
         example_gen = CsvExampleGen(input_base=input_base, input_config=sample_splits())
     else:
-        example_gen = SampleGen(input_base=input_base, config=sample_gen)
+        example_gen = SampleGen(input_base=input_base, config=sample_gen, options_as_parameters=runtime_parameters)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ImportSchemaGen(schema_file=schema_path)
     example_validator = DataGate(statistics=statistics_gen.outputs["statistics"],

@@ -1,12 +1,10 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
-import dataclasses
 import functools
 import os
 import sys
 
-from components.sample_gen import config as sample_gen_config
 from pipeline import beam_runners, configs, console
-from pipeline.commands import arguments
+from pipeline.commands import arguments, sample_options
 
 
 def register(subparsers) -> None:
@@ -17,13 +15,7 @@ def register(subparsers) -> None:
     source.add_argument("--movielens", metavar="DIR",
                         help="raw MovieLens directory (ratings.csv, movies.csv), e.g. from `sparrow-tfx download "
                              "movielens`; SampleGen makes the samples")
-    parser.add_argument("--features", choices=(sample_gen_config.POINT_IN_TIME, sample_gen_config.LEAKY),
-                        default=sample_gen_config.POINT_IN_TIME,
-                        help="SampleGen's movie statistics: from earlier ratings only, or leaky (from all ratings, "
-                             "as SparrowRecSys' Spark job; to measure the leak)")
-    parser.add_argument("--sample-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="a SampleGen option, e.g. split_mode=user_last (any field of "
-                             "components.sample_gen.config.SampleGenConfig; repeatable)")
+    sample_options.add_arguments(parser)
     parser.add_argument("--size", type=arguments.positive_int, default=configs.DEFAULT_DATA_SIZE,
                         help="ratings in the synthetic dataset (without --data or --movielens)")
     parser.add_argument("--seed", type=arguments.non_negative_int, default=configs.DEFAULT_DATA_SEED,
@@ -50,24 +42,6 @@ def parse_hparams(pairs, flag="--hparam"):
     return arguments.key_values(pairs, flag)
 
 
-def sample_gen_options(args):
-    """SampleGen's options from --features and --sample-option; None when the input is sample CSVs (--data)."""
-    if args.data:
-        if args.sample_option or args.features != sample_gen_config.POINT_IN_TIME:
-            raise SystemExit("error: --features and --sample-option apply to raw MovieLens input, not to --data")
-        return None
-    options = {"features_mode": args.features, **parse_hparams(args.sample_option, "--sample-option")}
-    known = [field.name for field in dataclasses.fields(sample_gen_config.SampleGenConfig)]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise SystemExit(f"error: --sample-option {', '.join(unknown)}: no such SampleGen option; the options are "
-                         f"{', '.join(known)}")
-    try:
-        return sample_gen_config.SampleGenConfig(**options)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {error}")
-
-
 def check_movielens_dir(path: str) -> None:
     """SampleGen would find a missing file only inside Beam, after TFX has loaded."""
     from components.sample_gen import spec
@@ -80,7 +54,7 @@ def check_movielens_dir(path: str) -> None:
 
 def handle(args) -> int:
     beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
-    sample_gen = sample_gen_options(args)
+    sample_gen = sample_options.from_args(args, "--data" if args.data else None)
     hparams = arguments.hparams(args.hparam)
     if args.movielens:
         check_movielens_dir(args.movielens)
