@@ -21,16 +21,23 @@ def add_arguments(parser) -> None:
                              "components.sample_gen.config.SampleGenConfig; repeatable)")
 
 
-def checked(options: dict, flag: str = "--sample-option") -> sample_gen_config.SampleGenConfig:
-    """The SampleGenConfig of these options, or one line naming what is wrong."""
-    unknown = sorted(set(options) - set(OPTION_NAMES))
-    if unknown:
-        raise SystemExit(f"error: {flag} {', '.join(unknown)}: no such SampleGen option; the options are "
-                         f"{', '.join(OPTION_NAMES)}")
+def unknown(options, flag: str = "--sample-option") -> Optional[str]:
+    """Why some of these option names are wrong; None when SampleGen has them all."""
+    names = sorted(set(options) - set(OPTION_NAMES))
+    if names:
+        return f"{flag} {', '.join(names)}: no such SampleGen option; the options are {', '.join(OPTION_NAMES)}"
+    return None
+
+
+def config(options: dict) -> sample_gen_config.SampleGenConfig:
+    """The SampleGenConfig of these options; ValueError naming the option a value does not fit."""
+    problem = unknown(options)
+    if problem:
+        raise ValueError(problem)
     try:
         return sample_gen_config.SampleGenConfig(**options)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+    except TypeError as error:
+        raise ValueError(str(error)) from None
 
 
 def from_args(args, samples_flag: Optional[str]) -> Optional[sample_gen_config.SampleGenConfig]:
@@ -41,5 +48,7 @@ def from_args(args, samples_flag: Optional[str]) -> Optional[sample_gen_config.S
             raise SystemExit(f"error: --features and --sample-option apply to raw MovieLens input, not to "
                              f"{samples_flag}")
         return None
-    return checked({"features_mode": args.features,
-                    **arguments.key_values(args.sample_option, "--sample-option")})
+    try:
+        return config({"features_mode": args.features, **arguments.key_values(args.sample_option, "--sample-option")})
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
