@@ -13,11 +13,15 @@ ExecutorInput. Under open-source KFP two things break that:
 3. TFX imports a custom artifact type's class from its schema title, which KFP requires to be `<namespace>.<Title>`:
    a class path of one module level, which ours (components.<component>.spec) are not. Each of our custom types is
    registered in TFX's map from title to class path (the map TFX keeps for its standard types).
+4. the launcher makes no directory for an output artifact (TFX's own launchers do, `outputs_utils.make_output_dirs`)
+   and some executors write files straight into theirs: on a pipeline root every pod mounts (a local path) the
+   directory must exist; object stores need none.
 `python -m pipeline.kfp_entrypoint` takes TFX's arguments, adapts the ExecutorInput and runs TFX's entry point.
 """
 from __future__ import annotations
 
 import json
+import os
 from typing import Optional, Tuple
 
 import yaml
@@ -66,6 +70,14 @@ def adapt_executor_input(executor_input: dict, inputs_spec: Optional[dict]) -> T
     return adapted, changes
 
 
+def make_local_output_dirs(executor_input: dict) -> None:
+    """Each output artifact's directory on a mounted (local) root, as TFX's launchers make it."""
+    for artifact_list in executor_input.get("outputs", {}).get("artifacts", {}).values():
+        for artifact in artifact_list.get("artifacts", []):
+            if "://" not in artifact.get("uri", "://"):
+                os.makedirs(artifact["uri"], exist_ok=True)
+
+
 def register_custom_artifact_types() -> None:
     """Our custom artifact types in TFX's title -> class path map, so that the entry point finds their classes."""
     from tfx.orchestration.kubeflow.v2 import compiler_utils
@@ -89,6 +101,7 @@ def _run(parsed_argv) -> None:
     adapted, changes = adapt_executor_input(json.loads(args.json_serialized_invocation_args), inputs_spec)
     logging.set_verbosity(logging.INFO)  # as TFX's entry point does
     register_custom_artifact_types()
+    make_local_output_dirs(adapted)
     for change in changes:
         logging.info("kfp_entrypoint: %s", change)
     args.json_serialized_invocation_args = json.dumps(adapted)
