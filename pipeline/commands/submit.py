@@ -36,8 +36,9 @@ def register(subparsers) -> None:
     parser.add_argument("--experiment", default="sparrow-tfx", help="experiment to run in (created if missing)")
     parser.add_argument("--run-name", help="display name of the run (default: the package name and the time)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a run-time parameter (data_root, train_args, eval_config) or a convenience one "
-                             f"({', '.join(DERIVED_PARAMETERS)}) that rewrites train_args/eval_config (repeatable)")
+                        help="a run-time parameter (data_root, train_args, eval_config, SampleGen's options) or a "
+                             f"convenience one ({', '.join(DERIVED_PARAMETERS)}) that rewrites train_args/eval_config "
+                             "(repeatable)")
     parser.add_argument("--sample-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a SampleGen option for this run, as `run --sample-option` (a package compiled for raw "
                              "MovieLens input; repeatable)")
