@@ -188,6 +188,7 @@ def test_sample_options_set_sample_gens_parameters(api, compiled_pipeline, submi
     (["data_root=x"], ["colour=blue"], "--sample-option colour: no such SampleGen option; the options are split_mode"),
     (["data_root=x", "eval_fraction=2"], [], r"eval_fraction must be in \(0, 1\)"),
     (["data_root=x"], ["split_mode=random"], "split_mode must be 'global_time' or 'user_last'"),
+    (["data_root=x"], ["split_mode"], "--sample-option expects KEY=VALUE, got 'split_mode'"),
 ])
 def test_sample_options_are_checked_as_sample_gen_checks_them(compiled_pipeline, params, sample_options, message):
     with open(compiled_pipeline.path) as f:

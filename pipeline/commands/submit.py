@@ -68,6 +68,9 @@ def sample_option_parameters(declared: dict, pairs: List[str]) -> List[str]:
     if pairs and not set(sample_options.OPTION_NAMES) & set(declared):
         raise SubmitError("--sample-option applies to raw MovieLens input; this package reads sample CSVs (compiled "
                           "with --samples or --data): compile it without them for SampleGen")
+    for pair in pairs:
+        if "=" not in pair:
+            raise SubmitError(f"--sample-option expects KEY=VALUE, got {pair!r}")
     problem = sample_options.unknown([pair.partition("=")[0] for pair in pairs])
     if problem:
         raise SubmitError(problem)
