@@ -24,8 +24,10 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparrow-tfx", description="The SparrowRecSys recommender as a TFX pipeline.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show every library's logs and warnings (TensorFlow, absl, Beam, Google clients); without it they go "
-                             "to a log file under the work dir (<work dir>/logs), named when a command fails")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show every library's logs and warnings (TensorFlow, absl, Beam, Google clients); "
+                             "without it they go to a log file under the work dir (<work dir>/logs), named when a command "
+                             "fails")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
@@ -42,6 +44,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         console.quiet(args.command, getattr(args, "work_dir", None) or configs.DEFAULT_WORK_DIR)
     try:
         return args.handler(args)
+    except OSError as error:  # a path the checks before could not foresee (permissions, a full disk)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"interrupted {console.where_logged()}".rstrip(), file=sys.stderr)
         return 130

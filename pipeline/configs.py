@@ -1,12 +1,11 @@
 """Defaults and locations shared by every runner. No I/O at import time."""
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import os
-from typing import Optional
-
-import components
+from typing import Optional, Set
 
 PIPELINE_NAME = "sparrow-tfx"  # KFP needs [a-z0-9][a-z0-9-]*
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,15 +43,57 @@ class LocalPaths:
         return os.path.join(self.work_dir, "data")
 
 
-def code_version(package_dir: Optional[str] = None) -> str:
-    """A digest of the model code (every .py under components/), so code changes invalidate the cache."""
-    package_dir = package_dir or os.path.dirname(components.__file__)
+# The modules of the pipeline's preprocessing_fn and run_fn (pipeline.PREPROCESSING_FN, RUN_FN).
+MODEL_CODE_MODULES = ("components.preprocessing", "components.trainer")
+
+
+def _module_file(root: str, module: str) -> Optional[str]:
+    """The project's source file of a dotted module name; None for a module outside the project."""
+    base = os.path.join(root, *module.split("."))
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _imported_modules(tree: ast.AST, module: str, is_package: bool) -> Set[str]:
+    """Every module name an import in tree may load, parent packages included (their __init__ runs)."""
+    names: Set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            package = module.split(".") if is_package else module.split(".")[:-1]
+            parent = ".".join(package[:len(package) - node.level + 1] if node.level else [])
+            base = ".".join(part for part in (parent, node.module or "") if part)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)  # a submodule, if it is one
+    return {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 2)}
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body and \
+                isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) and \
+                isinstance(node.body[0].value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_version(root: str = PROJECT_ROOT, modules=MODEL_CODE_MODULES) -> str:
+    """A digest of the code that decides what Transform and Trainer make: the project modules that the
+    preprocessing and training modules import, directly or not, as syntax trees without docstrings (comments,
+    layout and code the model never imports do not change it). Third-party code is pinned by the lock."""
+    trees, pending = {}, list(modules)
+    while pending:
+        module = pending.pop()
+        path = _module_file(root, module)
+        if module in trees or path is None:
+            continue
+        with open(path, "rb") as f:
+            trees[module] = ast.parse(f.read(), path)
+        pending.extend(_imported_modules(trees[module], module, path.endswith("__init__.py")))
     digest = hashlib.sha256()
-    for root, dirs, files in os.walk(package_dir):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(f for f in files if f.endswith(".py")):
-            path = os.path.join(root, name)
-            digest.update(os.path.relpath(path, package_dir).encode())
-            with open(path, "rb") as f:
-                digest.update(f.read())
+    for module in sorted(trees):
+        digest.update(module.encode() + b"\0" + ast.dump(_without_docstrings(trees[module])).encode() + b"\0")
     return digest.hexdigest()[:16]

@@ -13,11 +13,15 @@ ExecutorInput. Under open-source KFP two things break that:
 3. TFX imports a custom artifact type's class from its schema title, which KFP requires to be `<namespace>.<Title>`:
    a class path of one module level, which ours (components.<component>.spec) are not. Each of our custom types is
    registered in TFX's map from title to class path (the map TFX keeps for its standard types).
+4. the launcher makes no directory for an output artifact (TFX's own launchers do, `outputs_utils.make_output_dirs`)
+   and some executors write files straight into theirs: on a pipeline root every pod mounts (a local path) the
+   directory must exist; object stores need none.
 `python -m pipeline.kfp_entrypoint` takes TFX's arguments, adapts the ExecutorInput and runs TFX's entry point.
 """
 from __future__ import annotations
 
 import json
+import os
 from typing import Optional, Tuple
 
 import yaml
@@ -66,6 +70,14 @@ def adapt_executor_input(executor_input: dict, inputs_spec: Optional[dict]) -> T
     return adapted, changes
 
 
+def make_local_output_dirs(executor_input: dict) -> None:
+    """Each output artifact's directory on a mounted (local) root, as TFX's launchers make it."""
+    for artifact_list in executor_input.get("outputs", {}).get("artifacts", {}).values():
+        for artifact in artifact_list.get("artifacts", []):
+            if "://" not in artifact.get("uri", "://"):
+                os.makedirs(artifact["uri"], exist_ok=True)
+
+
 def register_custom_artifact_types() -> None:
     """Our custom artifact types in TFX's title -> class path map, so that the entry point finds their classes."""
     from tfx.orchestration.kubeflow.v2 import compiler_utils
@@ -80,15 +92,27 @@ def register_custom_artifact_types() -> None:
 def _run(parsed_argv) -> None:
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
+    from components import file_systems
+
     args, beam_args = parsed_argv
+    if file_systems.S3_SCHEME in args.json_serialized_invocation_args:  # an artifact or the serving dir on S3
+        file_systems.register_for(file_systems.S3_SCHEME)
     inputs_spec = json.loads(args.json_serialized_inputs_spec_args or "{}")
     adapted, changes = adapt_executor_input(json.loads(args.json_serialized_invocation_args), inputs_spec)
     logging.set_verbosity(logging.INFO)  # as TFX's entry point does
     register_custom_artifact_types()
+    make_local_output_dirs(adapted)
     for change in changes:
         logging.info("kfp_entrypoint: %s", change)
     args.json_serialized_invocation_args = json.dumps(adapted)
     kubeflow_v2_run_executor.main((args, beam_args))
+
+
+def _run_and_leave(parsed_argv) -> None:
+    from components import file_systems
+
+    _run(parsed_argv)
+    file_systems.leave(0)
 
 
 def main() -> None:
@@ -97,7 +121,7 @@ def main() -> None:
 
     # TFX's own flags: --executor_class_path, --json_serialized_invocation_args, --json_serialized_inputs_spec_args,
     # then Beam's.
-    app.run(_run, flags_parser=kubeflow_v2_run_executor._parse_flags)  # pylint: disable=protected-access
+    app.run(_run_and_leave, flags_parser=kubeflow_v2_run_executor._parse_flags)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

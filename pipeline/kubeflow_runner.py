@@ -17,15 +17,25 @@ from typing import Dict, List, Optional
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import version as tfx_version
+from tfx.components import CsvExampleGen
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components.sample_gen.component import SampleGen
+from components.sample_gen.config import SampleGenConfig
+from components.serving_baseline.component import ServingBaseline
 from pipeline import configs
 from pipeline import image as pipeline_image
 from pipeline import pipeline as pipeline_lib
 
 # TFX reads and writes artifact URIs itself: roots its filesystem layer knows, or a path every pod mounts.
 REMOTE_ROOT_SCHEMES = ("gs://", "s3://", "hdfs://")
+# Tasks whose result depends on more than their inputs and parameters, all that KFP's cache key sees: the baseline
+# is what serves now, which a push of another run changes; SampleGen's and CsvExampleGen's examples are what the
+# files under data_root hold now (TFX's file-based driver, which fingerprints them, is a preCacheCheck hook that
+# open-source KFP never runs). A task's new artifact re-runs the tasks that read it: on Kubeflow every run makes
+# its examples and trains; a local run's driver serves unchanged files from cache.
+UNCACHED_TASKS = (ServingBaseline.__name__, SampleGen.__name__, CsvExampleGen.__name__)
 _INPUT_ARTIFACT_REFERENCE = re.compile(r"inputs\.artifacts\['([^']+)'\]")
 
 
@@ -42,6 +52,7 @@ class CompileSettings:
     hparams: Optional[dict] = None
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
+    sample_gen: Optional[SampleGenConfig] = SampleGenConfig()  # None: data_root holds sample CSVs
 
 
 def check_root(flag: str, uri: str) -> None:
@@ -77,6 +88,7 @@ def build_pipeline(settings: CompileSettings):
         code_version=configs.code_version(),
         beam_pipeline_args=settings.beam_pipeline_args,
         enable_cache=settings.enable_cache,
+        sample_gen=settings.sample_gen,
         runtime_parameters=True)
 
 
@@ -89,6 +101,8 @@ def compile_spec(settings: CompileSettings) -> pipeline_spec_pb2.PipelineSpec:
     spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     set_parameter_defaults(spec, runtime_parameter_defaults(pipeline))
     name_condition_inputs_by_task_keys(spec)
+    for task_name in set(UNCACHED_TASKS) & set(spec.root.dag.tasks):
+        spec.root.dag.tasks[task_name].caching_options.enable_cache = False
     if settings.pipeline_root:
         spec.default_pipeline_root = settings.pipeline_root
     return spec
@@ -131,6 +145,19 @@ def name_condition_inputs_by_task_keys(spec: pipeline_spec_pb2.PipelineSpec) -> 
             return f"inputs.artifacts['{input_keys[(producer, output)]}']"
 
         task.trigger_policy.condition = _INPUT_ARTIFACT_REFERENCE.sub(task_key, condition)
+
+
+def task_order(spec: pipeline_spec_pb2.PipelineSpec) -> List[str]:
+    """The tasks in an order KFP may run them: each after the tasks it depends on (ties by name)."""
+    tasks = spec.root.dag.tasks
+    done: List[str] = []
+    while len(done) < len(tasks):
+        ready = sorted(name for name, task in tasks.items()
+                       if name not in done and set(task.dependent_tasks) <= set(done))
+        if not ready:
+            raise ValueError(f"the DAG has a cycle among {sorted(set(tasks) - set(done))}")
+        done += ready
+    return done
 
 
 def executor_kinds(spec: pipeline_spec_pb2.PipelineSpec) -> Dict[str, int]:

@@ -5,11 +5,11 @@ import contextlib
 import logging
 import os
 import re
-import time
 from typing import Callable, List, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
 
+from components import file_systems, serving_dir
 from components.sample_gen.config import SampleGenConfig
 from pipeline import beam_runners, configs, metadata
 from pipeline.progress import Progress
@@ -33,12 +33,11 @@ class ComponentFailed(RuntimeError):
         super().__init__(f"{self.node} failed: {_BEAM_STEP.sub('', str(error))}")
 
 
-def _run_since(paths: configs.LocalPaths, started_ms: int) -> Optional[metadata.RunRecord]:
-    """The latest recorded run if it started after started_ms (a run can fail before it is recorded)."""
-    if not os.path.exists(paths.metadata_path):
+def _own_run(paths: configs.LocalPaths, run_id: Optional[str]) -> Optional[metadata.RunRecord]:
+    """This run's record, never another's; None if it failed before anything was recorded."""
+    if not run_id or not os.path.exists(paths.metadata_path):
         return None
-    record = metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)
-    return record if record and record.start_ms >= started_ms else None
+    return metadata.run_by_id(paths.metadata_path, run_id)
 
 
 def run(
@@ -59,6 +58,7 @@ def run(
 
     progress: makes the run's Progress from the number of nodes (None: none shown).
     """
+    file_systems.register_for(paths.pipeline_root, paths.serving_dir)
     pipeline = pipeline_lib.create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=paths.pipeline_root,
@@ -76,13 +76,14 @@ def run(
             paths.metadata_path),
         enable_cache=enable_cache,
         allow_anomalies=allow_anomalies,
-        sample_gen=sample_gen)
+        sample_gen=sample_gen,
+        serving_state=serving_dir.serving_state(paths.serving_dir))  # held still by the work dir's lock
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
-    started_ms = int(time.time() * 1000)
     shown = progress(len(pipeline.components)) if progress else None
+    runner = SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES, shown)
     try:
         with shown or contextlib.nullcontext():
-            SideBranchDagRunner(pipeline_lib.SIDE_BRANCH_NODES, shown).run(pipeline)
+            runner.run(pipeline)
     except Exception as error:  # a node's own exception, whatever its type
-        raise ComponentFailed(error, _run_since(paths, started_ms)) from error
-    return metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)
+        raise ComponentFailed(error, _own_run(paths, runner.run_id)) from error
+    return _own_run(paths, runner.run_id)

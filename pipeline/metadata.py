@@ -135,6 +135,13 @@ def _belongs_to(store, run_context, pipeline_name: str) -> bool:
     return not executions or any(c.name == pipeline_name for c in store.get_contexts_by_execution(executions[0].id))
 
 
+def run_by_id(sqlite_path: str, run_id: str) -> Optional[RunRecord]:
+    """The run with this id (its pipeline_run context), None if nothing of it was recorded."""
+    store = connect(sqlite_path)
+    context = store.get_context_by_type_and_name(RUN_CONTEXT_TYPE, run_id)
+    return run_record(store, context) if context else None
+
+
 def latest_run(sqlite_path: str, pipeline_name: str) -> Optional[RunRecord]:
     recorded = runs(sqlite_path, pipeline_name)
     return recorded[-1] if recorded else None

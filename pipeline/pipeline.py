@@ -87,25 +87,28 @@ def create_pipeline(
     allow_anomalies: bool = False,
     sample_gen: Optional[SampleGenConfig] = None,
     min_catalogue_ratio: float = 0.0,
+    serving_state: str = "",
 ) -> Pipeline:
     """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
 
     code_version: a digest of the model code; it is part of Transform's and Trainer's configuration, so
     changing the code invalidates their cached results even though they reference it by dotted path.
-    runtime_parameters: compile the data root, the training args and the evaluation config as run-time
-    parameters (names above) whose defaults are the values given here; an empty data_root has no default.
+    runtime_parameters: compile the data root, the training args, the evaluation config and SampleGen's options
+    as run-time parameters (names above; SampleGen's under their SampleGenConfig field names) whose defaults are
+    the values given here; an empty data_root has no default.
     allow_anomalies: data that breaks the schema is trained on with a warning instead of stopping the run.
     min_catalogue_ratio: blessing also needs the candidate's recall@10 over the catalogue, over all eval users, at
     least this times the most-rated list's (0: no catalogue gate).
     sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
     these options (in place of CsvExampleGen), and the feature snapshot served with the model takes every rating
     and the titles from the same files (from sample CSVs it takes the ratings the samples carry, no titles).
+    serving_state: what serves now (components.serving_dir.serving_state), part of ServingBaseline's cache key.
     """
     input_base = _run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters)
     if sample_gen is None:
         example_gen = CsvExampleGen(input_base=input_base, input_config=sample_splits())
     else:
-        example_gen = SampleGen(input_base=input_base, config=sample_gen)
+        example_gen = SampleGen(input_base=input_base, config=sample_gen, options_as_parameters=runtime_parameters)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ImportSchemaGen(schema_file=schema_path)
     example_validator = DataGate(statistics=statistics_gen.outputs["statistics"],
@@ -132,7 +135,7 @@ def create_pipeline(
                              runtime_parameters),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config={**(hparams or {}), trainer_lib.CODE_VERSION_KEY: code_version})
-    baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir)
+    baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir, serving_state=serving_state)
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

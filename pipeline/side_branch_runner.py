@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import datetime
 import functools
 import logging
 import multiprocessing
@@ -21,15 +22,21 @@ import uuid
 from multiprocessing.connection import Connection
 from typing import Collection, Dict, Optional, Set
 
+from tfx.dsl.compiler import constants
 from tfx.orchestration.beam import beam_dag_runner
+from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 from pipeline.progress import Progress
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, pipeline_root: str) -> None:
     """The worker: import what running a node needs, say it is ready, then run each node it is sent."""
     from tfx.orchestration.portable import launcher  # noqa: F401
+
+    from components import file_systems
+
+    file_systems.register_for(pipeline_root)
 
     connection.send("ready")
     for node in iter(connection.recv, None):
@@ -41,15 +48,16 @@ def _serve(connection: Connection) -> None:
                 connection.send(error)
             except Exception:  # not picklable: its message then
                 connection.send(RuntimeError(f"{type(error).__name__}: {error}"))
+    file_systems.leave(0)
 
 
 class _Worker:
     """One spawned process running side-branch nodes one at a time; `submit` returns the node's future."""
 
-    def __init__(self):
+    def __init__(self, pipeline_root: str):
         context = multiprocessing.get_context("spawn")  # not fork: this process has TensorFlow's threads
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process = context.Process(target=_serve, args=(child, pipeline_root), daemon=True)
         self._process.start()
         self._ready = False
         self._sender = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # one node at a time, in order
@@ -163,13 +171,20 @@ class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
         super().__init__()
         self._side_nodes = frozenset(side_nodes) if (os.cpu_count() or 1) > 1 else frozenset()
         self._progress = progress
+        self.run_id: Optional[str] = None  # the last run's id: its pipeline_run context in ML Metadata
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
                     run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
+        # The id BeamDagRunner would make, made here so the caller can read its own run back, whatever else ran.
+        self.run_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S.%f")
+        runtime_parameter_utils.substitute_runtime_parameter(
+            pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self.run_id})
         if not self._side_nodes and not self._progress:
             return super().run_with_ir(pipeline, run_options)
         run_id = uuid.uuid4().hex
-        _RUNS[run_id] = run = _Run(self._side_nodes, _Worker() if self._side_nodes else None, self._progress)
+        pipeline_root = pipeline.runtime_spec.pipeline_root.field_value.string_value
+        _RUNS[run_id] = run = _Run(self._side_nodes, _Worker(pipeline_root) if self._side_nodes else None,
+                                   self._progress)
         self._PIPELINE_NODE_DO_FN_CLS = functools.partial(_NodeDoFn, run_id)
         try:
             super().run_with_ir(pipeline, run_options)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from typing import Dict
 
 import pytest
 
@@ -15,6 +19,7 @@ REPO_ROOT = configs.PROJECT_ROOT
 SHARED_DATA = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data")
 E2E_DATA_SIZE = 6000  # ratings; small enough for CI, large enough that the model learns
 E2E_MIN_AUC = 0.6
+BUCKET = "sparrow"
 
 
 def shared_data(*parts: str) -> str:
@@ -78,3 +83,44 @@ def bad_inputs_validation(tmp_path_factory):
     from tests import bad_data
 
     return bad_data.run_validation(str(tmp_path_factory.mktemp("bad-inputs")))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Server:
+    bucket: str  # s3://NAME
+    environment: Dict[str, str]  # for TensorFlow's (tensorflow-io) and Beam's (boto3) S3 clients
+
+
+@pytest.fixture
+def s3_server(tmp_path) -> S3Server:
+    """moto's S3 server on loopback, started and stopped here, with one bucket."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "moto.log", "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(endpoint, timeout=2)  # S3's ListBuckets
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError(f"moto server did not start: {(tmp_path / 'moto.log').read_text()}")
+                time.sleep(0.3)
+        request = urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
+        urllib.request.urlopen(request, timeout=10)
+        yield S3Server(f"s3://{BUCKET}", {
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,  # boto3
+            "S3_ENDPOINT": endpoint, "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"})  # tensorflow-io
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

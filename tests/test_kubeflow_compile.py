@@ -1,17 +1,21 @@
 """`sparrow-tfx compile`: a bare KFP PipelineSpec YAML (schema 2.1) that open-source Kubeflow Pipelines accepts:
 only container executors, each running our entry point in the pipeline image, run-time parameters with their
-defaults, the DAG of create_pipeline, no legacy constantValue, a blessing condition KFP's driver can resolve."""
+defaults, the DAG of create_pipeline, no legacy constantValue, a blessing condition KFP's driver can resolve; the
+input kinds of `run` (raw MovieLens through SampleGen by default, sample CSVs through CsvExampleGen)."""
+import dataclasses
 import json
 import re
 
 import pytest
 import yaml
 
+from components.sample_gen.config import SampleGenConfig
 from pipeline import configs
 from pipeline import image as pipeline_image
 
 pytestmark = pytest.mark.slow  # compiling imports TFX
 
+SAMPLE_GEN_OPTIONS = [field.name for field in dataclasses.fields(SampleGenConfig)]
 # Both gates: TFMA's blessing and the catalogue's (TFX adds the predicate's channel to the Pusher's inputs).
 BLESSED_CONDITION = ("((inputs.artifacts['model_blessing'].artifacts[0].metadata['blessed'] == 1.0) && "
                      "(inputs.artifacts['_CatalogueEvaluator.catalogue_evaluation'].artifacts[0]"
@@ -32,7 +36,11 @@ def test_compile_reports_what_it_wrote(compiled_pipeline):
     tasks, containers_ = re.search(r"(\d+) tasks, executors \{'container': (\d+)\}, image (\S+)",
                                    compiled_pipeline.stdout).groups()[:2]
     assert tasks == containers_ and f"image {pipeline_image.default_image()}\n" in compiled_pipeline.stdout
-    assert "run-time parameters: data_root (required), eval_config, train_args" in compiled_pipeline.stdout
+    assert ("input: raw MovieLens (SampleGen); tasks: ImportSchemaGen, SampleGen, StatisticsGen, ExampleValidator, "
+            "FeatureSnapshot, Transform, Trainer, CatalogueEvaluator, ServingBaseline, Evaluator, Pusher\n"
+            in compiled_pipeline.stdout)
+    assert "run-time parameters: " + ", ".join(sorted(["data_root (required)", "eval_config", "train_args",
+                                                       *SAMPLE_GEN_OPTIONS])) + "\n" in compiled_pipeline.stdout
 
 
 def test_a_bare_pipeline_spec_of_schema_2_1(spec, compiled_pipeline):
@@ -75,9 +83,12 @@ def test_runtime_parameters_keep_their_defaults(spec):
     assert gate == evaluation.Gate(configs.DEFAULT_MIN_AUC, configs.DEFAULT_MAX_AUC_REGRESSION)
     assert parameters["train_args"]["isOptional"] and parameters["eval_config"]["isOptional"]
     tasks = spec["root"]["dag"]["tasks"]
-    for task, key, parameter in [("CsvExampleGen", "input_base", "data_root"), ("Trainer", "train_args", "train_args"),
-                                 ("Evaluator", "eval_config", "eval_config")]:
+    for task, key, parameter in [("SampleGen", "input_base", "data_root"), ("FeatureSnapshot", "input_base", "data_root"),
+                                 ("Trainer", "train_args", "train_args"), ("Evaluator", "eval_config", "eval_config"),
+                                 *[("SampleGen", option, option) for option in SAMPLE_GEN_OPTIONS]]:
         assert tasks[task]["inputs"]["parameters"][key] == {"componentInputParameter": parameter}
+    assert {option: parameters[option]["defaultValue"] for option in SAMPLE_GEN_OPTIONS} == dataclasses.asdict(
+        SampleGenConfig())
 
 
 def test_dag_edges_are_create_pipelines(spec, compiled_pipeline):
@@ -92,6 +103,18 @@ def test_dag_edges_are_create_pipelines(spec, compiled_pipeline):
     for name, task in tasks.items():
         for artifact in task.get("inputs", {}).get("artifacts", {}).values():
             assert artifact["taskOutputArtifact"]["producerTask"] in upstream[name]
+
+
+def caching(spec: dict) -> dict:
+    return {name: task.get("cachingOptions", {}).get("enableCache", False)
+            for name, task in spec["root"]["dag"]["tasks"].items()}
+
+
+def test_only_the_serving_baseline_and_sample_gen_skip_kfps_cache(spec):
+    enabled = caching(spec)
+    assert enabled.pop("ServingBaseline") is False  # what serves now is not in KFP's cache key
+    assert enabled.pop("SampleGen") is False  # nor what the files under data_root hold now
+    assert set(enabled.values()) == {True}
 
 
 def test_no_legacy_constant_values(spec, compiled_pipeline):
@@ -120,7 +143,7 @@ def test_kfp_loads_the_package(compiled_pipeline):
 
     component = components.load_component_from_file(compiled_pipeline.path)
     assert component.name == configs.PIPELINE_NAME
-    assert set(component.component_spec.inputs) == {"data_root", "train_args", "eval_config"}
+    assert set(component.component_spec.inputs) == {"data_root", "train_args", "eval_config", *SAMPLE_GEN_OPTIONS}
 
 
 def compile_in_process(tmp_path, *flags: str) -> dict:
@@ -153,3 +176,39 @@ def test_a_beam_preset_lands_in_every_container(tmp_path):
 def test_roots_tfx_cannot_use_are_refused(tmp_path, flags, message):
     with pytest.raises(SystemExit, match=message):
         compile_in_process(tmp_path, *flags)
+
+
+@pytest.mark.parametrize("flags,data_root", [(["--samples"], None), (["--data", "gs://bucket/samples"],
+                                                                      "gs://bucket/samples")])
+def test_sample_csvs_compile_to_csv_example_gen(tmp_path, flags, data_root):
+    spec = compile_in_process(tmp_path, *flags, "--pipeline-root", "gs://bucket/root")
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "CsvExampleGen" in tasks and "SampleGen" not in tasks
+    assert tasks["CsvExampleGen"]["inputs"]["parameters"]["input_base"] == {"componentInputParameter": "data_root"}
+    assert tasks["FeatureSnapshot"]["inputs"]["parameters"]["input_base"] == {
+        "runtimeValue": {"constant": ""}}  # no raw files: the ratings the samples carry
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert set(parameters) == {"data_root", "train_args", "eval_config"}
+    assert parameters["data_root"].get("defaultValue") == data_root
+    assert caching(spec)["CsvExampleGen"] is False  # ExampleGen's file fingerprint is the driver's, too
+
+
+def test_sample_gen_options_are_the_defaults_of_its_parameters(tmp_path):
+    spec = compile_in_process(tmp_path, "--movielens", "gs://bucket/ml-latest-small", "--features", "leaky",
+                              "--sample-option", "split_mode=user_last", "--sample-option", "eval_ratings_per_user=2",
+                              "--pipeline-root", "gs://bucket/root")
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    defaults = {name: parameters[name]["defaultValue"] for name in ["data_root", *SAMPLE_GEN_OPTIONS]}
+    assert defaults == {"data_root": "gs://bucket/ml-latest-small", **dataclasses.asdict(SampleGenConfig(
+        features_mode="leaky", split_mode="user_last", eval_ratings_per_user=2))}
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--samples", "--sample-option", "split_mode=user_last"], "apply to raw MovieLens input, not to --samples"),
+    (["--data", "gs://b/s", "--features", "leaky"], "apply to raw MovieLens input, not to --data"),
+    (["--sample-option", "colour=blue"], "--sample-option colour: no such SampleGen option"),
+    (["--sample-option", "eval_fraction=2"], r"eval_fraction must be in \(0, 1\)"),
+])
+def test_sample_options_are_checked_as_run_checks_them(tmp_path, flags, message):
+    with pytest.raises(SystemExit, match=message):
+        compile_in_process(tmp_path, *flags, "--pipeline-root", "gs://bucket/root")

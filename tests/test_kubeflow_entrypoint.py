@@ -96,3 +96,12 @@ def test_custom_artifact_types_resolve_to_their_classes_in_tfxs_entry_point():
     schema = pipeline_spec_pb2.ArtifactTypeSchema(instance_schema=f"title: {spec.CatalogueEvaluation.TYPE_NAME}\n")
     class_path = kubeflow_v2_entrypoint_utils._retrieve_class_path(schema)  # pylint: disable=protected-access
     assert import_utils.import_class_by_path(class_path) is spec.CatalogueEvaluation
+
+
+def test_output_directories_are_made_on_a_mounted_root_only(tmp_path):
+    executor_input = launcher_input(tmp_path, MODEL_TYPE)
+    executor_input["outputs"]["artifacts"]["pushed_model"] = {"artifacts": [
+        {"uri": "s3://bucket/root/Pusher/pushed_model", "type": MODEL_TYPE}]}
+    kfp_entrypoint.make_local_output_dirs(executor_input)
+    assert os.path.isdir(tmp_path / "baseline") and os.path.isdir(tmp_path / "logs")
+    assert not os.path.exists("s3:") and sorted(os.listdir(tmp_path)) == ["baseline", "logs"]

@@ -116,8 +116,13 @@ def _run(tmp_path, mode: str) -> dict:
                         components=[source, side, main, later, sink], enable_cache=False,
                         metadata_connection_config=tfx_metadata.sqlite_metadata_connection_config(
                             str(tmp_path / "metadata.sqlite")))
-    SideBranchDagRunner(side_nodes=["Side"]).run(pipeline)
+    runner = SideBranchDagRunner(side_nodes=["Side"])
+    runner.run(pipeline)
+    _RUN_IDS.append(runner.run_id)
     return {path.stem: json.loads(path.read_text()) for path in (tmp_path / "log").glob("*.json")}
+
+
+_RUN_IDS = []  # each _run's id, for the test below
 
 
 @pytest.mark.slow
@@ -157,3 +162,15 @@ def test_the_pipelines_side_branch_feeds_only_the_pusher():
     for side in pipeline_lib.SIDE_BRANCH_NODES:
         assert nodes[side].downstream_nodes == ["Pusher"], side
         assert "ExampleValidator" in nodes[side].upstream_nodes  # nothing is made of data that failed validation
+
+
+def test_the_runner_names_its_own_run_in_ml_metadata(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    _run(first, "early")
+    _run(second, "early")
+    own_ids = _RUN_IDS[-2:]
+    assert own_ids[0] != own_ids[1]
+    record = metadata.run_by_id(str(first / "metadata.sqlite"), own_ids[0])
+    assert record.run_id == own_ids[0] and record.node("Sink").state == "COMPLETE"
+    assert metadata.run_by_id(str(first / "metadata.sqlite"), own_ids[1]) is None

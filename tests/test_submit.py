@@ -172,6 +172,43 @@ def test_parameters_are_checked_against_the_spec(compiled_pipeline, params, mess
         submit.run_arguments(spec, params)
 
 
+def test_sample_options_set_sample_gens_parameters(api, compiled_pipeline, submit_cli):
+    result = submit_cli(compiled_pipeline.path, api.url, "--param", "data_root=gs://bucket/ml-latest-small",
+                        "--sample-option", "split_mode=user_last", "--sample-option", "eval_ratings_per_user=2",
+                        "--param", "features_mode=leaky")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = api.posted("/apis/v2beta1/runs")
+    parameters = run["runtime_config"]["parameters"]
+    assert (parameters["split_mode"], parameters["eval_ratings_per_user"], parameters["features_mode"]) == (
+        "user_last", 2, "leaky")
+    assert "eval_fraction" not in parameters  # the compiled default holds
+
+
+@pytest.mark.parametrize("params,sample_options,message", [
+    (["data_root=x"], ["colour=blue"], "--sample-option colour: no such SampleGen option; the options are split_mode"),
+    (["data_root=x", "eval_fraction=2"], [], r"eval_fraction must be in \(0, 1\)"),
+    (["data_root=x"], ["split_mode=random"], "split_mode must be 'global_time' or 'user_last'"),
+    (["data_root=x"], ["split_mode"], "--sample-option expects KEY=VALUE, got 'split_mode'"),
+])
+def test_sample_options_are_checked_as_sample_gen_checks_them(compiled_pipeline, params, sample_options, message):
+    with open(compiled_pipeline.path) as f:
+        spec = yaml.safe_load(f)
+    with pytest.raises(submit.SubmitError, match=message):
+        submit.run_arguments(spec, params, sample_options)
+
+
+def test_sample_options_need_a_sample_gen_package(tmp_path):
+    from pipeline import cli
+
+    package = str(tmp_path / "csv.yaml")
+    assert cli.main(["compile", "--samples", "--output", package, "--pipeline-root", "gs://bucket/root"]) == 0
+    with open(package) as f:
+        spec = yaml.safe_load(f)
+    with pytest.raises(submit.SubmitError, match="--sample-option applies to raw MovieLens input; this package "
+                                                 "reads sample CSVs"):
+        submit.run_arguments(spec, ["data_root=gs://bucket/samples"], ["split_mode=user_last"])
+
+
 def test_package_without_a_root_needs_one(compiled_pipeline, tmp_path, submit_cli):
     with open(compiled_pipeline.path) as f:
         spec = yaml.safe_load(f)

@@ -3,6 +3,7 @@ import os
 
 from pipeline import beam_runners, configs
 from pipeline import image as pipeline_image
+from pipeline.commands import arguments, sample_options
 
 
 def register(subparsers) -> None:
@@ -13,16 +14,26 @@ def register(subparsers) -> None:
     parser.add_argument("--pipeline-root", help="gs:// or s3:// root of the artifacts (the spec's default; "
                                                 "without it, `submit --pipeline-root` gives it)")
     parser.add_argument("--serving-dir", help="where blessed models are pushed (default: <pipeline root>/serving)")
-    parser.add_argument("--data-root", default="",
-                        help="default of the data_root run-time parameter (sample CSVs with train/ and eval/); "
-                             "without it every run must give data_root")
-    parser.add_argument("--train-steps", type=int, default=0,
+    source = parser.add_mutually_exclusive_group()  # the input kinds of `run`; default: raw MovieLens
+    source.add_argument("--data", metavar="URI",
+                        help="sample CSVs with train/ and eval/ (CsvExampleGen), the default of the data_root "
+                             "run-time parameter; default: raw MovieLens files (ratings.csv, movies.csv) through "
+                             "SampleGen")
+    source.add_argument("--samples", action="store_true",
+                        help="sample CSVs as --data, with data_root given by every run")
+    source.add_argument("--movielens", metavar="URI",
+                        help="default of the data_root run-time parameter: a raw MovieLens directory; without it "
+                             "(nor --data) every run must give data_root")
+    sample_options.add_arguments(parser)  # the defaults of SampleGen's run-time parameters
+    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0,
                         help="default training steps (in the train_args run-time parameter; 0: epochs decide)")
-    parser.add_argument("--min-auc", type=float, default=configs.DEFAULT_MIN_AUC,
+    parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
                         help="default AUC threshold (in the eval_config run-time parameter)")
-    parser.add_argument("--max-auc-regression", type=float, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction,
+                        default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="default largest AUC drop against the serving model (in eval_config)")
-    parser.add_argument("--min-catalogue-ratio", type=float, default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
+    parser.add_argument("--min-catalogue-ratio", type=arguments.non_negative_float,
+                        default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
                         help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
                              "times the most-rated list's (0: no catalogue gate)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
@@ -35,16 +46,19 @@ def register(subparsers) -> None:
 def handle(args) -> int:
     if not args.output.endswith((".yaml", ".yml")):
         raise SystemExit(f"error: --output must be a .yaml file, got {args.output!r}")
+    arguments.output_file("--output", args.output)
+    hparams = arguments.hparams(args.hparam)
+    sample_gen = sample_options.from_args(args, "--data" if args.data else "--samples" if args.samples else None)
     image = args.image or pipeline_image.default_image()
     beam_pipeline_args = beam_runners.cli_pipeline_args(args, image)  # a misfit flag fails before TFX loads
     from pipeline import kubeflow_runner
-    from pipeline.commands.run import parse_hparams
 
     settings = kubeflow_runner.CompileSettings(
-        image=image, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir, data_root=args.data_root,
+        image=image, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
+        data_root=args.data or args.movielens or "",
         train_steps=args.train_steps, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
         min_catalogue_ratio=args.min_catalogue_ratio,
-        hparams=parse_hparams(args.hparam), beam_pipeline_args=beam_pipeline_args,
+        hparams=hparams, beam_pipeline_args=beam_pipeline_args, sample_gen=sample_gen,
         enable_cache=not args.no_cache)
     try:
         spec = kubeflow_runner.compile_spec(settings)
@@ -54,6 +68,8 @@ def handle(args) -> int:
     parameters = spec.root.input_definitions.parameters
     print(f"wrote {args.output} ({os.path.getsize(args.output)} bytes): {len(spec.root.dag.tasks)} tasks, "
           f"executors {kubeflow_runner.executor_kinds(spec)}, image {image}")
+    print(f"input: {'sample CSVs (CsvExampleGen)' if sample_gen is None else 'raw MovieLens (SampleGen)'}; tasks: "
+          + ", ".join(kubeflow_runner.task_order(spec)))
     print("run-time parameters: " + ", ".join(
         f"{name}{'' if parameters[name].is_optional else ' (required)'}" for name in sorted(parameters)))
     print(f"pipeline root: {spec.default_pipeline_root or 'none; give it with submit --pipeline-root'}")

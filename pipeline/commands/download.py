@@ -3,6 +3,7 @@ import os
 import sys
 
 from pipeline import configs
+from pipeline.commands import arguments
 from pipeline.datasets import movielens
 
 
@@ -24,6 +25,7 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
+    arguments.output_dir("--output", args.output)
     from pipeline import progress
 
     try:

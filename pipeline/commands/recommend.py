@@ -5,6 +5,7 @@ import os
 import sys
 
 from pipeline import configs
+from pipeline.commands import arguments
 
 
 def _movie_ids(text: str):
@@ -17,7 +18,7 @@ def _movie_ids(text: str):
 def register(subparsers) -> None:
     parser = subparsers.add_parser("recommend", help="top movies for a user from the newest pushed model")
     parser.add_argument("--user", type=int, required=True, help="userId")
-    parser.add_argument("--top", type=int, default=10, help="how many movies to show")
+    parser.add_argument("--top", type=arguments.positive_int, default=10, help="how many movies to show")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--serving-dir", help="serving base directory (<dir>/<version>/saved_model.pb)")
     where.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
@@ -48,7 +49,8 @@ def as_json(served, result) -> dict:
         "rated": result.rated,
         "candidates": result.candidates,
         "recommendations": [{"rank": rank, "movieId": item.movie_id, "title": item.title, "genres": item.genres,
-                             "score": item.score, "probability": item.probability} for rank, item in enumerate(result.items, start=1)],
+                             "score": item.score, "probability": item.probability}
+                            for rank, item in enumerate(result.items, start=1)],
         "latency_ms": {"first_call": result.seconds_first_call * 1000, "warm_call": result.seconds_warm_call * 1000},
     }
 

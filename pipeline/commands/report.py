@@ -1,7 +1,7 @@
 """`sparrow-tfx report`: one run's review as a self-contained HTML page (metrics per slice, plots, gate, data)."""
-import os
 import time
 
+from pipeline.commands import arguments
 from pipeline.report import store
 
 
@@ -14,6 +14,7 @@ def register(subparsers) -> None:
 
 
 def handle(args) -> int:
+    arguments.output_file("--output", args.output)
     from pipeline import progress
     from pipeline.report import page, review
 
@@ -25,7 +26,6 @@ def handle(args) -> int:
         with shown.step("render"):
             html = page.render(loaded)
         with shown.step("write"):
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
             with open(args.output, "w", encoding="utf-8") as f:
                 f.write(html)
     print(f"wrote {args.output} (run {record.run_id}, {len(html.encode()) / 1024:.0f} KiB) "

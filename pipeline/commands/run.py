@@ -1,11 +1,10 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
-import dataclasses
 import functools
 import os
 import sys
 
-from components.sample_gen import config as sample_gen_config
 from pipeline import beam_runners, configs, console
+from pipeline.commands import arguments, sample_options
 
 
 def register(subparsers) -> None:
@@ -16,26 +15,24 @@ def register(subparsers) -> None:
     source.add_argument("--movielens", metavar="DIR",
                         help="raw MovieLens directory (ratings.csv, movies.csv), e.g. from `sparrow-tfx download "
                              "movielens`; SampleGen makes the samples")
-    parser.add_argument("--features", choices=(sample_gen_config.POINT_IN_TIME, sample_gen_config.LEAKY),
-                        default=sample_gen_config.POINT_IN_TIME,
-                        help="SampleGen's movie statistics: from earlier ratings only, or leaky (from all ratings, "
-                             "as SparrowRecSys' Spark job; to measure the leak)")
-    parser.add_argument("--sample-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="a SampleGen option, e.g. split_mode=user_last (any field of "
-                             "components.sample_gen.config.SampleGenConfig; repeatable)")
-    parser.add_argument("--size", type=int, default=configs.DEFAULT_DATA_SIZE,
+    sample_options.add_arguments(parser)
+    parser.add_argument("--size", type=arguments.positive_int, default=configs.DEFAULT_DATA_SIZE,
                         help="ratings in the synthetic dataset (without --data or --movielens)")
-    parser.add_argument("--seed", type=int, default=configs.DEFAULT_DATA_SEED, help="synthetic dataset seed")
+    parser.add_argument("--seed", type=arguments.non_negative_int, default=configs.DEFAULT_DATA_SEED,
+                        help="synthetic dataset seed")
     parser.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
                         help="pipeline root, ML Metadata, serving directory and generated data (default: .work)")
-    parser.add_argument("--min-auc", type=float, default=configs.DEFAULT_MIN_AUC,
+    parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
                         help="blessing needs eval ROC AUC above this")
-    parser.add_argument("--max-auc-regression", type=float, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction,
+                        default=configs.DEFAULT_MAX_AUC_REGRESSION,
                         help="blessing allows at most this AUC drop against the serving model")
-    parser.add_argument("--min-catalogue-ratio", type=float, default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
+    parser.add_argument("--min-catalogue-ratio", type=arguments.non_negative_float,
+                        default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
                         help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
                              "times the most-rated list's (0: no catalogue gate)")
-    parser.add_argument("--train-steps", type=int, default=0, help="cap on training steps (0: epochs decide)")
+    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0,
+                        help="cap on training steps (0: epochs decide)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
@@ -46,41 +43,37 @@ def register(subparsers) -> None:
 
 
 def parse_hparams(pairs, flag="--hparam"):
-    import json
-
-    hparams = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"error: {flag} expects KEY=VALUE, got {pair!r}")
-        try:
-            hparams[key] = json.loads(value)
-        except json.JSONDecodeError:
-            hparams[key] = value
-    return hparams
+    return arguments.key_values(pairs, flag)
 
 
-def sample_gen_options(args):
-    """SampleGen's options from --features and --sample-option; None when the input is sample CSVs (--data)."""
-    if args.data:
-        if args.sample_option or args.features != sample_gen_config.POINT_IN_TIME:
-            raise SystemExit("error: --features and --sample-option apply to raw MovieLens input, not to --data")
-        return None
-    options = {"features_mode": args.features, **parse_hparams(args.sample_option, "--sample-option")}
-    known = [field.name for field in dataclasses.fields(sample_gen_config.SampleGenConfig)]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise SystemExit(f"error: --sample-option {', '.join(unknown)}: no such SampleGen option; the options are "
-                         f"{', '.join(known)}")
-    try:
-        return sample_gen_config.SampleGenConfig(**options)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {error}")
+def check_movielens_dir(path: str) -> None:
+    """SampleGen would find a missing file only inside Beam, after TFX has loaded."""
+    from components.sample_gen import spec
+
+    for name in (spec.RATINGS_PATTERN, spec.MOVIES_PATTERN):
+        if not os.path.isfile(os.path.join(path, name)):
+            raise SystemExit(f"error: --movielens {path}: no {name} there (a MovieLens directory has ratings.csv "
+                             "and movies.csv; `sparrow-tfx download movielens` fetches one)")
 
 
 def handle(args) -> int:
     beam_pipeline_args = beam_runners.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
-    sample_gen = sample_gen_options(args)
+    sample_gen = sample_options.from_args(args, "--data" if args.data else None)
+    hparams = arguments.hparams(args.hparam)
+    if args.movielens:
+        check_movielens_dir(args.movielens)
+    arguments.output_dir("--work-dir", os.path.abspath(args.work_dir))
+    from pipeline import work_dir_lock
+
+    try:
+        with work_dir_lock.hold(os.path.abspath(args.work_dir)):
+            return run_locked(args, beam_pipeline_args, sample_gen, hparams)
+    except work_dir_lock.WorkDirBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 1
+
+
+def run_locked(args, beam_pipeline_args, sample_gen, hparams) -> int:
     from pipeline import local_runner, preflight
     from pipeline.progress import Progress
     from pipeline import pipeline as pipeline_lib
@@ -106,7 +99,7 @@ def handle(args) -> int:
         record = local_runner.run(
             data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
             min_catalogue_ratio=args.min_catalogue_ratio,
-            train_steps=args.train_steps, hparams=parse_hparams(args.hparam), enable_cache=not args.no_cache,
+            train_steps=args.train_steps, hparams=hparams, enable_cache=not args.no_cache,
             beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen,
             progress=functools.partial(Progress, stream=sys.stdout, live=False if args.verbose else None))
     except local_runner.ComponentFailed as failure:

@@ -36,8 +36,12 @@ def register(subparsers) -> None:
     parser.add_argument("--experiment", default="sparrow-tfx", help="experiment to run in (created if missing)")
     parser.add_argument("--run-name", help="display name of the run (default: the package name and the time)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a run-time parameter (data_root, train_args, eval_config) or a convenience one "
-                             f"({', '.join(DERIVED_PARAMETERS)}) that rewrites train_args/eval_config (repeatable)")
+                        help="a run-time parameter (data_root, train_args, eval_config, SampleGen's options) or a "
+                             f"convenience one ({', '.join(DERIVED_PARAMETERS)}) that rewrites train_args/eval_config "
+                             "(repeatable)")
+    parser.add_argument("--sample-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a SampleGen option for this run, as `run --sample-option` (a package compiled for raw "
+                             "MovieLens input; repeatable)")
     parser.add_argument("--package", default="pipeline.yaml", help="the compiled PipelineSpec YAML")
     parser.add_argument("--pipeline-root", help="gs:// or s3:// root for this run (default: the package's)")
     parser.add_argument("--recurring", metavar="CRON",
@@ -57,12 +61,41 @@ def load_spec(package: str) -> dict:
     return spec
 
 
-def run_arguments(spec: dict, pairs: List[str]) -> Dict[str, Any]:
+def sample_option_parameters(declared: dict, pairs: List[str]) -> List[str]:
+    """--sample-option KEY=VALUE pairs as the run-time parameters they set (SampleGen's, named after its options)."""
+    from pipeline.commands import sample_options
+
+    if pairs and not set(sample_options.OPTION_NAMES) & set(declared):
+        raise SubmitError("--sample-option applies to raw MovieLens input; this package reads sample CSVs (compiled "
+                          "with --samples or --data): compile it without them for SampleGen")
+    for pair in pairs:
+        if "=" not in pair:
+            raise SubmitError(f"--sample-option expects KEY=VALUE, got {pair!r}")
+    problem = sample_options.unknown([pair.partition("=")[0] for pair in pairs])
+    if problem:
+        raise SubmitError(problem)
+    return pairs
+
+
+def check_sample_gen_options(declared: dict, values: Dict[str, Any]) -> None:
+    """The run's SampleGen options, checked as SampleGen checks them (it would fail only once its task runs)."""
+    from pipeline.commands import sample_options
+
+    names = [name for name in sample_options.OPTION_NAMES if name in declared]
+    if not names:
+        return
+    try:
+        sample_options.config({name: values.get(name, declared[name].get("defaultValue")) for name in names})
+    except ValueError as error:
+        raise SubmitError(str(error)) from None
+
+
+def run_arguments(spec: dict, pairs: List[str], sample_option_pairs: List[str] = ()) -> Dict[str, Any]:
     """The run's parameter values from KEY=VALUE pairs, typed as the spec declares them; required ones checked."""
     declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     values: Dict[str, Any] = {}
     derived: Dict[str, Any] = {}
-    for pair in pairs:
+    for pair in [*pairs, *sample_option_parameters(declared, list(sample_option_pairs))]:
         key, sep, text = pair.partition("=")
         if not sep:
             raise SubmitError(f"--param expects KEY=VALUE, got {pair!r}")
@@ -76,6 +109,7 @@ def run_arguments(spec: dict, pairs: List[str]) -> Dict[str, Any]:
         except (ValueError, KeyError):
             raise SubmitError(f"--param {key}: {text!r} is not of type {kind or convert.__name__}") from None
     values.update(_expand(derived, declared, values))
+    check_sample_gen_options(declared, values)
     missing = [key for key, parameter in declared.items() if key not in values and not parameter.get("isOptional")]
     if missing:
         raise SubmitError(f"the pipeline needs {', '.join(f'--param {key}=...' for key in missing)}")
@@ -167,7 +201,7 @@ def submit(args) -> str:
     import urllib3
 
     spec = load_spec(args.package)
-    arguments = run_arguments(spec, args.param)
+    arguments = run_arguments(spec, args.param, args.sample_option)
     if not (args.pipeline_root or spec.get("defaultPipelineRoot")):
         raise SubmitError(f"{args.package} has no pipeline root: give --pipeline-root gs://... or s3://... "
                           "(TFX cannot write KFP's default minio:// root)")

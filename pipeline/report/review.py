@@ -160,12 +160,13 @@ def load_statistics(statistics) -> Tuple[Dict[str, int], List[FeatureStats]]:
 
 
 def load_anomalies(anomalies) -> List[Anomaly]:
+    import tensorflow as tf
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     found = []
     for split in _split_names(anomalies):
         path = os.path.join(anomalies.uri, f"Split-{split}", "SchemaDiff.pb")
-        with open(path, "rb") as f:
+        with tf.io.gfile.GFile(path, "rb") as f:  # the artifact may be on object storage
             proto = anomalies_pb2.Anomalies.FromString(f.read())
         for feature, info in sorted(proto.anomaly_info.items()):
             found.append(Anomaly(split, feature, anomalies_pb2.AnomalyInfo.Severity.Name(info.severity),
@@ -189,6 +190,10 @@ def _output(record: metadata.RunRecord, node_id: str, key: str):
 
 
 def load(record: metadata.RunRecord) -> Review:
+    from components import file_systems
+
+    file_systems.register_for(*(artifact.uri for node in record.nodes.values()
+                                for artifacts in node.outputs.values() for artifact in artifacts))
     run = summary.RunSummary.from_record(record)
     evaluation = _output(record, summary.EVALUATOR, "evaluation")
     statistics = _output(record, STATISTICS_GEN, "statistics")

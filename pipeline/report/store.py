@@ -18,6 +18,10 @@ def metadata_path(args) -> str:
     if not os.path.isfile(path):
         raise SystemExit(f"error: no ML Metadata store at {path}: run `sparrow-tfx run` first, "
                          f"or pass --metadata PATH / --work-dir DIR")
+    try:
+        metadata.connect(path)
+    except RuntimeError as error:  # ML Metadata's error for a file that is not its SQLite store
+        raise SystemExit(f"error: {path} is not an ML Metadata store ({str(error).split(' query:')[0]})") from None
     return path
 
 
