@@ -5,13 +5,18 @@ TensorFlow's C++ logging (CUDA factory registration on a machine without a GPU),
 from child processes. So quiet mode points file descriptors 1 and 2 at the log file, which the side-branch worker
 and Beam's workers inherit, and gives `sys.stdout` / `sys.stderr` new streams on the terminal. On the terminal:
 what the commands print, this project's own warnings (logged from pipeline/, components/, bench/) and errors.
+A command that has not made its work dir yet (a first run, or one that fails on its arguments) logs to a temporary
+directory, and the log moves under the work dir once the command has made it, so a refused command creates nothing.
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 import warnings
 from typing import Optional
@@ -23,6 +28,8 @@ LOGS_KEPT = 20  # the newest log files of earlier commands kept beside the new o
 _OWN_PACKAGES = tuple(os.path.join(configs.PROJECT_ROOT, package) + os.sep
                       for package in ("pipeline", "components", "bench"))
 _log_path: Optional[str] = None
+_log_fd: Optional[int] = None
+_pending_work_dir: Optional[str] = None  # where the log moves once the command has made this work dir
 
 
 def log_path() -> Optional[str]:
@@ -32,6 +39,7 @@ def log_path() -> Optional[str]:
 
 def where_logged() -> str:
     """A sentence for an error message: where the full output and traceback are, '' when they were shown."""
+    _settle()
     return f"(full output and traceback: {_log_path})" if _log_path else ""
 
 
@@ -56,15 +64,17 @@ def quiet(command: str, work_dir: str = configs.DEFAULT_WORK_DIR) -> Optional[st
     """Libraries' output to `<work_dir>/logs/<command>-<time>.log`; returns its path. Only for a process whose
     sys.stdout and sys.stderr are still its own (a command run by `main` inside a host that redirected them, such as
     pytest's capture or a notebook, keeps the host's streams and file descriptors)."""
-    global _log_path
+    global _log_path, _log_fd, _pending_work_dir
     if sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__:
         return None
-    directory = os.path.join(os.path.abspath(work_dir), LOG_DIR)
-    os.makedirs(directory, exist_ok=True)
-    _prune(directory)
+    work_dir = os.path.abspath(work_dir)
+    directory = _log_dir(work_dir)
+    if directory is None:
+        directory, _pending_work_dir = tempfile.mkdtemp(prefix="sparrow-tfx-log-"), work_dir
+        atexit.register(_settle)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     _log_path = os.path.join(directory, f"{command}-{stamp}-{os.getpid()}.log")
-    log_fd = os.open(_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    _log_fd = log_fd = os.open(_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     terminal_out, terminal_err = os.dup(1), os.dup(2)
@@ -84,6 +94,38 @@ def quiet(command: str, work_dir: str = configs.DEFAULT_WORK_DIR) -> Optional[st
     warnings.simplefilter("default")
     sys.unraisablehook = lambda unraisable: _log_unraisable(log, unraisable)  # e.g. TF's __del__ at shutdown
     return _log_path
+
+
+def _log_dir(work_dir: str) -> Optional[str]:
+    """<work_dir>/logs, made if need be; None while the work dir does not exist or cannot hold it."""
+    if not os.path.isdir(work_dir):
+        return None
+    directory = os.path.join(work_dir, LOG_DIR)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None
+    _prune(directory)
+    return directory
+
+
+def _settle() -> None:
+    """Moves a log begun in a temporary directory under the work dir, once the command has made the work dir."""
+    global _log_path, _pending_work_dir
+    directory = _log_dir(_pending_work_dir) if _pending_work_dir else None
+    if directory is None:
+        return
+    target = os.path.join(directory, os.path.basename(_log_path))
+    for stream in (sys.stdout, sys.stderr, *(h.stream for h in logging.getLogger().handlers
+                                            if isinstance(h, logging.StreamHandler))):
+        stream.flush()
+    shutil.copyfile(_log_path, target)
+    moved = os.open(target, os.O_WRONLY | os.O_APPEND)
+    for fd in (1, 2, _log_fd):  # fds 1/2 and the log handler's stream now write to the moved file
+        os.dup2(moved, fd)
+    os.close(moved)
+    shutil.rmtree(os.path.dirname(_log_path), ignore_errors=True)
+    _log_path, _pending_work_dir = target, None
 
 
 def log_failure(error: BaseException) -> None:

@@ -30,16 +30,17 @@ def _raw_movielens(directory) -> str:
 
 
 @pytest.mark.e2e
-def test_missing_file_is_one_message_and_the_log_has_the_traceback(tmp_path):
+def test_a_failing_node_is_one_message_and_the_log_has_the_traceback(tmp_path):
+    """A first run (no work dir yet) whose SampleGen fails: the log it began elsewhere is in the work dir."""
     raw = _raw_movielens(tmp_path / "raw")
-    os.remove(os.path.join(raw, "movies.csv"))
+    with open(os.path.join(raw, "movies.csv"), "w") as f:
+        f.write("id,name\n1,x\n")
     result = run_cli("run", "--movielens", raw, "--work-dir", str(tmp_path / "work"), check=False)
     assert result.returncode == 1
     assert_quiet(result.stdout, result.stderr)
     error, where = result.stderr.rstrip("\n").split("\n")
-    assert error == (f"error: SampleGen failed: SampleGen: no movies file matches {raw}/movies.csv: the raw input "
-                     "directory needs MovieLens' ratings.csv and movies.csv (`sparrow-tfx download movielens` "
-                     "fetches a release)")
+    assert error.startswith(f"error: SampleGen failed: {raw}/movies.csv:1: expected the header "
+                            "'movieId,title,genres', found 'id,name'")
     log = LOG_LINE.match(where).group(1)
     assert log.startswith(str(tmp_path / "work" / "logs"))
     with open(log) as f:
@@ -47,6 +48,16 @@ def test_missing_file_is_one_message_and_the_log_has_the_traceback(tmp_path):
     # Not a terminal: the progress is a plain line log.
     assert re.search(r"^\[0:\d\d\] SampleGen started \(\d+/11 nodes done\)$", result.stdout, re.M)
     assert re.search(r"^\[0:\d\d\] SampleGen failed in \d+\.\d s \(\d+/11 nodes done\)$", result.stdout, re.M)
+
+
+def test_missing_file_is_one_line_before_the_pipeline_starts(tmp_path):
+    raw = _raw_movielens(tmp_path / "raw")
+    os.remove(os.path.join(raw, "movies.csv"))
+    result = run_cli("run", "--movielens", raw, "--work-dir", str(tmp_path / "work"), check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (f"error: --movielens {raw}: no movies.csv there (a MovieLens directory has ratings.csv "
+                             "and movies.csv; `sparrow-tfx download movielens` fetches one)\n")
+    assert not (tmp_path / "work").exists()
 
 
 def test_unknown_option_names_the_options():
