@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -47,6 +48,19 @@ class PipelineRun:
     stdout: str
     stderr: str = ""
 
+    @property
+    def run_id(self) -> str:
+        """The id `run` printed for this run (other tests add runs to the same store)."""
+        return re.search(r"^run (\S+)$", self.stdout, re.M).group(1)
+
+    def record(self):
+        """This run's record in ML Metadata, whatever ran on the store since."""
+        from pipeline import metadata
+
+        [record] = [r for r in metadata.runs(self.paths.metadata_path, configs.PIPELINE_NAME)
+                    if r.run_id == self.run_id]
+        return record
+
 
 @pytest.fixture(scope="session")
 def e2e_run(tmp_path_factory) -> PipelineRun:
@@ -58,6 +72,15 @@ def e2e_run(tmp_path_factory) -> PipelineRun:
     generated = str(tmp_path_factory.mktemp("e2e-data"))  # `run` writes only the raw files it reads
     synthetic.generate(generated, E2E_DATA_SIZE, configs.DEFAULT_DATA_SEED)
     return PipelineRun(configs.LocalPaths(work_dir), os.path.join(generated, "samples"), result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def e2e_rerun(e2e_run) -> PipelineRun:
+    """The same command again on e2e_run's work dir: everything up to the Trainer from cache, and the model e2e_run
+    pushed now serving, so the baseline is re-read and the Evaluator compares two models."""
+    result = run_cli("run", "--work-dir", e2e_run.paths.work_dir, "--size", str(E2E_DATA_SIZE),
+                     "--min-auc", str(E2E_MIN_AUC))
+    return dataclasses.replace(e2e_run, stdout=result.stdout, stderr=result.stderr)
 
 
 @dataclasses.dataclass(frozen=True)

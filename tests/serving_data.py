@@ -61,7 +61,7 @@ def _column_value(column: features.Column, feature: tf.train.Feature):
 
 def eval_examples(e2e_run, count: int) -> list:
     """(serialized tf.Example, sample dict) of the first `count` eval samples the run's Evaluator read."""
-    evaluator = metadata.latest_run(e2e_run.paths.metadata_path, configs.PIPELINE_NAME).node("Evaluator")
+    evaluator = e2e_run.record().node("Evaluator")
     examples = standard_artifacts.Examples()
     examples.set_mlmd_artifact(evaluator.inputs["examples"][0])
     files = sorted(tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], "eval"), "*")))

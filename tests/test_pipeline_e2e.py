@@ -36,12 +36,8 @@ def _eval_rows(data_root: str, count: int) -> list:
         return [row for _, row in zip(range(count), csv.DictReader(f))]
 
 
-def _latest_run(paths):
-    return metadata.latest_run(paths.metadata_path, configs.PIPELINE_NAME)
-
-
 def test_every_component_ran_and_recorded_its_artifacts(e2e_run):
-    record = _latest_run(e2e_run.paths)
+    record = e2e_run.record()
     assert CORE_NODES <= set(record.nodes)
     for node in record.nodes.values():
         assert node.state == "COMPLETE", f"{node.node_id} is {node.state}"
@@ -89,15 +85,16 @@ def test_feature_tensor_signature_agrees_with_the_example_signature(e2e_run, pus
     np.testing.assert_allclose(from_features, from_examples, atol=1e-5)
 
 
-def test_rerun_with_nothing_changed_is_cached_and_pushes_nothing(e2e_run):
-    versions_before = serving_dir.versions(e2e_run.paths.serving_dir)
-    result = run_cli("run", "--work-dir", e2e_run.paths.work_dir, "--size", str(E2E_DATA_SIZE),
-                     "--min-auc", str(E2E_MIN_AUC))
-    record = _latest_run(e2e_run.paths)
-    assert {n.node_id: n.state for n in record.nodes.values()} == {n: "CACHED" for n in record.nodes}
-    assert serving_dir.versions(e2e_run.paths.serving_dir) == versions_before
-    assert "blessed: yes" in result.stdout
-    assert "(already serving, not pushed again)" in result.stdout, result.stdout
+def test_rerun_with_nothing_changed_trains_nothing_and_pushes_nothing(e2e_run, e2e_rerun):
+    """What serves changed (e2e_run pushed), so the baseline is re-read and the gate re-run; nothing else runs."""
+    states = {n.node_id: n.state for n in e2e_rerun.record().nodes.values()}
+    gate = {"ServingBaseline", "Evaluator", "Pusher"}
+    assert {n: s for n, s in states.items() if n not in gate} == {n: "CACHED" for n in states if n not in gate}
+    assert {n: states[n] for n in gate} == {n: "COMPLETE" for n in gate}
+    [served] = serving_dir.versions(e2e_run.paths.serving_dir)  # e2e_run's push; the rerun added none
+    assert f"serving version {served}" in e2e_rerun.stdout  # the baseline: the model e2e_run pushed
+    assert "blessed: yes" in e2e_rerun.stdout
+    assert "(already serving, not pushed again)" in e2e_rerun.stdout, e2e_rerun.stdout
 
 
 @pytest.mark.shared_data

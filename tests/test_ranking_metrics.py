@@ -119,7 +119,7 @@ def _ndcg_at(k, labels, scores):
 def test_tfma_ranking_metrics_equal_a_recomputation_per_user(e2e_run):
     from pipeline import configs, metadata, summary
 
-    record = metadata.latest_run(e2e_run.paths.metadata_path, configs.PIPELINE_NAME)
+    record = e2e_run.record()
     evaluator = record.node(summary.EVALUATOR)
     overall = summary.load_slice_metrics(evaluator.output("evaluation").uri)[summary.OVERALL].candidate
     lists = [(labels, scores) for labels, scores in _user_lists(

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from tensorflow_model_analysis.proto import config_pb2, validation_result_pb2
 
-from components import features
+from components import features, serving_dir
 from pipeline import configs, metadata, summary
 from pipeline.report import page, review, svg
 from tests.conftest import E2E_MIN_AUC, REPO_ROOT, run_cli
@@ -19,14 +19,13 @@ from tests.conftest import E2E_MIN_AUC, REPO_ROOT, run_cli
 NOTEBOOK = os.path.join(REPO_ROOT, "notebooks", "review.ipynb")
 
 
-def tfma_overall_and_slices(metadata_path: str):
-    """The latest run's TFMA output read with tfma.load_metrics directly (not through pipeline.summary).
+def tfma_overall_and_slices(record: metadata.RunRecord):
+    """The run's TFMA output read with tfma.load_metrics directly (not through pipeline.summary).
 
     Returns ({model: {metric: value}} for the overall slice, {slice id: {metric: value}} for the candidate).
     """
     import tensorflow_model_analysis as tfma
 
-    record = metadata.latest_run(metadata_path, configs.PIPELINE_NAME)
     overall, slices = {}, {}
     for proto in tfma.load_metrics(record.node("Evaluator").output("evaluation").uri):
         parts = [f"{k.column}={k.bytes_value.decode() if k.HasField('bytes_value') else k.int64_value}"
@@ -147,12 +146,26 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_notebook_runs_top_to_bottom_on_a_first_run(e2e_run, monkeypatch):
-    """In a real python3 kernel, against the shared run: its one model unnamed in TFMA's output, no baseline."""
+    """Against the shared first run: its one model unnamed in TFMA's output, no baseline."""
+    run_lines = _execute_notebook(e2e_run, monkeypatch)
+    assert "none serving yet" in run_lines
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_notebook_runs_top_to_bottom_on_a_run_with_a_serving_baseline(e2e_rerun, monkeypatch):
+    """Against the re-run: TFMA's output has the candidate and the baseline, both named."""
+    [served] = serving_dir.versions(e2e_rerun.paths.serving_dir)
+    run_lines = _execute_notebook(e2e_rerun, monkeypatch)
+    assert f"serving version {served}" in run_lines
+
+
+def _execute_notebook(run, monkeypatch) -> str:
+    """Runs the notebook in a real python3 kernel on the run, checks every widget cell; returns run.lines()'s text."""
     import nbclient
 
-    first_run = metadata.runs(e2e_run.paths.metadata_path, configs.PIPELINE_NAME)[0]
-    monkeypatch.setenv("SPARROW_TFX_METADATA", e2e_run.paths.metadata_path)
-    monkeypatch.setenv("SPARROW_TFX_RUN", first_run.run_id)
+    monkeypatch.setenv("SPARROW_TFX_METADATA", run.paths.metadata_path)
+    monkeypatch.setenv("SPARROW_TFX_RUN", run.run_id)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
                             resources={"metadata": {"path": REPO_ROOT}}).execute()  # raises on a cell's error
@@ -168,13 +181,15 @@ def test_notebook_runs_top_to_bottom_on_a_first_run(e2e_run, monkeypatch):
     slices = [s["slice"] for s in widget_state("render_slicing_metrics")["data"]]
     assert len(slices) > 1 and all(s.startswith("movieGenre1:") for s in slices), slices
     assert widget_state("render_plot")["data"]
-    assert any(first_run.run_id in o.text for o in next(c.outputs for c in notebook.cells if "run.lines()" in c.source)
-               if o.output_type == "stream")
+    run_lines = "".join(o.text for o in next(c.outputs for c in notebook.cells if "run.lines()" in c.source)
+                        if o.output_type == "stream")
+    assert f"run {run.run_id}" in run_lines
     for call in ("load_validation_result", "visualize_statistics", "display_anomalies"):
         assert next(out for source, out in outputs.items() if call in source), call
     [catalogue_table] = next(out for source, out in outputs.items() if "load_catalogue" in source)
     for shown in ("ours", "most_rated", "recent_most_rated", "with_history", "recall@10"):
         assert shown in catalogue_table.data["text/html"], shown
+    return run_lines
 
 
 # --- the command on a real run ------------------------------------------------------------------------------
@@ -195,7 +210,7 @@ class _Links(html.parser.HTMLParser):
 @pytest.fixture(scope="module")
 def report(e2e_run, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("report") / "nested" / "review.html")
-    result = run_cli("report", "--metadata", e2e_run.paths.metadata_path, "--output", path)
+    result = run_cli("report", "--metadata", e2e_run.paths.metadata_path, "--run", e2e_run.run_id, "--output", path)
     with open(path, encoding="utf-8") as f:
         return result.stdout, f.read()
 
@@ -222,7 +237,7 @@ def test_report_is_self_contained(report):
 @pytest.mark.e2e
 def test_tfma_output_has_every_slice_of_the_feature_spec(e2e_run, report):
     """Bucket slices come from Transform's extra outputs (preprocessing_function_names): they must really slice."""
-    _, slices = tfma_overall_and_slices(e2e_run.paths.metadata_path)
+    _, slices = tfma_overall_and_slices(e2e_run.record())
     _, text = report
     for column in features.SLICE_FEATURE_KEYS + tuple(b.name for b in features.SLICE_BUCKETS):
         values = [s for s in slices if s.startswith(f"{column}=")]
@@ -233,7 +248,7 @@ def test_tfma_output_has_every_slice_of_the_feature_spec(e2e_run, report):
 @pytest.mark.e2e
 def test_report_states_the_gate_the_baseline_and_ranking_metrics(e2e_run, report):
     _, text = report
-    overall, _ = tfma_overall_and_slices(e2e_run.paths.metadata_path)
+    overall, _ = tfma_overall_and_slices(e2e_run.record())
     assert f"ROC AUC at least <b>{E2E_MIN_AUC:.4f}</b>" in text
     assert "Baseline: " in text
     assert 'id="decision">BLESSED<' in text

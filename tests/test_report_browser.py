@@ -111,7 +111,7 @@ def browser(tmp_path_factory):
 def loaded_report(e2e_run, browser, tmp_path_factory):
     """The report of the e2e run, opened in Chromium; returns the page's path."""
     path = str(tmp_path_factory.mktemp("report") / "report.html")
-    run_cli("report", "--metadata", e2e_run.paths.metadata_path, "--output", path)
+    run_cli("report", "--metadata", e2e_run.paths.metadata_path, "--run", e2e_run.run_id, "--output", path)
     for domain in ("Page", "Runtime", "Log", "Network"):
         browser.call(f"{domain}.enable")
     browser.call("Emulation.setDeviceMetricsOverride", width=PAGE_WIDTH, height=900, deviceScaleFactor=1,
@@ -137,7 +137,7 @@ def test_numbers_shown_equal_tfma_output(e2e_run, browser, loaded_report):
         "[...document.querySelectorAll('td[data-metric]')].map(td => [td.dataset.slice, td.dataset.model, "
         "td.dataset.metric, td.textContent])")
     shown = {(s, model, metric): text for s, model, metric, text in cells}
-    overall, slices = tfma_overall_and_slices(e2e_run.paths.metadata_path)
+    overall, slices = tfma_overall_and_slices(e2e_run.record())
     checked = 0
     for slice_name, metrics in slices.items():
         for metric in ("auc", "auc_precision_recall", "binary_accuracy", "calibration"):
