@@ -50,7 +50,7 @@ def build_schema() -> schema_pb2.Schema:
         _add_feature(schema, column)
     for column in features.SAMPLED_COLUMNS:  # absent from the data of real ratings only (CSV samples, eval)
         _add_feature(schema, column)
-        schema.feature[-1].presence.Clear()
+        schema.feature[-1].ClearField("presence")
     return schema
 
 
