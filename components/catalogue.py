@@ -50,6 +50,8 @@ class Catalogue:
                 movies[movie_id] = Movie(movie_id, sample[features.RELEASE_YEAR_KEY], genres)
 
         for sample in train:
+            if sample.get(features.RATED_KEY) == 0:  # a sampled negative: a movie the user did not rate
+                continue
             add_movie(sample)
             history[sample[features.USER_KEY]].append(Rating(
                 sample[features.USER_KEY], sample[features.MOVIE_KEY], sample[features.RATING_KEY],
