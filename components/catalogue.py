@@ -202,8 +202,9 @@ def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[st
         if cold_start and not user[snapshot.RATED]:
             return recommender.most_rated_scores([entries[m] for m in candidates.tolist()])
         request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
-        probabilities = served_signature(**recommender.as_tensors(request))[key].numpy().reshape(-1)
+        outputs = {name: values.numpy().reshape(-1)
+                   for name, values in served_signature(**recommender.as_tensors(request)).items()}
         if not cold_start:
-            return probabilities
-        return recommender.ranking_scores(probabilities, [entries[m] for m in candidates.tolist()])
+            return outputs[key]
+        return recommender.ranking_scores(outputs, [entries[m] for m in candidates.tolist()])
     return rank
