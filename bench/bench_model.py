@@ -65,7 +65,7 @@ def train_and_evaluate(artifacts: TransformArtifacts, hparams) -> Dict[str, floa
     for x, y in model_lib.make_dataset(artifacts.eval_files, tft_output, EVAL_BATCH_SIZE):
         labels.append(y.numpy())
         # Not predict_on_batch: it would run steps_per_execution steps on one batch.
-        scores.append(model(x, training=False).numpy())
+        scores.append(model_lib.liked_probability(model, x).numpy())
     return {**common.binary_metrics(np.concatenate(labels), np.concatenate(scores)),
             "train_examples": summary["train_examples_per_epoch"], "epochs_run": summary["epochs_run"],
             "steady_examples_per_sec": summary["steady_examples_per_second"], "load_1m": os.getloadavg()[0]}

@@ -51,6 +51,8 @@ class Catalogue:
                 movies[movie_id] = Movie(movie_id, sample[features.RELEASE_YEAR_KEY], genres)
 
         for sample in train:
+            if sample.get(features.RATED_KEY) == 0:  # a sampled negative: a movie the user did not rate
+                continue
             add_movie(sample)
             history[sample[features.USER_KEY]].append(Rating(
                 sample[features.USER_KEY], sample[features.MOVIE_KEY], sample[features.RATING_KEY],
@@ -201,8 +203,9 @@ def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[st
         if cold_start and not user[snapshot.RATED]:
             return recommender.most_rated_scores([entries[m] for m in candidates.tolist()])
         request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
-        probabilities = served_signature(**recommender.as_tensors(request))[key].numpy().reshape(-1)
+        outputs = {name: values.numpy().reshape(-1)
+                   for name, values in served_signature(**recommender.as_tensors(request)).items()}
         if not cold_start:
-            return probabilities
-        return recommender.ranking_scores(probabilities, [entries[m] for m in candidates.tolist()])
+            return outputs[key]
+        return recommender.ranking_scores(outputs, [entries[m] for m in candidates.tolist()])
     return rank

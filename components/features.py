@@ -76,7 +76,7 @@ COUNT_RANGE = (0.0, 1e9)
 COLUMNS: Tuple[Column, ...] = (
     Column("movieId", "int", value_range=(1, 1e9)),
     Column("userId", "int", value_range=(1, 1e9)),
-    Column("rating", "float", value_range=RATING_RANGE),
+    Column("rating", "float", required=False, value_range=RATING_RANGE),  # a sampled negative has none
     Column("timestamp", "int", value_range=(0, 4e9)),
     Column("label", "int", value_range=(0, 1)),
     Column("releaseYear", "int", required=False, value_range=YEAR_RANGE),
@@ -95,6 +95,14 @@ COLUMNS: Tuple[Column, ...] = (
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 COLUMNS_BY_NAME = {c.name: c for c in COLUMNS}
+
+# SampleGen's sampled negatives (its option negatives_per_rating) carry rated=0: a movie the user had not rated by
+# the sample's time, label 0, no rating. A real rating has no `rated` (it means 1), so the CSV sample format and
+# every sample of a real rating are unchanged.
+RATED_KEY = "rated"
+SAMPLED_COLUMNS: Tuple[Column, ...] = (Column(RATED_KEY, "int", required=False, value_range=(0, 1)),)
+# Every column a tf.Example sample may hold.
+EXAMPLE_COLUMNS = COLUMNS + SAMPLED_COLUMNS
 
 LABEL_KEY = "label"
 RATING_KEY = "rating"
@@ -146,5 +154,6 @@ def transformed_name(key: str) -> str:
 
 
 TRANSFORMED_LABEL_KEY = transformed_name(LABEL_KEY)
+TRANSFORMED_RATED_KEY = transformed_name(RATED_KEY)
 # Passed through Transform, not a model input: the Trainer holds out the latest training records for validation.
 TRANSFORMED_TIME_KEY = transformed_name(TIME_KEY)

@@ -1,7 +1,9 @@
 """The Embedding+MLP (Deep Crossing) model and its input pipeline over Transform's output.
 
 Feature layer -> one embedding per categorical feature (sized from Transform's vocabularies) -> stacking with the
-normalized numerics -> MLP -> sigmoid score.
+normalized numerics -> MLP -> sigmoid score: P(liked | rated). Trained with SampleGen's sampled negatives, a second
+sigmoid head on the same MLP, P(rated), learns "will rate" from real ratings against the negatives, while the first
+learns from the real ratings only; top-N ranks by their product, P(rated and liked).
 """
 from __future__ import annotations
 
@@ -55,7 +57,24 @@ def vocabulary_sizes(tft_output: tft.TFTransformOutput) -> Dict[str, int]:
             for f in features.CATEGORICAL_FEATURES}
 
 
-def build_model(vocab_sizes: Dict[str, int], hparams: HParams) -> keras.Model:
+# The heads' layer names, which Keras' metric names begin with.
+LIKE_OUTPUT = "score"  # P(liked | rated)
+RATE_OUTPUT = "rate_score"  # P(rated): only in a model trained with sampled negatives
+
+
+def has_rate_head(model: keras.Model) -> bool:
+    return isinstance(model.output, dict)
+
+
+def liked_probability(model: keras.Model, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+    outputs = model(inputs, training=False)
+    return outputs[LIKE_OUTPUT] if isinstance(outputs, dict) else outputs
+
+
+def build_model(vocab_sizes: Dict[str, int], hparams: HParams, rate_head: bool = False,
+                like_loss_weight: float = 1.0) -> keras.Model:
+    """rate_head: the P(rated) head too, for data with sampled negatives (see `make_dataset`'s `heads`);
+    like_loss_weight scales the liked loss, which only the real ratings (a fraction of each batch) carry."""
     regularizer = keras.regularizers.l2(hparams.l2) if hparams.l2 else None
     inputs = {}
     stacked: List[tf.Tensor] = []
@@ -77,15 +96,40 @@ def build_model(vocab_sizes: Dict[str, int], hparams: HParams) -> keras.Model:
         x = keras.layers.Dense(units, activation="relu", kernel_regularizer=regularizer, name=f"mlp_{i}")(x)
         if hparams.dropout:
             x = keras.layers.Dropout(hparams.dropout, seed=hparams.seed)(x)
-    score = keras.layers.Dense(1, activation="sigmoid", name="score")(x)
-    model = keras.Model(inputs=inputs, outputs=score)
-    model.compile(
-        optimizer=keras.optimizers.Adam(hparams.learning_rate),
-        loss="binary_crossentropy",
-        steps_per_execution=STEPS_PER_EXECUTION,
-        metrics=[keras.metrics.AUC(name="roc_auc"), keras.metrics.AUC(curve="PR", name="pr_auc"),
-                 keras.metrics.BinaryAccuracy(name="accuracy")])
+    score = keras.layers.Dense(1, activation="sigmoid", name=LIKE_OUTPUT)(x)
+    liked_metrics = [keras.metrics.AUC(name="roc_auc"), keras.metrics.AUC(curve="PR", name="pr_auc"),
+                     keras.metrics.BinaryAccuracy(name="accuracy")]
+    optimizer = keras.optimizers.Adam(hparams.learning_rate)
+    if not rate_head:
+        model = keras.Model(inputs=inputs, outputs=score)
+        model.compile(optimizer=optimizer, loss="binary_crossentropy", steps_per_execution=STEPS_PER_EXECUTION,
+                      metrics=liked_metrics)
+        return model
+    rate = keras.layers.Dense(1, activation="sigmoid", name=RATE_OUTPUT)(x)
+    model = keras.Model(inputs=inputs, outputs={LIKE_OUTPUT: score, RATE_OUTPUT: rate})
+    # Weighted metrics: the liked ones over the real ratings only (a negative's weight is 0), as eval's AUC is.
+    model.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION,
+                  loss={LIKE_OUTPUT: "binary_crossentropy", RATE_OUTPUT: "binary_crossentropy"},
+                  loss_weights={LIKE_OUTPUT: like_loss_weight, RATE_OUTPUT: 1.0},
+                  weighted_metrics={LIKE_OUTPUT: liked_metrics, RATE_OUTPUT: [keras.metrics.AUC(name="roc_auc")]})
     return model
+
+
+def validation_metric(model: keras.Model) -> str:
+    """What early stopping watches: the liked ROC AUC on the validation records (real ratings)."""
+    return f"val_{LIKE_OUTPUT}_roc_auc" if has_rate_head(model) else "val_roc_auc"
+
+
+def sampled_negatives(file_pattern: List[str]) -> Tuple[int, int]:
+    """(records, sampled negatives among them) of Transform's output."""
+    spec = {features.TRANSFORMED_RATED_KEY: tf.io.FixedLenFeature([], tf.float32)}
+    rated = _records(file_pattern).batch(4096).map(
+        lambda batch: tf.io.parse_example(batch, spec)[features.TRANSFORMED_RATED_KEY])
+    records, negatives = 0, 0
+    for values in rated.as_numpy_iterator():
+        records += len(values)
+        negatives += int((values == 0).sum())
+    return records, negatives
 
 
 def _timestamp(record: tf.Tensor) -> tf.Tensor:
@@ -114,8 +158,11 @@ def validation_start(file_pattern: List[str], fraction: float) -> int:
 
 def make_dataset(file_pattern: List[str], tft_output: tft.TFTransformOutput, batch_size: int,
                  part: str = "all", start: int = 0, shuffle_seed: Optional[int] = None,
-                 cache_file: str = "") -> tf.data.Dataset:
+                 cache_file: str = "", heads: bool = False) -> tf.data.Dataset:
     """(features, label) batches streamed from Transform's gzipped TFRecords.
+
+    heads: (features, labels, sample weights) for the two-head model instead: the liked label weighted by
+    `rated` (a sampled negative says nothing about liking), the rated label on every record.
 
     part: "train" keeps the records rated before `start` (see `validation_start`), "validation" the others;
     "all" keeps every record. Whole batches are parsed at once.
@@ -135,7 +182,12 @@ def make_dataset(file_pattern: List[str], tft_output: tft.TFTransformOutput, bat
 
     def parse(batch):
         parsed = tf.io.parse_example(batch, spec)
-        return {k: parsed[k] for k in model_keys}, parsed[label_key]
+        inputs = {k: parsed[k] for k in model_keys}
+        if not heads:
+            return inputs, parsed[label_key]
+        rated = parsed[features.TRANSFORMED_RATED_KEY]
+        return (inputs, {LIKE_OUTPUT: parsed[label_key], RATE_OUTPUT: rated},
+                {LIKE_OUTPUT: rated, RATE_OUTPUT: tf.ones_like(rated)})
 
     return (records.batch(batch_size)
             .map(parse, num_parallel_calls=tf.data.AUTOTUNE)

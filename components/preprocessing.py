@@ -80,5 +80,7 @@ def preprocessing_fn(inputs: Dict[str, _Tensor]) -> Dict[str, tf.Tensor]:
         outputs[bucket.name] = tft.apply_buckets(
             tf.expand_dims(source, -1), tf.constant([bucket.boundaries]))[:, 0]
     outputs[features.TRANSFORMED_LABEL_KEY] = tf.cast(_dense(inputs[features.LABEL_KEY], 0), tf.float32)
+    # 0 for SampleGen's sampled negatives; a real rating (every CSV sample) has no `rated`: 1.
+    outputs[features.TRANSFORMED_RATED_KEY] = tf.cast(_dense(inputs[features.RATED_KEY], 1), tf.float32)
     outputs[features.TRANSFORMED_TIME_KEY] = tf.cast(_dense(inputs[features.TIME_KEY], 0), tf.int64)
     return outputs

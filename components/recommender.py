@@ -128,11 +128,18 @@ class CandidateTable:
                 np.repeat(user[name], len(index)) for name in self._names}
 
 
+def candidate_outputs(served: ServedVersion, user_id: int, user_features: Mapping[str, object],
+                      movie_ids: Sequence[int]) -> Dict[str, np.ndarray]:
+    """serve_features' outputs (PROBABILITY_KEY, and RATE_PROBABILITY_KEY from a model with the "will rate"
+    head) for user_id and each candidate, in one batched call."""
+    outputs = served.signature(**as_tensors(served.candidates.request(user_id, user_features, movie_ids)))
+    return {name: values.numpy().reshape(-1) for name, values in outputs.items()}
+
+
 def score_candidates(served: ServedVersion, user_id: int, user_features: Mapping[str, object],
                      movie_ids: Sequence[int]) -> np.ndarray:
     """Probabilities for user_id and each candidate, in one batched call of serve_features."""
-    outputs = served.signature(**as_tensors(served.candidates.request(user_id, user_features, movie_ids)))
-    return outputs[serving.PROBABILITY_KEY].numpy().reshape(-1)
+    return candidate_outputs(served, user_id, user_features, movie_ids)[serving.PROBABILITY_KEY]
 
 
 MODEL_PATH = "model"
@@ -147,11 +154,15 @@ def most_rated_scores(movie_entries: Sequence[dict]) -> np.ndarray:
                     np.float64)
 
 
-def ranking_scores(probabilities: np.ndarray, movie_entries: Sequence[dict]) -> np.ndarray:
-    """What a user's top N is ranked by: P(like | rated), the model's probability, times how often the movie is
-    rated (its snapshot rating count + 1), i.e. proportional to P(rated and liked). The probability alone answers
-    "liked, given rated" and sends rarely rated movies with high averages to everyone."""
-    return probabilities * (most_rated_scores(movie_entries) + 1.0)
+def ranking_scores(outputs: Mapping[str, np.ndarray], movie_entries: Sequence[dict]) -> np.ndarray:
+    """What a user's top N is ranked by, P(rated and liked): P(like | rated), the model's probability, times
+    P(rated), the model's "will rate" head where it has one (trained with sampled negatives), else how often the
+    movie is rated (its snapshot rating count + 1), to which P(rated) is proportional without the user. The
+    probability alone answers "liked, given rated" and sends rarely rated movies with high averages to everyone."""
+    liked = outputs[serving.PROBABILITY_KEY]
+    if serving.RATE_PROBABILITY_KEY in outputs:
+        return liked * outputs[serving.RATE_PROBABILITY_KEY]
+    return liked * (most_rated_scores(movie_entries) + 1.0)
 
 
 @dataclasses.dataclass
@@ -161,6 +172,7 @@ class Recommendation:
     genres: List[str]
     score: float  # the ranking score (`ranking_scores`), or the rating count on the cold-start path
     probability: Optional[float]  # the model's P(like | rated); None on the cold-start path
+    rate_probability: Optional[float] = None  # the model's P(rated), from a model with the "will rate" head
 
 
 @dataclasses.dataclass
@@ -202,13 +214,18 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
     timings = []
     for _ in range(2):
         started = time.perf_counter()
-        probabilities = (score_candidates(served, user_id, user[snapshot.FEATURES], movie_ids)
-                         if path == MODEL_PATH else None)
-        scores = most_rated_scores(entries) if probabilities is None else ranking_scores(probabilities, entries)
+        outputs = (candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
+                   if path == MODEL_PATH else {})
+        scores = ranking_scores(outputs, entries) if outputs else most_rated_scores(entries)
         timings.append(time.perf_counter() - started)
     order = sorted(range(len(entries)), key=lambda i: (-scores[i], movie_ids[i]))[:top]
+
+    def output(name: str, i: int) -> Optional[float]:
+        return float(outputs[name][i]) if name in outputs else None
+
     items = [Recommendation(movie_ids[i], entries[i][snapshot.TITLE], entries[i][snapshot.GENRES],
-                            float(scores[i]), None if probabilities is None else float(probabilities[i]))
+                            float(scores[i]), output(serving.PROBABILITY_KEY, i),
+                            output(serving.RATE_PROBABILITY_KEY, i))
              for i in order]
     return Recommendations(user_id, known, path, user[snapshot.FEATURES], len(rated), len(movie_ids), items,
                            *timings)

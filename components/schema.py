@@ -17,7 +17,7 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 GENRE_DOMAIN = "genre"
 TRAINING, SERVING = "TRAINING", "SERVING"
 # Known at training time only: a serving request has no rating yet.
-_NOT_AT_SERVING = (features.LABEL_KEY, features.RATING_KEY)
+_NOT_AT_SERVING = (features.LABEL_KEY, features.RATING_KEY, features.RATED_KEY)
 _TYPES = {"int": schema_pb2.INT, "float": schema_pb2.FLOAT, "string": schema_pb2.BYTES}
 
 
@@ -48,6 +48,9 @@ def build_schema() -> schema_pb2.Schema:
     schema.string_domain.add(name=GENRE_DOMAIN, value=list(features.GENRES))
     for column in features.COLUMNS:
         _add_feature(schema, column)
+    for column in features.SAMPLED_COLUMNS:  # absent from the data of real ratings only (CSV samples, eval)
+        _add_feature(schema, column)
+        schema.feature[-1].ClearField("presence")
     return schema
 
 

@@ -15,9 +15,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import features
+from components import model as model_lib
 from components.keras import keras
 
-PROBABILITY_KEY = "probability"
+PROBABILITY_KEY = "probability"  # P(liked | rated)
+RATE_PROBABILITY_KEY = "rate_probability"  # P(rated), serve_features only, from a model with the "will rate" head
 SERVING_SIGNATURE = "serving_default"
 FEATURES_SIGNATURE = "serve_features"
 TRANSFORM_SIGNATURE = "transform_features"
@@ -60,11 +62,15 @@ def make_signatures(model: keras.Model, tft_output: tft.TFTransformOutput) -> di
 
     def score(raw_features):
         transformed = model.tft_layer(raw_features)
-        return {PROBABILITY_KEY: model({k: transformed[k] for k in model_keys})}
+        outputs = model({k: transformed[k] for k in model_keys})
+        if not isinstance(outputs, dict):
+            return {PROBABILITY_KEY: outputs}
+        return {PROBABILITY_KEY: outputs[model_lib.LIKE_OUTPUT], RATE_PROBABILITY_KEY: outputs[model_lib.RATE_OUTPUT]}
 
     @_graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve_examples(serialized):
-        return score(tf.io.parse_example(serialized, serving_feature_spec(tft_output)))
+    def serve_examples(serialized):  # the liked probability alone: what TFMA and TF Serving's clients read
+        scores = score(tf.io.parse_example(serialized, serving_feature_spec(tft_output)))
+        return {PROBABILITY_KEY: scores[PROBABILITY_KEY]}
 
     raw_spec = tft_output.raw_feature_spec()
     input_specs = _raw_input_specs(tft_output)

@@ -50,7 +50,7 @@ CODE_VERSION_KEY = "code_version"
 def _sized(batches: tf.data.Dataset) -> Tuple[tf.data.Dataset, int]:
     """The batches with their count declared, and the number of examples: Keras runs several steps per call
     (steps_per_execution) only over data of known size, and filtering by hash leaves the size unknown."""
-    counts = batches.map(lambda features, label: tf.shape(label, tf.int64)[0])
+    counts = batches.map(lambda features, *labels: tf.shape(features[next(iter(features))], tf.int64)[0])
     steps, examples = counts.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
                                     lambda total, n: (total[0] + 1, total[1] + n))
     return batches.apply(tf.data.experimental.assert_cardinality(steps)), int(examples)
@@ -68,13 +68,15 @@ def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: mode
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as temporary:
             return fit(train_files, tft_output, hparams, train_steps, temporary)
     keras.utils.set_random_seed(hparams.seed)
+    records, negatives = model_lib.sampled_negatives(train_files)
+    rate_head = negatives > 0  # trained with SampleGen's sampled negatives: the "will rate" head too
     validate = hparams.early_stopping_patience > 0
     parts = ("train", "validation") if validate else ("all",)
     start = model_lib.validation_start(train_files, hparams.validation_fraction) if validate else 0
     datasets = {
         part: model_lib.make_dataset(train_files, tft_output, hparams.batch_size, part, start,
                                      shuffle_seed=hparams.seed if part != "validation" else None,
-                                     cache_file=os.path.join(cache_dir, part))
+                                     cache_file=os.path.join(cache_dir, part), heads=rate_head)
         for part in parts}
     # One counting pass each; it also fills the datasets' caches, so epochs only differ by tracing.
     train_data, examples_per_epoch = _sized(datasets[parts[0]])
@@ -86,12 +88,14 @@ def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: mode
         examples_per_epoch = steps_per_epoch * hparams.batch_size
         train_data = train_data.repeat()
 
-    model = model_lib.build_model(model_lib.vocabulary_sizes(tft_output), hparams)
+    # The liked loss weighs as much per real rating as without negatives: only those carry it.
+    model = model_lib.build_model(model_lib.vocabulary_sizes(tft_output), hparams, rate_head,
+                                  like_loss_weight=records / (records - negatives) if rate_head else 1.0)
     throughput = _Throughput(examples_per_epoch)
     callbacks = [throughput]
     if validate:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_roc_auc", mode="max", patience=hparams.early_stopping_patience,
+            monitor=model_lib.validation_metric(model), mode="max", patience=hparams.early_stopping_patience,
             restore_best_weights=True))
     history = model.fit(train_data, validation_data=validation_data, epochs=epochs,
                         steps_per_epoch=steps_per_epoch, verbose=0, callbacks=callbacks)
@@ -99,6 +103,7 @@ def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: mode
     return model, {
         "hparams": dataclasses.asdict(hparams),
         "epochs_run": len(history.epoch),
+        "sampled_negatives": negatives,
         "train_examples_per_epoch": examples_per_epoch,
         "epochs": throughput.epochs,
         "steady_examples_per_second": round(sum(steady) / len(steady), 1) if steady else None,

@@ -52,3 +52,17 @@ def test_candidate_request_equals_the_row_by_row_request(snapshot_entries, missi
     assert list(request["movieGenre1"]) == ["", "Animation", ""]  # movie 3 has no genre
     assert math.isnan(request["releaseYear"][0]) if math.isnan(missing_number) else request["releaseYear"][0] == 0
 
+
+
+def test_ranking_is_by_the_rate_head_where_the_model_has_one_else_by_the_rating_count(snapshot_entries):
+    from components import serving
+
+    movie_entries, _ = snapshot_entries
+    entries = [movie_entries[m] for m in (1, 2, 3)]  # rated twice, once, never
+    liked = np.array([0.5, 0.5, 0.9])
+    by_count = recommender.ranking_scores({serving.PROBABILITY_KEY: liked}, entries)
+    np.testing.assert_allclose(by_count, liked * [3.0, 2.0, 1.0])
+    rate = np.array([0.1, 0.8, 0.5])
+    by_head = recommender.ranking_scores({serving.PROBABILITY_KEY: liked, serving.RATE_PROBABILITY_KEY: rate},
+                                         entries)
+    np.testing.assert_allclose(by_head, liked * rate)

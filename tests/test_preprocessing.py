@@ -10,9 +10,10 @@ from components import features, preprocessing, schema
 xf = features.transformed_name
 
 
-def _row(user, movie, genre2="", avg_rating=3.5, count=10, label=1):
-    row = {c.name: [] for c in features.COLUMNS}
-    row.update(movieId=[movie], userId=[user], rating=[4.0 if label else 2.0], timestamp=[1000], label=[label],
+def _row(user, movie, genre2="", avg_rating=3.5, count=10, label=1, negative=False):
+    row = {c.name: [] for c in features.EXAMPLE_COLUMNS}
+    row.update(movieId=[movie], userId=[user], rating=[] if negative else [4.0 if label else 2.0], timestamp=[1000],
+               label=[label], rated=[0] if negative else [],
                releaseYear=[1995], movieGenre1=[b"Drama"], movieRatingCount=[count], userRatingCount=[count],
                movieRatingStddev=[0.5], userAvgRating=[3.0], userRatingStddev=[1.0])
     if genre2:
@@ -23,7 +24,7 @@ def _row(user, movie, genre2="", avg_rating=3.5, count=10, label=1):
 
 
 TRAIN = [_row(1, 10, "Comedy", 3.0, 1), _row(2, 10, "", 4.0, 10), _row(2, 20, "Comedy", None, 100, 0),
-         _row(3, 30, "Romance", 5.0, 1000, 0)]
+         _row(3, 30, "Romance", 5.0, 1000, 0, negative=True)]
 SERVE = [_row(99, 999, "", None, 10)]  # unseen user and movie, missing genre and rating
 
 
@@ -84,3 +85,8 @@ def test_label_and_slice_buckets(transformed):
     assert [row[features.TRANSFORMED_LABEL_KEY] for row in train_out] == [1.0, 1.0, 0.0, 0.0]
     popularity = [row["moviePopularity"] for row in train_out]
     assert popularity == sorted(popularity) and len(set(popularity)) == 4
+
+
+def test_rated_is_one_unless_a_sampled_negative_says_zero(transformed):
+    train_out, serve_out, _ = transformed
+    assert [row[features.TRANSFORMED_RATED_KEY] for row in train_out] == [1.0, 1.0, 1.0, 0.0]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime
+import math
 import os
 import statistics
 from typing import Dict, List, Optional, Sequence
@@ -94,11 +96,34 @@ def assert_same_samples(actual: List[dict], expected: Dict[tuple, dict]) -> None
     assert len(by_key) == len(actual), "a rating made two samples"
     assert by_key.keys() == expected.keys()
     for key, sample in by_key.items():
-        for column in features.COLUMNS:
-            want, got = expected[key][column.name], sample[column.name]
+        for column in features.EXAMPLE_COLUMNS:
+            want, got = expected[key].get(column.name), sample[column.name]
             if column.kind == "float" and want is not None:
                 want = float(np.float32(want))  # tf.Example floats are float32
             assert got == want, (key, column.name)
+
+
+def real_and_negatives(samples: List[dict]):
+    negative = [s for s in samples if s[features.RATED_KEY] == 0]
+    assert all(s[features.RATED_KEY] is None for s in samples if s not in negative)
+    return [s for s in samples if s[features.RATED_KEY] is None], negative
+
+
+def assert_negatives_point_in_time(negatives: List[dict], ratings: Sequence[Rating], movies: Dict[int, Movie],
+                                   train_before: Dict[int, int]) -> None:
+    """The leakage test: a negative at time t is a movie released by t's year that its user had not rated at or
+    before t, in train (before `train_before` of its user), and every feature is the brute force's over the ratings
+    strictly before t, the only ratings it is given."""
+    for sample in negatives:
+        user, movie, t = sample_key(sample)
+        assert not any(r.user_id == user and r.movie_id == movie and r.timestamp <= t for r in ratings)
+        year = movies[movie].release_year
+        assert year is None or year <= datetime.datetime.fromtimestamp(t, datetime.timezone.utc).year
+        assert t < train_before[user]
+        expected = brute_force_sample(Rating(user, movie, math.nan, t), [r for r in ratings if r.timestamp < t],
+                                      movies, leaky=False)
+        expected.update({features.RATING_KEY: None, features.LABEL_KEY: 0, features.RATED_KEY: 0})
+        assert_same_samples([sample], {sample_key(sample): expected})
 
 
 @st.composite
@@ -129,15 +154,22 @@ def raw_data(draw):
 @pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=raw_data(), min_user_history=st.integers(0, 3), features_mode=st.sampled_from([POINT_IN_TIME, LEAKY]),
-       shuffle_shards=st.sampled_from([1, 3]))
+       shuffle_shards=st.sampled_from([1, 3]), negatives_per_rating=st.sampled_from([0, 3]))
 def test_every_sample_equals_the_brute_force_over_earlier_ratings(tmp_path_factory, data, min_user_history,
-                                                                  features_mode, shuffle_shards):
+                                                                  features_mode, shuffle_shards,
+                                                                  negatives_per_rating):
     movies, ratings = data
     config = SampleGenConfig(min_user_history=min_user_history, features_mode=features_mode,
-                             shuffle_shards=shuffle_shards)
+                             shuffle_shards=shuffle_shards, negatives_per_rating=negatives_per_rating)
     raw_dir = write_raw(tmp_path_factory.mktemp("raw"), movies, ratings)
     samples, counts = run_sample_gen(raw_dir, tmp_path_factory.mktemp("out"), config)
-    assert_same_samples(samples[spec.TRAIN_SPLIT] + samples[spec.EVAL_SPLIT], brute_force(ratings, movies, config))
+    train, negatives = real_and_negatives(samples[spec.TRAIN_SPLIT])
+    assert_same_samples(train + samples[spec.EVAL_SPLIT], brute_force(ratings, movies, config))
+    assert counts[report.NEGATIVES_TRAIN] == len(negatives)
+    assert bool(negatives) <= bool(negatives_per_rating)
+    if features_mode == POINT_IN_TIME:
+        cutoff = counts.get("eval_cutoff_timestamp")
+        assert_negatives_point_in_time(negatives, ratings, movies, collections.defaultdict(lambda: cutoff))
     # Every valid rating is a sample or a counted skip.
     skipped = sum(v for k, v in report.counts(counts).items() if k.startswith(report.SKIPPED))
     assert counts["ratings_read"] == counts["ratings_valid"] == len(ratings)
@@ -148,7 +180,7 @@ def test_every_sample_equals_the_brute_force_over_earlier_ratings(tmp_path_facto
     assert counts["eval_cutoff_timestamp"] == expected
     if samples[spec.EVAL_SPLIT]:
         cutoff = counts["eval_cutoff_timestamp"]
-        assert all(s["timestamp"] < cutoff for s in samples[spec.TRAIN_SPLIT])
+        assert all(s["timestamp"] < cutoff for s in samples[spec.TRAIN_SPLIT])  # negatives too
         assert all(s["timestamp"] >= cutoff for s in samples[spec.EVAL_SPLIT])
 
 
@@ -292,3 +324,35 @@ def test_read_samples_takes_csv_example_gen_empty_cells_as_absent(tmp_path):
     [sample] = beam_samples.read_samples(str(tmp_path))
     assert sample[features.USER_KEY] == 7
     assert sample[features.MOVIE_GENRE_KEYS[2]] is None and sample[features.RELEASE_YEAR_KEY] is None
+
+
+@pytest.mark.parametrize("config", [SampleGenConfig(negatives_per_rating=4),
+                                    SampleGenConfig(split_mode=SPLIT_USER_LAST, eval_ratings_per_user=3,
+                                                    negatives_per_rating=4)],
+                         ids=["global_time", "user_last"])
+def test_sampled_negatives_leave_the_real_samples_alone_and_read_no_later_rating(tmp_path, world, config):
+    """Negatives are added to train only, the same sharded or not, each point in time; the real samples (eval's
+    among them, so its AUC stays comparable) are those of a run without negatives."""
+    raw_dir = write_raw(tmp_path / "raw", world.movies, world.ratings)
+    runs = {shards: run_sample_gen(raw_dir, tmp_path / f"out{shards}", dataclasses.replace(config, shuffle_shards=shards))
+            for shards in (1, 3)}
+    plain, plain_report = run_sample_gen(raw_dir, tmp_path / "plain",
+                                         dataclasses.replace(config, negatives_per_rating=0, shuffle_shards=1))
+    (samples, counts), (sharded, sharded_counts) = runs[1], runs[3]
+    for split in spec.SPLITS:
+        assert _sample_multiset(sharded[split]) == _sample_multiset(samples[split])
+    assert sharded_counts == counts
+    train, negatives = real_and_negatives(samples[spec.TRAIN_SPLIT])
+    assert _sample_multiset(train) == _sample_multiset(plain[spec.TRAIN_SPLIT])
+    assert _sample_multiset(samples[spec.EVAL_SPLIT]) == _sample_multiset(plain[spec.EVAL_SPLIT])
+    assert {k: v for k, v in counts.items() if k != report.NEGATIVES_TRAIN} == \
+        {k: v for k, v in plain_report.items() if k != report.NEGATIVES_TRAIN}
+    assert len(negatives) == counts[report.NEGATIVES_TRAIN] > 2 * len(train)
+    assert len({sample_key(s) for s in negatives}) == len(negatives)
+    if config.split_mode == SPLIT_USER_LAST:
+        train_before = {user: sample_features.chronological(r for r in world.ratings if r.user_id == user)[-3].timestamp
+                        for user in {r.user_id for r in world.ratings}}
+    else:
+        train_before = collections.defaultdict(lambda: counts["eval_cutoff_timestamp"])
+    assert_negatives_point_in_time(negatives[::5], world.ratings, world.movies, train_before)
+    assert not any(s[features.LABEL_KEY] or s[features.RATING_KEY] is not None for s in negatives)

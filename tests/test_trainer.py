@@ -7,20 +7,23 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from components import model, preprocessing, schema, trainer
+from components import model, preprocessing, schema, serving, trainer
 from tests.test_preprocessing import _row
 
 ROWS = 300
 
 
-@pytest.fixture(scope="module")
-def transformed(tmp_path_factory):
-    """(train file pattern, TFTransformOutput): gzipped transformed tf.Examples, as the Transform component writes."""
+def _transform(tmp_path_factory, negatives: int = 0):
+    """(train file pattern, TFTransformOutput): gzipped transformed tf.Examples, as the Transform component writes;
+    the last `negatives` rows are sampled negatives."""
     rng = np.random.default_rng(0)
     rows = [_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), avg_rating=float(rng.uniform(2, 5)),
-                 count=int(rng.integers(1, 500)), label=int(rng.random() < 0.5)) for _ in range(ROWS)]
+                 count=int(rng.integers(1, 500)), label=int(rng.random() < 0.5)) for _ in range(ROWS - negatives)]
+    rows += [_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), count=int(rng.integers(0, 5)), label=0,
+                  negative=True) for _ in range(negatives)]
+    rng.shuffle(rows)
     for second, row in enumerate(rows):
         row["timestamp"] = [1000 + second]
     metadata = dataset_metadata.DatasetMetadata(schema.build_schema())
@@ -30,11 +33,23 @@ def transformed(tmp_path_factory):
         (data, out_metadata), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
             preprocessing.preprocessing_fn)
         _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir / "graph"))
+    # The raw schema beside the graph, as the Transform component writes it: the serving signatures parse with it.
+    metadata_io.write_metadata(metadata, str(out_dir / "graph" / tft.TFTransformOutput.RAW_METADATA_DIR))
     coder = tft.coders.ExampleProtoCoder(out_metadata.schema)
     with tf.io.TFRecordWriter(str(out_dir / "train.gz"), options="GZIP") as writer:
         for row in data:
             writer.write(coder.encode(row))
     return [str(out_dir / "*.gz")], tft.TFTransformOutput(str(out_dir / "graph"))
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    return _transform(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def transformed_with_negatives(tmp_path_factory):
+    return _transform(tmp_path_factory, negatives=ROWS // 2)
 
 
 def test_without_early_stopping_every_record_trains_for_max_epochs(transformed):
@@ -86,3 +101,26 @@ def test_the_same_records_and_seed_train_the_same_model(transformed):
     assert [e["val_roc_auc"] for e in first_summary["epochs"]] == [e["val_roc_auc"] for e in second_summary["epochs"]]
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_sampled_negatives_add_a_rate_head_served_beside_the_liked_probability(transformed_with_negatives,
+                                                                                tmp_path):
+    files, tft_output = transformed_with_negatives
+    built, summary = trainer.fit(files, tft_output, model.HParams(batch_size=16, max_epochs=2,
+                                                                  validation_fraction=0.25))
+    assert model.has_rate_head(built) and summary["sampled_negatives"] == ROWS // 2
+    # Early stopping watches the liked AUC over the real ratings of the validation records.
+    assert all(model.validation_metric(built) in epoch and f"val_{model.RATE_OUTPUT}_roc_auc" in epoch
+               for epoch in summary["epochs"])
+    signatures = serving.make_signatures(built, tft_output)
+    built.save(str(tmp_path / "model"), save_format="tf", save_traces=False, signatures=signatures)
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    served = loaded.signatures[serving.FEATURES_SIGNATURE].structured_outputs
+    assert set(served) == {serving.PROBABILITY_KEY, serving.RATE_PROBABILITY_KEY}
+    # TFMA and TF Serving's clients read the liked probability alone, under its name.
+    assert set(loaded.signatures[serving.SERVING_SIGNATURE].structured_outputs) == {serving.PROBABILITY_KEY}
+
+
+def test_without_sampled_negatives_the_model_has_one_head(transformed):
+    built, summary = trainer.fit(*transformed, model.HParams(batch_size=64, max_epochs=1, early_stopping_patience=0))
+    assert not model.has_rate_head(built) and summary["sampled_negatives"] == 0

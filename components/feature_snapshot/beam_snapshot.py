@@ -17,7 +17,7 @@ import operator
 import os
 import pickle
 import struct
-from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -90,10 +90,14 @@ def _value(example: tf.train.Example, name: str):
     return values[0].decode("utf-8") if isinstance(values[0], bytes) else values[0]
 
 
-def sample_rating(path_and_record: Tuple[str, bytes]) -> Tuple[sample_features.Rating, sample_features.Movie]:
-    """The rating and the movie's static features a sample tf.Example carries."""
+def sample_rating(path_and_record: Tuple[str, bytes]
+                  ) -> Iterator[Tuple[sample_features.Rating, sample_features.Movie]]:
+    """The rating and the movie's static features a sample tf.Example carries; none for a sampled negative (a
+    movie the user did not rate)."""
     path, record = path_and_record
     example = tf.train.Example.FromString(record)
+    if _value(example, features.RATED_KEY) == 0:
+        return
     fields = {name: _value(example, name) for name in (features.USER_KEY, features.MOVIE_KEY, features.RATING_KEY,
                                                       "timestamp")}
     missing = [name for name, value in fields.items() if value is None]
@@ -104,10 +108,10 @@ def sample_rating(path_and_record: Tuple[str, bytes]) -> Tuple[sample_features.R
     static = {name: _value(example, name) for name in _MOVIE_STATIC}
     genres = tuple(static[name] for name in _MOVIE_STATIC[1:] if static[name] is not None)
     movie_id = int(fields[features.MOVIE_KEY])
-    return (sample_features.Rating(int(fields[features.USER_KEY]), movie_id, float(fields[features.RATING_KEY]),
-                                   int(fields["timestamp"])),
-            sample_features.Movie(movie_id, None if static["releaseYear"] is None else int(static["releaseYear"]),
-                                  genres))
+    yield (sample_features.Rating(int(fields[features.USER_KEY]), movie_id, float(fields[features.RATING_KEY]),
+                                  int(fields["timestamp"])),
+           sample_features.Movie(movie_id, None if static["releaseYear"] is None else int(static["releaseYear"]),
+                                 genres))
 
 
 def sample_ratings(pipeline: beam.Pipeline, example_patterns: Sequence[str]) -> beam.PCollection:
@@ -115,7 +119,7 @@ def sample_ratings(pipeline: beam.Pipeline, example_patterns: Sequence[str]) -> 
     return (pipeline
             | "ExamplePatterns" >> beam.Create(list(example_patterns))
             | "ReadSamples" >> beam.io.ReadAllFromTFRecord(with_filename=True)
-            | "SampleRatings" >> beam.Map(sample_rating))
+            | "SampleRatings" >> beam.FlatMap(sample_rating))
 
 
 _RATING = struct.Struct("<qqdq")  # a Rating's fields

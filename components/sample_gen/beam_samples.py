@@ -34,7 +34,7 @@ from tfx.dsl.io import fileio
 
 from components import features, sample_features, shuffle_shards
 from components.sample_gen import config as config_lib
-from components.sample_gen import raw_rows, report, spec
+from components.sample_gen import negatives, raw_rows, report, spec
 from components.sample_gen.example_encoding import to_example
 
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
@@ -49,6 +49,8 @@ _READ_RATING = struct.Struct("<IIqqdq")  # file index, line, then the Rating's f
 _RATED = struct.Struct("<qqdqqdd")  # the Rating's fields, then its movie aggregates (NaN where missing)
 _RATED_TIMESTAMP = struct.Struct("<q")  # the Rating's timestamp in _RATED, after userId, movieId and rating
 _RATED_TIMESTAMP_OFFSET = struct.calcsize("<qqd")
+_RATED_RATING = struct.Struct("<d")
+_RATED_RATING_OFFSET = struct.calcsize("<qq")
 
 
 def _pack_rated(rating: sample_features.Rating, movie_part: Mapping[str, Optional[float]]) -> bytes:
@@ -64,6 +66,11 @@ def _unpack_rated(packed: bytes) -> Tuple[sample_features.Rating, dict]:
 
 def _rated_timestamp(packed: bytes) -> int:
     return _RATED_TIMESTAMP.unpack_from(packed, _RATED_TIMESTAMP_OFFSET)[0]
+
+
+def _is_real_rating(keyed: Tuple[int, bytes]) -> bool:
+    """Not a draw (a sampled negative, see `negatives`): those have no rating."""
+    return not math.isnan(_RATED_RATING.unpack_from(keyed[1], _RATED_RATING_OFFSET)[0])
 
 
 def _numbered_lines(indexed_path: Tuple[int, str], header: Sequence[str], counter: str
@@ -127,24 +134,31 @@ class _MovieTable(beam.DoFn):
 
 class _Movies:
     """The movie table's bytes as {movieId: Movie}, decoded when they change (a side input comes again with
-    every bundle, often as a new object of the same bytes)."""
+    every bundle, often as a new object of the same bytes); `catalogue` is the table in release order."""
 
     def __init__(self):
         self._table: Optional[bytes] = None
         self._movies: Dict[int, sample_features.Movie] = {}
+        self.catalogue: Optional[negatives.Catalogue] = None
 
     def __call__(self, table: bytes) -> Dict[int, sample_features.Movie]:
         if table is not self._table and table != self._table:
             self._movies = {movie_id: sample_features.Movie(movie_id, *values)
                             for movie_id, values in pickle.loads(table).items()}
+            self.catalogue = negatives.Catalogue(self._movies)
         self._table = table
         return self._movies
 
 
 class _ParseRatings(beam.DoFn):
-    def __init__(self, paths: Sequence[str], timestamps: raw_rows.TimestampRange):
+    """Valid rows as (movieId, _READ_RATING); with negatives_per_rating, each rating's draws too, as ratings of the
+    drawn movies without a rating (see `negatives`) at the rating's file and line."""
+
+    def __init__(self, paths: Sequence[str], timestamps: raw_rows.TimestampRange,
+                 config: config_lib.SampleGenConfig):
         self._paths = paths
         self._timestamps = timestamps
+        self._draws, self._seed = config.negatives_per_rating, config.negatives_seed
         self._movies = _Movies()
 
     def process(self, numbered, movie_table: bytes):
@@ -158,21 +172,29 @@ class _ParseRatings(beam.DoFn):
             yield beam.pvalue.TaggedOutput(_REJECTED, _rejection(self._paths, file_index, line, bad))
             return
         yield rating.movie_id, _READ_RATING.pack(file_index, line, *rating.astuple())
+        for movie_id in self._movies.catalogue.draws(rating, self._draws, self._seed) if self._draws else ():
+            draw = negatives.draw_rating(rating.user_id, movie_id, rating.timestamp)
+            yield movie_id, _READ_RATING.pack(file_index, line, *draw.astuple())
 
 
 class _MovieStage(beam.DoFn):
-    """One movie's ratings -> (userId, (rating, movie aggregates)) per rating; repeated ratings rejected."""
+    """One movie's ratings -> (userId, (rating, movie aggregates)) per rating; repeated ratings rejected. Draws of
+    the movie (sampled negatives) -> (userId, (draw, movie aggregates as of the draw's time))."""
 
     def __init__(self, paths: Sequence[str], features_mode: str):
         self._paths = paths
-        self._movie_features = (sample_features.movie_all_time_features if features_mode == config_lib.LEAKY
+        self._leaky = features_mode == config_lib.LEAKY
+        self._movie_features = (sample_features.movie_all_time_features if self._leaky
                                 else sample_features.movie_history_features)
 
     def process(self, keyed):
         _, rows = keyed
         ratings: Dict[Tuple[int, int, int], sample_features.Rating] = {}
         read_at: Dict[Tuple[int, int, int], Tuple[int, int]] = {}
-        for file_index, line, *values in sorted(map(_READ_RATING.unpack, rows)):  # the first occurrence stays
+        read, draws = [], []
+        for values in map(_READ_RATING.unpack, rows):
+            (draws if math.isnan(values[4]) else read).append(values)
+        for file_index, line, *values in sorted(read):  # the first occurrence stays
             rating = sample_features.Rating(*values)
             if rating.key in ratings:
                 first_file, first_line = read_at[rating.key]
@@ -183,8 +205,16 @@ class _MovieStage(beam.DoFn):
             else:
                 ratings[rating.key], read_at[rating.key] = rating, (file_index, line)
         report.counter(report.RATINGS_VALID).inc(len(ratings))
+        snapshots = {}
         for key, movie_part in self._movie_features(ratings.values()):
+            snapshots[key] = movie_part
             yield ratings[key].user_id, _pack_rated(ratings[key], movie_part)
+        if draws:
+            all_time = sample_features.movie_aggregates([r.rating for r in ratings.values()])
+            drawn = (sample_features.Rating(*values) for _, _, *values in draws)
+            for draw, movie_part in negatives.movie_parts(list(ratings.values()), snapshots, all_time, drawn,
+                                                          self._leaky):
+                yield draw.user_id, _pack_rated(draw, movie_part)
 
 
 class _UserStage(beam.DoFn):
@@ -197,15 +227,22 @@ class _UserStage(beam.DoFn):
     def process(self, keyed, movie_table: bytes, cutoff: Optional[int] = None):
         movies = self._movies(movie_table)
         _, rows = keyed
-        ratings, movie_parts = {}, {}
+        ratings, movie_parts, draws = {}, {}, []
         for rating, movie_part in map(_unpack_rated, rows):
-            ratings[rating.key], movie_parts[rating.key] = rating, movie_part
+            if negatives.is_draw(rating):
+                draws.append((rating, movie_part))
+            else:
+                ratings[rating.key], movie_parts[rating.key] = rating, movie_part
         eval_keys = None
+        train_before = cutoff  # draws at or after it would be in eval, which holds real ratings only
         if self._config.split_mode == config_lib.SPLIT_USER_LAST:
             last = sample_features.chronological(ratings.values())[-self._config.eval_ratings_per_user:]
             eval_keys = {r.key for r in last}
+            train_before = last[0].timestamp if last else None
         tally: Dict[str, int] = collections.Counter()
+        user_parts = {}
         for key, user_part in sample_features.user_history_features(ratings.values(), movies):
+            user_parts[key] = user_part
             rating = ratings[key]
             sample = sample_features.assemble_sample(rating, movies[rating.movie_id], user_part, movie_parts[key])
             reason = sample_features.skip_reason(sample, self._config.min_user_history)
@@ -216,6 +253,10 @@ class _UserStage(beam.DoFn):
                 else spec.TRAIN_SPLIT
             tally[report.samples_key(split)] += 1
             yield beam.pvalue.TaggedOutput(split, to_example(sample))
+        for sample in negatives.user_samples(list(ratings.values()), user_parts, draws, movies, train_before):
+            if sample_features.skip_reason(sample, self._config.min_user_history) is None:
+                tally[report.NEGATIVES_TRAIN] += 1
+                yield beam.pvalue.TaggedOutput(spec.TRAIN_SPLIT, to_example(sample))
         for name, count in tally.items():
             report.counter(name).inc(count)
 
@@ -300,7 +341,7 @@ def _ratings(pipeline, ratings_files: Sequence[str], movie_table: beam.PCollecti
     timestamps = raw_rows.TimestampRange.of(config.earliest_rating_date, config.latest_rating_days_ahead)
     rating_lines = _read(pipeline, "Ratings", ratings_files, raw_rows.RATINGS_HEADER, report.RATINGS_READ)
     parsed = rating_lines | "ParseRatings" >> beam.ParDo(
-        _ParseRatings(ratings_files, timestamps), beam.pvalue.AsSingleton(movie_table)).with_outputs(
+        _ParseRatings(ratings_files, timestamps, config), beam.pvalue.AsSingleton(movie_table)).with_outputs(
             _REJECTED, main="ratings")
     return parsed.ratings, parsed[_REJECTED]
 
@@ -317,7 +358,9 @@ def _rated(ratings_by_movie: beam.PCollection, ratings_files: Sequence[str], con
 def _cutoff(rated: beam.PCollection, config: config_lib.SampleGenConfig) -> beam.PCollection:
     """global_time split: the eval cutoff, exactly the (1 - eval_fraction) quantile of the rated timestamps, by
     counting per day, then per second of the cutoff's day (two small counts instead of a global sort)."""
-    timestamps = rated | "Timestamps" >> beam.Map(lambda keyed: _rated_timestamp(keyed[1]))
+    timestamps = (rated
+                  | "RealRatings" >> beam.Filter(_is_real_rating)
+                  | "Timestamps" >> beam.Map(lambda keyed: _rated_timestamp(keyed[1])))
     day = (timestamps
            | "CountPerDay" >> beam.CombineGlobally(_CountBy(_day))
            | "CutoffDay" >> beam.Map(_cutoff_day, 1.0 - config.eval_fraction))
@@ -463,7 +506,7 @@ def read_samples(split_dir: str) -> Iterator[Dict[str, object]]:
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
         feature = tf.train.Example.FromString(record).features.feature
         yield {column.name: _value(column, feature[column.name]) if column.name in feature else None
-               for column in features.COLUMNS}
+               for column in features.EXAMPLE_COLUMNS}
 
 
 def _value(column: features.Column, feature: tf.train.Feature):

@@ -34,6 +34,12 @@ class SampleGenConfig:
     # (what Flink, Spark and Dataflow want: their shuffles spill to disk); 0: automatic, 1 on those and on the
     # direct runner one per ~100k ratings (beam_samples.SHARD_BYTES of ratings files).
     shuffle_shards: int = 0
+    # Train split only: per rating (user u, time t) this many draws of a movie released by t's year, uniformly;
+    # each movie u had not rated up to t is a sampled negative (rated=0, label 0) with the features as of t,
+    # which the model's "will rate" head learns from. Eval keeps the real ratings only. The draws are seeded by
+    # (negatives_seed, u, the rated movie, t), so a run is reproducible and sharding does not change them.
+    negatives_per_rating: int = 0
+    negatives_seed: int = 0
 
     def __post_init__(self):
         problems = self._coerce_types() or self._range_problems()
@@ -73,6 +79,9 @@ class SampleGenConfig:
             problems.append(f"earliest_rating_date must be a date YYYY-MM-DD, not {self.earliest_rating_date!r}")
         if self.latest_rating_days_ahead < 0:
             problems.append(f"latest_rating_days_ahead must be >= 0, not {self.latest_rating_days_ahead}")
+        if self.negatives_per_rating < 0:
+            problems.append(f"negatives_per_rating must be >= 0 (0: no sampled negatives), not "
+                            f"{self.negatives_per_rating}")
         if self.shuffle_shards < 0:
             problems.append(f"shuffle_shards must be >= 0 (0: automatic), not {self.shuffle_shards}")
         return problems

@@ -38,7 +38,7 @@ _VALUE_BYTES = {
     "float": _FLOAT.pack,
     "string": lambda value: str(value).encode("utf-8"),
 }
-_COLUMNS = tuple((c.name, c.kind, _VALUE_BYTES[c.kind]) for c in features.COLUMNS)
+_COLUMNS = tuple((c.name, c.kind, _VALUE_BYTES[c.kind]) for c in features.EXAMPLE_COLUMNS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -49,11 +49,11 @@ def _entry_prefix(name: str, kind: str, size: int) -> bytes:
 
 
 def to_example(sample: Mapping[str, object]) -> bytes:
-    """A sample (every column of the sample format) as a serialized tf.Example with the schema's types; a missing
-    value (None) is an absent feature."""
+    """A sample (every column of the sample format, and of features.SAMPLED_COLUMNS where it has them) as a
+    serialized tf.Example with the schema's types; a missing value (None) is an absent feature."""
     entries = []
     for name, kind, value_bytes in _COLUMNS:
-        value = sample[name]
+        value = sample.get(name)
         if value is not None:
             raw = value_bytes(value)
             entries.append(_entry_prefix(name, kind, len(raw)) + raw)

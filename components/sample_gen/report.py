@@ -1,7 +1,8 @@
 """SampleGen's report, a JSON file in the Examples artifact: its Beam job's counters and what the job wrote.
 
 Keys: ratings_read, movies_read (data lines), ratings_valid (after rejections), samples_train, samples_eval,
-skipped_<reason> (valid ratings that make no sample: cold start, a required column missing),
+skipped_<reason> (valid ratings that make no sample: cold start, a required column missing), negatives_train
+(sampled negatives written to train, apart from the ratings' accounting),
 rejected_<reason> (malformed rows), eval_cutoff_timestamp (global_time split only) and FIRST_REJECTED_ROWS.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ MOVIES_READ = "movies_read"
 RATINGS_VALID = "ratings_valid"
 REJECTED = "rejected"
 SKIPPED = "skipped"
+NEGATIVES_TRAIN = "negatives_train"
 EVAL_CUTOFF = "eval_cutoff_timestamp"
 FIRST_REJECTED_ROWS = "first_rejected_rows"  # "file:line: detail", ordered by file and line
 NAMESPACE = "sample_gen"  # of the Beam counters, one per count key
@@ -52,7 +54,7 @@ def load(report_dir: str) -> Dict[str, object]:
     """The report; counts of things that never happened are 0."""
     with fileio.open(os.path.join(report_dir, spec.REPORT_FILE)) as f:
         result = json.loads(f.read())
-    for key in (RATINGS_READ, MOVIES_READ, RATINGS_VALID, *map(samples_key, spec.SPLITS)):
+    for key in (RATINGS_READ, MOVIES_READ, RATINGS_VALID, NEGATIVES_TRAIN, *map(samples_key, spec.SPLITS)):
         result.setdefault(key, 0)
     result.setdefault(FIRST_REJECTED_ROWS, [])
     return result
@@ -96,5 +98,7 @@ def summary_line(properties: Dict[str, object]) -> str:
             f"{properties[RATINGS_READ]:,} ratings read = {properties[samples_key(spec.TRAIN_SPLIT)]:,} train + "
             f"{properties[samples_key(spec.EVAL_SPLIT)]:,} eval samples + {sum(skipped.values()):,} skipped ("
             + ", ".join(f"{reason} {n:,}" for reason, n in skipped.items()) + f") + {ratings_rejected:,} rejected")
+    negatives = properties.get(NEGATIVES_TRAIN, 0)
+    line += f"; + {negatives:,} sampled negatives in train" if negatives else ""
     movies_rejected = rejected_total(properties) - ratings_rejected
     return line + (f"; movies.csv rows rejected: {movies_rejected:,}" if movies_rejected else "")

@@ -49,7 +49,8 @@ def as_json(served, result) -> dict:
         "rated": result.rated,
         "candidates": result.candidates,
         "recommendations": [{"rank": rank, "movieId": item.movie_id, "title": item.title, "genres": item.genres,
-                             "score": item.score, "probability": item.probability}
+                             "score": item.score, "probability": item.probability,
+                             "rate_probability": item.rate_probability}
                             for rank, item in enumerate(result.items, start=1)],
         "latency_ms": {"first_call": result.seconds_first_call * 1000, "warm_call": result.seconds_warm_call * 1000},
     }
@@ -71,11 +72,11 @@ def lines(served, result) -> list:
         out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; cold start "
                    f"({result.path}): the most-rated movies, which beat the model for users without ratings")
     out.append(f"top {len(result.items)} of {result.candidates:,} candidates:")
-    out.append(f"  {'rank':>4}  {'score':>9}  {'P(like)':>7}  {'movieId':>7}  {'title':<50}  genres")
+    out.append(f"  {'rank':>4}  {'score':>9}  {'P(like)':>7}  {'P(rate)':>7}  {'movieId':>7}  {'title':<50}  genres")
     for rank, item in enumerate(result.items, start=1):
         title = item.title or f"movie {item.movie_id}"
-        liked = "-" if item.probability is None else f"{item.probability:.4f}"
-        out.append(f"  {rank:>4}  {item.score:>9.2f}  {liked:>7}  {item.movie_id:>7}  {title[:50]:<50}  "
+        liked, rate = ("-" if p is None else f"{p:.4f}" for p in (item.probability, item.rate_probability))
+        out.append(f"  {rank:>4}  {item.score:>9.4g}  {liked:>7}  {rate:>7}  {item.movie_id:>7}  {title[:50]:<50}  "
                    f"{'|'.join(item.genres)}")
     how = "in one batched serve_features call" if result.known_user else "ranked by rating count"
     out.append(f"latency: {result.candidates:,} candidates {how}: "
