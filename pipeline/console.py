@@ -55,6 +55,21 @@ def _own_warnings(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING and is_own(record) and record.name != LOG_ONLY
 
 
+def quiet_in_notebook() -> None:
+    """For a notebook, before TensorFlow loads: no start-up lines from TF's C++ (CUDA probing on a CPU machine),
+    no Google client FutureWarnings, no deprecation notices from TF and TFMA; errors still show.
+    SPARROW_TFX_VERBOSE=1 keeps them all."""
+    if os.environ.get("SPARROW_TFX_VERBOSE"):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    import tensorflow as tf  # its logger, made now: made later, it would set itself to INFO in a notebook
+
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
 def verbose() -> None:
     """`-v`: every library's logs and warnings on stderr, as they come."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)

@@ -15,6 +15,7 @@ from components import features, serving_dir
 from pipeline import configs, metadata, summary
 from pipeline.report import page, review, svg
 from tests.conftest import E2E_MIN_AUC, REPO_ROOT, run_cli
+from tests.test_console import assert_quiet
 
 NOTEBOOK = os.path.join(REPO_ROOT, "notebooks", "review.ipynb")
 
@@ -181,6 +182,9 @@ def _execute_notebook(run, monkeypatch) -> str:
     slices = [s["slice"] for s in widget_state("render_slicing_metrics")["data"]]
     assert len(slices) > 1 and all(s.startswith("movieGenre1:") for s in slices), slices
     assert widget_state("render_plot")["data"]
+    streams = [o.text for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs
+               if o.output_type == "stream"]
+    assert_quiet(*streams)  # no TensorFlow, absl or Google client lines in the user's notebook
     run_lines = "".join(o.text for o in next(c.outputs for c in notebook.cells if "run.lines()" in c.source)
                         if o.output_type == "stream")
     assert f"run {run.run_id}" in run_lines
