@@ -6,7 +6,9 @@ whole under a staging name (starting with ".", not an integer: Serving ignores i
 one atomic rename. Object stores (gs://, s3://) have no rename: a directory "rename" is a copy then a delete, so a
 reader could see a half-copied version. There the staged files are copied to the version's prefix, the model's
 saved_model.pb and then the marker last. A failed push leaves no marker (nothing a reader here loads); its
-leftovers are removed by the next push.
+leftovers are removed by the next push. On a local file system a version directory only ever appears whole (by
+the rename), so one without a marker, with its saved_model.pb, is complete too: a version pushed before markers
+existed, which stays served and is never cleaned away.
 """
 from __future__ import annotations
 
@@ -45,8 +47,14 @@ def _integer_names(base_dir: str) -> List[str]:
 def versions(base_dir: str) -> List[int]:
     """Committed model versions in base_dir, oldest first."""
     file_systems.register_for(base_dir)
-    return sorted(int(name) for name in _integer_names(base_dir)
-                  if tf.io.gfile.exists(os.path.join(base_dir, name, COMMIT_FILE)))
+    return sorted(int(name) for name in _integer_names(base_dir) if _is_committed(os.path.join(base_dir, name)))
+
+
+def _is_committed(version_dir: str) -> bool:
+    if tf.io.gfile.exists(os.path.join(version_dir, COMMIT_FILE)):
+        return True
+    # Local versions appear by a rename of the whole directory: unmarked, it predates the markers.
+    return not is_object_store(version_dir) and tf.io.gfile.exists(os.path.join(version_dir, SAVED_MODEL_FILE))
 
 
 def latest_version_dir(base_dir: str) -> Optional[str]:

@@ -69,8 +69,9 @@ def publish_while_polling(base_dir: str, work_dir: str, pushes: int = 2) -> dict
     finally:
         done.set()
         reader.join()
-    # What a push that failed while copying into its version prefix leaves: the files, no marker.
-    serving_dir.copy_tree(model_dir, os.path.join(base_dir, str(int(os.path.basename(published[-1])) + 100)))
+    if serving_dir.is_object_store(base_dir):  # locally a version appears by one rename, never in parts
+        # What a push that failed while copying into its version prefix leaves: the files, no marker.
+        serving_dir.copy_tree(model_dir, os.path.join(base_dir, str(int(os.path.basename(published[-1])) + 100)))
     left_after_failure = sorted(n.rstrip("/") for n in tf.io.gfile.listdir(base_dir))
     loaded = tf.saved_model.load(serving_dir.latest_version_dir(base_dir))
     return {"seen": seen, "published": [os.path.basename(p) for p in published], "failure": failure,

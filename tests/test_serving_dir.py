@@ -34,8 +34,8 @@ def test_local_publish_is_one_rename_and_a_failed_push_is_cleaned(tmp_path):
     assert_safe(result)
     assert result["seen"]["uncommitted_version_prefixes"] == 0  # a local version appears whole
     leftovers = [n for n in result["listing_after_failure"] if n not in result["published"]]
-    assert sorted(result["cleaned"]) == sorted(leftovers) and len(leftovers) == 2
-    assert any(n.startswith(serving_dir.STAGING_PREFIX) for n in leftovers)
+    assert sorted(result["cleaned"]) == sorted(leftovers) and len(leftovers) == 1
+    assert leftovers[0].startswith(serving_dir.STAGING_PREFIX)
 
 
 def test_the_next_push_removes_only_old_leftovers(tmp_path):
@@ -44,16 +44,34 @@ def test_the_next_push_removes_only_old_leftovers(tmp_path):
 
     base, model = str(tmp_path / "serving"), serving_dir_probe.small_saved_model(str(tmp_path / "model"))
     first = serving_dir.publish(model, base)
-    old_leftover, fresh_leftover = tmp_path / "serving" / ".staging-old", tmp_path / "serving" / "17"
+    old_leftover, fresh_leftover = tmp_path / "serving" / ".staging-old", tmp_path / "serving" / ".staging-fresh"
     for leftover in (old_leftover, fresh_leftover):
         serving_dir.copy_tree(model, str(leftover))  # a failed push's files, no commit marker
     hours_ago = time.time() - 2 * serving_dir.LEFTOVER_AGE_SECONDS
     for root, _, files in os.walk(old_leftover):
         for name in files:
             os.utime(os.path.join(root, name), (hours_ago, hours_ago))
-    assert serving_dir.versions(base) == [int(os.path.basename(first))]  # "17" has no marker: not a version
+    assert serving_dir.versions(base) == [int(os.path.basename(first))]
     second = serving_dir.publish(model, base)
-    assert sorted(os.listdir(base)) == sorted([os.path.basename(first), "17", os.path.basename(second)])
+    assert sorted(os.listdir(base)) == sorted([os.path.basename(first), ".staging-fresh", os.path.basename(second)])
+
+
+def test_a_local_version_pushed_before_commit_markers_stays_served(tmp_path):
+    """An upgrade must not unserve, nor let the next push delete, what an earlier release pushed."""
+    from components import serving_dir
+    from tests import serving_dir_probe
+
+    base, model = str(tmp_path / "serving"), serving_dir_probe.small_saved_model(str(tmp_path / "model"))
+    legacy = os.path.join(base, "1700000000")
+    serving_dir.copy_tree(model, legacy)  # as the earlier release's rename left it: no marker
+    hours_ago = time.time() - 2 * serving_dir.LEFTOVER_AGE_SECONDS
+    for root, _, files in os.walk(legacy):
+        for name in files:
+            os.utime(os.path.join(root, name), (hours_ago, hours_ago))
+    assert serving_dir.latest_version_dir(base) == legacy
+    newer = serving_dir.publish(model, base)
+    assert serving_dir.versions(base) == [1700000000, int(os.path.basename(newer))]
+    assert os.path.exists(os.path.join(legacy, serving_dir.SAVED_MODEL_FILE))
 
 
 def test_s3_publish_commits_with_a_marker_written_last(s3_server, tmp_path):
