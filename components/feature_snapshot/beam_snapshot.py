@@ -80,6 +80,10 @@ def raw_ratings(pipeline: beam.Pipeline, ratings_pattern: str, movies: beam.pval
             | "ParseRatings" >> beam.FlatMap(_valid_rating, movies))
 
 
+def _int_or_none(value):
+    return None if value is None else int(value)
+
+
 def _value(example: tf.train.Example, name: str):
     feature = example.features.feature.get(name)
     if feature is None:
@@ -109,9 +113,8 @@ def sample_rating(path_and_record: Tuple[str, bytes]
     genres = tuple(static[name] for name in _MOVIE_STATIC[1:] if static[name] is not None)
     movie_id = int(fields[features.MOVIE_KEY])
     yield (sample_features.Rating(int(fields[features.USER_KEY]), movie_id, float(fields[features.RATING_KEY]),
-                                  int(fields["timestamp"])),
-           sample_features.Movie(movie_id, None if static["releaseYear"] is None else int(static["releaseYear"]),
-                                 genres))
+                                  int(fields[features.TIME_KEY])),
+           sample_features.Movie(movie_id, _int_or_none(static[features.RELEASE_YEAR_KEY]), genres))
 
 
 def sample_ratings(pipeline: beam.Pipeline, example_patterns: Sequence[str]) -> beam.PCollection:
