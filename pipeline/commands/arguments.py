@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from pipeline import configs
+
 
 def positive_int(text: str) -> int:
     value = _number(int, text, "an integer")
@@ -33,6 +35,24 @@ def unit_fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
     return value
+
+
+def add_training_and_gate_arguments(parser: argparse.ArgumentParser, compiled: bool) -> None:
+    """The Trainer's and the gate's flags of `run`, and of `compile`/`submit` as their run-time defaults."""
+    where = lambda parameter: f" (the default of the {parameter} run-time parameter)" if compiled else ""
+    parser.add_argument("--train-steps", type=non_negative_int, default=0,
+                        help="cap on training steps (0: epochs decide)" + where("train_args"))
+    parser.add_argument("--min-auc", type=unit_fraction, default=configs.DEFAULT_MIN_AUC,
+                        help="blessing needs eval ROC AUC above this" + where("eval_config"))
+    parser.add_argument("--max-auc-regression", type=unit_fraction, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+                        help="blessing allows at most this AUC drop against the serving model"
+                        + where("eval_config"))
+    parser.add_argument("--min-catalogue-ratio", type=non_negative_float,
+                        default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
+                        help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
+                             "times the most-rated list's (0: no catalogue gate)")
+    parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
 
 
 def _number(kind, text: str, what: str):

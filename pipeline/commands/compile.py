@@ -1,7 +1,7 @@
 """`sparrow-tfx compile`: the pipeline as a Kubeflow Pipelines 2.x PipelineSpec YAML (schema 2.1)."""
 import os
 
-from pipeline import beam_runners, configs
+from pipeline import beam_runners
 from pipeline import image as pipeline_image
 from pipeline.commands import arguments, sample_options
 
@@ -25,19 +25,7 @@ def register(subparsers) -> None:
                         help="default of the data_root run-time parameter: a raw MovieLens directory; without it "
                              "(nor --data) every run must give data_root")
     sample_options.add_arguments(parser)  # the defaults of SampleGen's run-time parameters
-    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0,
-                        help="default training steps (in the train_args run-time parameter; 0: epochs decide)")
-    parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
-                        help="default AUC threshold (in the eval_config run-time parameter)")
-    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction,
-                        default=configs.DEFAULT_MAX_AUC_REGRESSION,
-                        help="default largest AUC drop against the serving model (in eval_config)")
-    parser.add_argument("--min-catalogue-ratio", type=arguments.non_negative_float,
-                        default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
-                        help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
-                             "times the most-rated list's (0: no catalogue gate)")
-    parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
-                        help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
+    arguments.add_training_and_gate_arguments(parser, compiled=True)
     parser.add_argument("--no-cache", action="store_true", help="compile with KFP caching off for every task")
     beam_runners.add_arguments(parser)
     parser.set_defaults(handler=handle)

@@ -22,19 +22,7 @@ def register(subparsers) -> None:
                         help="synthetic dataset seed")
     parser.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
                         help="pipeline root, ML Metadata, serving directory and generated data (default: .work)")
-    parser.add_argument("--min-auc", type=arguments.unit_fraction, default=configs.DEFAULT_MIN_AUC,
-                        help="blessing needs eval ROC AUC above this")
-    parser.add_argument("--max-auc-regression", type=arguments.unit_fraction,
-                        default=configs.DEFAULT_MAX_AUC_REGRESSION,
-                        help="blessing allows at most this AUC drop against the serving model")
-    parser.add_argument("--min-catalogue-ratio", type=arguments.non_negative_float,
-                        default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
-                        help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
-                             "times the most-rated list's (0: no catalogue gate)")
-    parser.add_argument("--train-steps", type=arguments.non_negative_int, default=0,
-                        help="cap on training steps (0: epochs decide)")
-    parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
-                        help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
+    arguments.add_training_and_gate_arguments(parser, compiled=False)
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
     parser.add_argument("--allow-anomalies", action="store_true",
                         help="train on data that breaks the schema (a warning instead of stopping the run)")
