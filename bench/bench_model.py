@@ -86,8 +86,10 @@ def run_seeds(label: str, train_one, seeds: Sequence[int]) -> Dict[str, object]:
 
 
 def hparams_with(seed: int, overrides: Mapping[str, object]):
+    """What the pipeline's Trainer trains with on sample CSVs, with the overrides and the seed."""
     from components import model as model_lib
-    return model_lib.HParams.from_config({**overrides, "seed": seed})
+    from pipeline.pipeline import trainer_hparams
+    return model_lib.HParams.from_config({**trainer_hparams(dict(overrides), sample_gen=None), "seed": seed})
 
 
 def ours(artifacts: TransformArtifacts, overrides: Mapping[str, object], seeds: Sequence[int], label="ours"):

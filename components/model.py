@@ -8,7 +8,7 @@ learns from the real ratings only; top-N ranks by their product, P(rated and lik
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -25,8 +25,10 @@ class HParams:
     learning_rate: float = 1e-3
     max_epochs: int = 10
     early_stopping_patience: int = 2  # 0: no early stopping, no validation split, max_epochs on all records
-    # The latest fraction of the training records (by rating time) is the early-stopping validation set: it is
-    # the future of the records that train, as eval is of the whole training split on time-split data.
+    # The early-stopping validation set is drawn as eval is: "time" holds out the latest fraction of the training
+    # records by rating time (the future of the records that train, as eval is on time-split data); "random" a
+    # fraction drawn by a hash of each rating (as eval is on a random split). The pipeline sets it from its input.
+    validation_split: str = "time"  # TIME_VALIDATION or RANDOM_VALIDATION
     validation_fraction: float = 0.1
     hidden_units: Tuple[int, ...] = (128, 128)
     l2: float = 0.0
@@ -44,6 +46,14 @@ class HParams:
         if "hidden_units" in values:
             values["hidden_units"] = tuple(values["hidden_units"])
         return cls(**values)
+
+    def __post_init__(self):
+        if self.validation_split not in VALIDATION_SPLITS:
+            raise ValueError(f"Unknown validation_split {self.validation_split!r}; known: {VALIDATION_SPLITS}")
+
+
+TIME_VALIDATION, RANDOM_VALIDATION = VALIDATION_SPLITS = ("time", "random")
+VALIDATION_SPLIT_HPARAM = "validation_split"  # HParams' field, as custom_config names it
 
 
 # Training steps per call into the compiled loop: one Python round trip per step would cost more than the step
@@ -132,9 +142,12 @@ def sampled_negatives(file_pattern: List[str]) -> Tuple[int, int]:
     return records, negatives
 
 
+def _parsed_int(record: tf.Tensor, key: str) -> tf.Tensor:
+    return tf.io.parse_single_example(record, {key: tf.io.FixedLenFeature([], tf.int64)})[key]
+
+
 def _timestamp(record: tf.Tensor) -> tf.Tensor:
-    return tf.io.parse_single_example(
-        record, {features.TRANSFORMED_TIME_KEY: tf.io.FixedLenFeature([], tf.int64)})[features.TRANSFORMED_TIME_KEY]
+    return _parsed_int(record, features.TRANSFORMED_TIME_KEY)
 
 
 def _records(file_pattern: List[str]) -> tf.data.Dataset:
@@ -156,23 +169,48 @@ def validation_start(file_pattern: List[str], fraction: float) -> int:
     return start
 
 
+# A record's place in the random validation split: a fixed hash of what identifies its rating (user, movie, time),
+# not of its serialized bytes, so it does not move with the encoding, and not of the seed, so every seed validates
+# on the same records.
+_RATING_ID_KEYS = tuple(features.transformed_name(k) for k in (features.USER_KEY, features.MOVIE_KEY)) + (
+    features.TRANSFORMED_TIME_KEY,)
+_HASH_BUCKETS = 10_000
+
+
+def _rating_hash(record: tf.Tensor) -> tf.Tensor:
+    ids = [tf.strings.as_string(_parsed_int(record, key)) for key in _RATING_ID_KEYS]
+    return tf.strings.to_hash_bucket_strong(tf.strings.join(ids, ","), _HASH_BUCKETS, [0, 0])
+
+
+Validation = Callable[[tf.Tensor], tf.Tensor]  # a record -> whether it is a validation record
+
+
+def validation_records(file_pattern: List[str], hparams: "HParams") -> Validation:
+    """Which training records validate, drawn as hparams.validation_split says."""
+    if hparams.validation_split == RANDOM_VALIDATION:
+        threshold = round(hparams.validation_fraction * _HASH_BUCKETS)
+        return lambda record: _rating_hash(record) < threshold
+    start = validation_start(file_pattern, hparams.validation_fraction)
+    return lambda record: _timestamp(record) >= start
+
+
 def make_dataset(file_pattern: List[str], tft_output: tft.TFTransformOutput, batch_size: int,
-                 part: str = "all", start: int = 0, shuffle_seed: Optional[int] = None,
+                 part: str = "all", in_validation: Optional[Validation] = None, shuffle_seed: Optional[int] = None,
                  cache_file: str = "", heads: bool = False) -> tf.data.Dataset:
     """(features, label) batches streamed from Transform's gzipped TFRecords.
 
     heads: (features, labels, sample weights) for the two-head model instead: the liked label weighted by
     `rated` (a sampled negative says nothing about liking), the rated label on every record.
 
-    part: "train" keeps the records rated before `start` (see `validation_start`), "validation" the others;
-    "all" keeps every record. Whole batches are parsed at once.
+    part: "train" keeps the records that are not `in_validation` (see `validation_records`), "validation" the
+    others; "all" keeps every record. Whole batches are parsed at once.
     cache_file: where the first pass caches the kept records (decompressed), so later epochs neither inflate nor
     filter again; "" caches them in memory, which grows with the data.
     """
     records = _records(file_pattern)
     if part != "all":
         want_validation = part == "validation"
-        records = records.filter(lambda r: tf.equal(_timestamp(r) >= start, want_validation))
+        records = records.filter(lambda r: tf.equal(in_validation(r), want_validation))
     records = records.cache(cache_file)
     if shuffle_seed is not None:
         records = records.shuffle(50_000, seed=shuffle_seed, reshuffle_each_iteration=True)

@@ -72,9 +72,9 @@ def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: mode
     rate_head = negatives > 0  # trained with SampleGen's sampled negatives: the "will rate" head too
     validate = hparams.early_stopping_patience > 0
     parts = ("train", "validation") if validate else ("all",)
-    start = model_lib.validation_start(train_files, hparams.validation_fraction) if validate else 0
+    in_validation = model_lib.validation_records(train_files, hparams) if validate else None
     datasets = {
-        part: model_lib.make_dataset(train_files, tft_output, hparams.batch_size, part, start,
+        part: model_lib.make_dataset(train_files, tft_output, hparams.batch_size, part, in_validation,
                                      shuffle_seed=hparams.seed if part != "validation" else None,
                                      cache_file=os.path.join(cache_dir, part), heads=rate_head)
         for part in parts}

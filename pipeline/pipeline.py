@@ -22,6 +22,7 @@ from tfx.orchestration import data_types
 from tfx.utils import proto_utils
 
 from components import evaluation, preprocessing
+from components import model as model_lib
 from components import trainer as trainer_lib
 from components.atomic_pusher.component import AtomicPusher
 from components.catalogue_eval import spec as catalogue_spec
@@ -67,6 +68,13 @@ def _run_time(name: str, value, as_parameter: bool):
         return value
     default = value if isinstance(value, str) else parameter_json(value)
     return data_types.RuntimeParameter(name=name, ptype=str, default=default or None)
+
+
+def trainer_hparams(hparams: Optional[dict], sample_gen: Optional[SampleGenConfig]) -> dict:
+    """The Trainer's hyperparameters: hparams, and an early-stopping validation drawn as eval is, unless hparams
+    choose it: at random from sample CSVs (the SparrowRecSys split is random), by time from SampleGen's splits."""
+    validation = model_lib.RANDOM_VALIDATION if sample_gen is None else model_lib.TIME_VALIDATION
+    return {model_lib.VALIDATION_SPLIT_HPARAM: validation, **(hparams or {})}
 
 
 def create_pipeline(
@@ -134,7 +142,7 @@ def create_pipeline(
         train_args=_run_time(TRAIN_ARGS_PARAMETER, trainer_pb2.TrainArgs(splits=["train"], num_steps=train_steps),
                              runtime_parameters),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
-        custom_config={**(hparams or {}), trainer_lib.CODE_VERSION_KEY: code_version})
+        custom_config={**trainer_hparams(hparams, sample_gen), trainer_lib.CODE_VERSION_KEY: code_version})
     baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir, serving_state=serving_state)
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],

@@ -1,5 +1,6 @@
 """trainer.fit on real Transform output (tf.Transform on a few hundred rows): which records train, how long, and
 that the summary reports throughput. No timing is asserted, only that it is measured."""
+import dataclasses
 import tempfile
 
 import numpy as np
@@ -69,6 +70,32 @@ def test_early_stopping_holds_out_a_validation_split_and_runs_several_steps_per_
     assert 1 <= summary["epochs_run"] <= 4
     assert all("val_roc_auc" in epoch and epoch["examples_per_second"] > 0 for epoch in summary["epochs"])
     assert built.optimizer.iterations.numpy() > 0
+
+
+def test_a_random_validation_split_holds_out_the_same_records_from_every_period(transformed):
+    files, tft_output = transformed
+    hparams = model.HParams(validation_split=model.RANDOM_VALIDATION, validation_fraction=0.25)
+
+    first = _validation_times(files, hparams)
+    assert first == _validation_times(files, hparams)  # the same records in every run
+    assert _validation_times(files, dataclasses.replace(hparams, seed=7)) == first  # and for every seed
+    assert 0.15 * ROWS < len(first) < 0.35 * ROWS
+    # Drawn from the whole training period (each row has its own second), not only its latest quarter.
+    assert min(first) < 1000 + ROWS // 4 and max(first) >= 1000 + 3 * ROWS // 4
+    _, summary = trainer.fit(files, tft_output, dataclasses.replace(hparams, batch_size=32, max_epochs=1))
+    assert summary["train_examples_per_epoch"] == ROWS - len(first)
+
+
+def _validation_times(files, hparams):
+    """The rating times of the validation records, parsed back."""
+    in_validation = model.validation_records(files, hparams)
+    records = model._records(files).filter(in_validation)
+    return sorted(int(model._timestamp(r)) for r in records)
+
+
+def test_an_unknown_validation_split_is_refused_by_name():
+    with pytest.raises(ValueError, match="Unknown validation_split 'hash'; known: \\('time', 'random'\\)"):
+        model.HParams.from_config({model.VALIDATION_SPLIT_HPARAM: "hash"})
 
 
 def test_a_step_budget_caps_training_over_repeated_data(transformed):
