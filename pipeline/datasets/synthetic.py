@@ -14,6 +14,7 @@ from typing import Dict, Iterator, List, Sequence, Tuple, Union
 import numpy as np
 
 from components import features, sample_features
+from components.sample_gen import raw_rows
 from pipeline.progress import Step, no_step
 
 _START = 946684800  # 2000-01-01
@@ -117,12 +118,12 @@ def write_movielens(world: World, out_dir: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "movies.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["movieId", "title", "genres"])
+        writer.writerow(raw_rows.MOVIES_HEADER)
         for movie_id, movie in sorted(world.movies.items()):
             writer.writerow([movie_id, world.titles[movie_id], "|".join(movie.genres)])
     with open(os.path.join(out_dir, "ratings.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["userId", "movieId", "rating", "timestamp"])
+        writer.writerow(raw_rows.RATINGS_HEADER)
         for r in world.ratings:
             writer.writerow([r.user_id, r.movie_id, r.rating, r.timestamp])
 
@@ -146,8 +147,8 @@ def write_samples(world: World, out_dir: str, eval_fraction: float = 0.2) -> Dic
             writers[split] = csv.writer(files[split])
             writers[split].writerow(features.COLUMN_NAMES)
         for row in sorted(sample_features.build_samples(world.ratings, world.movies),
-                          key=lambda s: (s["timestamp"], s["userId"], s["movieId"])):
-            split = "eval" if row["timestamp"] >= cutoff else "train"
+                          key=lambda s: (s[features.TIME_KEY], s[features.USER_KEY], s[features.MOVIE_KEY])):
+            split = "eval" if row[features.TIME_KEY] >= cutoff else "train"
             writers[split].writerow(
                 [sample_features.format_cell(c, row[c.name]) for c in features.COLUMNS])
             counts[split] += 1
