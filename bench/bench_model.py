@@ -3,10 +3,13 @@
     python -m bench.bench_model                   # ours (HParams defaults), the original and the trees, seeds 1-3
     python -m bench.bench_model --ablation        # the changes from the original's settings to ours, one at a time
     python -m bench.bench_model --ours-only --hparam l2=1e-5   # a tuning trial: ours only, nothing written
+    python -m bench.bench_model --movielens ../shared/data/ml-latest-small-2015 --work-dir .work/bench-model-ml
 
 Ours is trained by the Trainer's own code (components.trainer.fit: make_dataset, build_model, early stopping) on
 the real Transform component's output: the pipeline runs once on the split into --work-dir, later runs reuse the
 newest Transform artifacts there. Every system is scored by the same exact (sklearn) metrics on the eval split.
+With --movielens the pipeline's SampleGen makes the samples from raw ratings (point-in-time features, its time
+split); the references train and evaluate on those very samples, written out as sample CSVs.
 """
 from __future__ import annotations
 
@@ -38,17 +41,40 @@ def _newest(pattern: str) -> Optional[str]:
     return max(paths, key=lambda p: int(os.path.basename(p))) if paths else None
 
 
-def transform_artifacts(work_dir: str, data: str) -> TransformArtifacts:
-    """The newest Transform outputs under work_dir; runs the pipeline on `data` first when there are none."""
+def transform_artifacts(work_dir: str, data_flag: str, data: str) -> TransformArtifacts:
+    """The newest Transform outputs under work_dir; runs the pipeline on `data` (given as data_flag: --data or
+    --movielens) first when there are none."""
     root = os.path.join(work_dir, "pipeline_root", "Transform")
     if _newest(os.path.join(root, "transform_graph", "*")) is None:
         print(f"running the pipeline once on {data} for Transform's output ({work_dir})", flush=True)
-        subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--data", data, "--work-dir", work_dir],
+        subprocess.run([sys.executable, "-m", "pipeline.cli", "run", data_flag, data, "--work-dir", work_dir],
                        check=True, cwd=common.REPO_ROOT)
     examples = _newest(os.path.join(root, "transformed_examples", "*"))
     return TransformArtifacts(_newest(os.path.join(root, "transform_graph", "*")),
                               [os.path.join(examples, "Split-train", "*")],
                               [os.path.join(examples, "Split-eval", "*")])
+
+
+def samples_as_csv(work_dir: str, out_dir: str) -> str:
+    """The newest SampleGen samples under work_dir as sample CSVs (train/ and eval/ under out_dir), real ratings
+    only (a sampled negative has no rating to score), for the references to train on."""
+    import csv
+
+    from components import features, sample_features
+    from components.sample_gen import beam_samples
+
+    examples = _newest(os.path.join(work_dir, "pipeline_root", "SampleGen", "examples", "*"))
+    if examples is None:
+        raise FileNotFoundError(f"no SampleGen examples under {work_dir}")
+    for split in ("train", "eval"):
+        os.makedirs(os.path.join(out_dir, split), exist_ok=True)
+        with open(os.path.join(out_dir, split, "samples.csv"), "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(features.COLUMN_NAMES)
+            for sample in beam_samples.read_samples(os.path.join(examples, f"Split-{split}")):
+                if sample.get(features.RATED_KEY) != 0:
+                    writer.writerow([sample_features.format_cell(c, sample[c.name]) for c in features.COLUMNS])
+    return out_dir
 
 
 def train_and_evaluate(artifacts: TransformArtifacts, hparams) -> Dict[str, float]:
@@ -85,15 +111,20 @@ def run_seeds(label: str, train_one, seeds: Sequence[int]) -> Dict[str, object]:
             "roc_auc_spread": max(aucs) - min(aucs)}
 
 
-def hparams_with(seed: int, overrides: Mapping[str, object]):
-    """What the pipeline's Trainer trains with on sample CSVs, with the overrides and the seed."""
+def hparams_with(seed: int, overrides: Mapping[str, object], sample_gen: bool = False):
+    """What the pipeline's Trainer trains with (on SampleGen's samples, or on sample CSVs), with the overrides and
+    the seed."""
     from components import model as model_lib
+    from components.sample_gen.config import SampleGenConfig
     from pipeline.pipeline import trainer_hparams
-    return model_lib.HParams.from_config({**trainer_hparams(dict(overrides), sample_gen=None), "seed": seed})
+    config = trainer_hparams(dict(overrides), SampleGenConfig() if sample_gen else None)
+    return model_lib.HParams.from_config({**config, "seed": seed})
 
 
-def ours(artifacts: TransformArtifacts, overrides: Mapping[str, object], seeds: Sequence[int], label="ours"):
-    return run_seeds(label, lambda seed: train_and_evaluate(artifacts, hparams_with(seed, overrides)), seeds)
+def ours(artifacts: TransformArtifacts, overrides: Mapping[str, object], seeds: Sequence[int], label="ours",
+         sample_gen: bool = False):
+    return run_seeds(label, lambda seed: train_and_evaluate(artifacts, hparams_with(seed, overrides, sample_gen)),
+                     seeds)
 
 
 def references(data: str, seeds: Sequence[int]) -> Dict[str, Dict[str, object]]:
@@ -184,19 +215,27 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_model", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--data", help="sample CSV directory with train/ and eval/; default: the shared split")
-    parser.add_argument("--work-dir", default=WORK_DIR, help="where the pipeline's Transform output is kept")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", help="sample CSV directory with train/ and eval/; default: the shared split")
+    source.add_argument("--movielens", help="raw MovieLens directory (ratings.csv, movies.csv): SampleGen's samples")
+    parser.add_argument("--work-dir", default=WORK_DIR, help="where the pipeline's Transform output is kept (one "
+                                                             "per data set)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="override one of our HParams (repeatable)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--ablation", action="store_true", help="walk the changes from the original's settings")
     mode.add_argument("--ours-only", action="store_true", help="a tuning trial: no references, no results file")
     args = parser.parse_args(argv)
-    data = args.data or (str(common.shared_data("sparrowrecsys", "split") or "") or
-                         parser.error("no ../shared/data/sparrowrecsys/split; pass --data"))
-    artifacts = transform_artifacts(args.work_dir, data)
+    if args.movielens:
+        artifacts = transform_artifacts(args.work_dir, "--movielens", args.movielens)
+        data, results_name = samples_as_csv(args.work_dir, os.path.join(args.work_dir, "samples-csv")), f"model-{os.path.basename(args.movielens.rstrip('/'))}"
+    else:
+        data = args.data or (str(common.shared_data("sparrowrecsys", "split") or "") or
+                             parser.error("no ../shared/data/sparrowrecsys/split; pass --data"))
+        artifacts, results_name = transform_artifacts(args.work_dir, "--data", data), "model"
     overrides = parse_hparams(args.hparam)
-    common_results = {"data": data, "transform_graph": artifacts.graph, "seeds": args.seeds}
+    sample_gen = bool(args.movielens)
+    common_results = {"data": args.movielens or data, "transform_graph": artifacts.graph, "seeds": args.seeds}
 
     if args.ablation:
         previous = common.RESULTS_DIR / "model.json"
@@ -206,17 +245,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(table)
         path = common.write_results("model_ablation", {**common_results, "rows": rows, "table": table})
     elif args.ours_only:
-        result = ours(artifacts, overrides, args.seeds)
+        result = ours(artifacts, overrides, args.seeds, sample_gen=sample_gen)
         print(f"ours {overrides}: mean roc_auc={_mean(result, 'roc_auc'):.4f} spread={result['roc_auc_spread']:.4f}")
         return 0
     else:
-        systems = {"ours": ours(artifacts, overrides, args.seeds), **references(data, args.seeds)}
+        systems = {"ours": ours(artifacts, overrides, args.seeds, sample_gen=sample_gen),
+                   **references(data, args.seeds)}
         table = comparison(systems)
         checks = targets(systems)
         print(table)
         for check, met in checks.items():
             print(f"{'MET ' if met else 'NOT MET'}  {check}")
-        path = common.write_results("model", {**common_results, "hparams_overrides": overrides, "systems": systems,
+        path = common.write_results(results_name, {**common_results, "hparams_overrides": overrides, "systems": systems,
                                               "table": table, "targets": checks})
     print(f"wrote {path}")
     return 0

@@ -159,3 +159,16 @@ def test_seeds_cli_runs_every_seed_and_writes_results(tmp_path, monkeypatch, cap
 
 def test_shared_data_is_none_when_absent():
     assert common.shared_data("no", "such", "dataset") is None
+
+
+def test_bench_model_gives_the_references_a_runs_own_samplegen_samples_as_csv(e2e_run, tmp_path):
+    from bench import bench_model
+
+    out_dir = bench_model.samples_as_csv(e2e_run.paths.work_dir, str(tmp_path))
+    for split in ("train", "eval"):
+        written = (tmp_path / split / "samples.csv").read_text().splitlines()
+        generated = open(f"{e2e_run.data_root}/{split}/samples.csv").read().splitlines()
+        # The generated data's own sample CSVs are the same samples, in time order.
+        assert written[0] == generated[0] and sorted(written[1:]) == sorted(generated[1:]) and len(written) > 100
+    x, y = tree_baseline.load(f"{out_dir}/train/samples.csv")
+    assert len(x) == len(y) > 100 and set(y) == {0, 1}
