@@ -22,7 +22,7 @@ from typing import List, Sequence
 import numpy as np
 
 from bench import common
-from components import catalogue, cold_start, features, recommender
+from components import catalogue, cold_start, features, recommender, serving
 from components.sample_gen import beam_samples
 from tfx.dsl.io import fileio
 
@@ -60,7 +60,7 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
         movies = [entries[m] for m in candidates.tolist()]
         rows = recommender.request_rows(user[features.USER_KEY], user[snapshot.FEATURES], movies)
         probabilities = model.predict_proba(tree_baseline.feature_frame(rows))[:, 1]
-        return recommender.ranking_scores(probabilities, movies)
+        return recommender.ranking_scores({serving.PROBABILITY_KEY: probabilities}, movies)
     return rank
 
 
