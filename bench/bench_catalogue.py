@@ -22,7 +22,7 @@ from typing import List, Sequence
 import numpy as np
 
 from bench import common
-from components import catalogue, features, recommender
+from components import catalogue, cold_start, features, recommender, serving
 from components.sample_gen import beam_samples
 from tfx.dsl.io import fileio
 
@@ -52,14 +52,15 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
     frame = pd.DataFrame.from_records(train_samples)
     model = tree_baseline.fit(tree_baseline.feature_frame(frame), frame[features.LABEL_KEY].to_numpy(), seed)
     entries = data.movie_entries()
+    cold = catalogue.cold_start_ranker(data)
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
-        movies = [entries[m] for m in candidates.tolist()]
         if not user[snapshot.RATED]:
-            return recommender.most_rated_scores(movies)
+            return cold(user, candidates)
+        movies = [entries[m] for m in candidates.tolist()]
         rows = recommender.request_rows(user[features.USER_KEY], user[snapshot.FEATURES], movies)
         probabilities = model.predict_proba(tree_baseline.feature_frame(rows))[:, 1]
-        return recommender.ranking_scores(probabilities, movies)
+        return recommender.ranking_scores({serving.PROBABILITY_KEY: probabilities}, movies)
     return rank
 
 
@@ -74,7 +75,8 @@ def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = cata
                **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed)}
     results = catalogue.evaluate(data, rankers, top_n, min_liked)
     return {"work_dir": work_dir, "version": served.version, "movies": len(data.movies), "min_liked": min_liked,
-            "tree_seed": tree_seed, "seconds": round(time.perf_counter() - started, 1), "results": results}
+            "tree_seed": tree_seed, "seconds": round(time.perf_counter() - started, 1), "results": results,
+            "cold_start": data.cold_start_back_test.to_dict(), "served_cold_start": served.cold_start.chosen}
 
 
 def mean_results(runs: Sequence[dict]) -> dict:
@@ -113,6 +115,8 @@ def main(argv=None) -> int:
         runs.append(measure(work_dir, args.min_liked, tree_seed=seed))
         print(f"{work_dir}: version {runs[-1]['version']}, {runs[-1]['movies']} movies, users with >= "
               f"{args.min_liked} liked eval movies, trees seed {seed}, {runs[-1]['seconds']} s", flush=True)
+        back_test = cold_start.BackTest.from_dict(runs[-1]["cold_start"])
+        print(f"  cold start: {back_test.summary()}; served: {runs[-1]['served_cold_start']}", flush=True)
     results = mean_results(runs)
     if len(runs) > 1:
         print(f"mean of {len(runs)} runs:")

@@ -4,24 +4,25 @@ rated and liked after it; ours and the baselines a practitioner compares with, i
 History is the training split (its ratings are the ratings before the cutoff), the targets are each eval user's
 liked eval movies they had not rated in training, and the candidates are every movie of either split the user had
 not rated in training. User and movie features come from the feature snapshot's own code (`snapshot.user_entry`,
-`snapshot.movie_entry`) over the history, so a model is scored as `recommend` would have served it then. A user's
-very first rating has no sample, so it is not in the history.
+`snapshot.movie_entry`) over the history, so a model is scored as `recommend` would have served it then, and so is
+the cold-start list: the ranker chosen by the feature snapshot's back-test (`cold_start.back_test`) over the same
+history, the training split. A user's very first rating has no sample, so it is not in the history.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
-import math
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+import functools
+from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 
-from components import features, sample_features
+from components import cold_start, features, sample_features, top_n_metrics
 from components.feature_snapshot import snapshot
 from components.sample_features import Movie, Rating
 
-TOP_N = 10
-RECENT_DAYS = 90  # the recent-most-rated baseline counts the ratings of the last RECENT_DAYS of the history
+TOP_N = top_n_metrics.TOP_N
+RECENT_DAYS = cold_start.RECENT_DAYS  # the recent-most-rated baseline counts the last RECENT_DAYS of the history
 COLD = "cold_start"
 WITH_HISTORY = "with_history"
 ALL_USERS = "all"
@@ -74,7 +75,13 @@ class Catalogue:
         for ratings in self.history.values():
             for r in ratings:
                 by_movie[r.movie_id].append(r)
-        return {m: snapshot.movie_entry(movie, "", by_movie.get(m, ())) for m, movie in self.movies.items()}
+        return {m: snapshot.movie_entry(movie, "", by_movie.get(m, ()), now=self.as_of)
+                for m, movie in self.movies.items()}
+
+    @functools.cached_property
+    def cold_start_back_test(self) -> cold_start.BackTest:
+        """The feature snapshot's cold-start back-test over the same ratings, the training split."""
+        return cold_start.back_test(r for ratings in self.history.values() for r in ratings)
 
     def user_entry(self, user_id: int) -> dict:
         return snapshot.user_entry(user_id, self.history.get(user_id, ()), self.movies)
@@ -144,13 +151,6 @@ def _activity(rating_count: int) -> str:
     return f"<{below[0]:g}" if below else f">={bucket.boundaries[-1]:g}"
 
 
-def _user_metrics(top: Sequence[int], targets: set) -> Dict[str, float]:
-    hits = [1.0 if m in targets else 0.0 for m in top]
-    dcg = sum(h / math.log2(i + 2) for i, h in enumerate(hits))
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(top), len(targets))))
-    return {"hit": float(any(hits)), "recall": sum(hits) / len(targets), "ndcg": dcg / ideal}
-
-
 def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = TOP_N, min_liked: int = 1
              ) -> Dict[str, Dict[str, Dict[str, float]]]:
     """{ranker: {group: {metric: value}}} over the eval users with at least `min_liked` targets. Groups: all,
@@ -175,7 +175,7 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
             top = candidates[order].tolist()
             shown[name] += top
             for group in groups:
-                per_ranker[name][group].append(_user_metrics(top, targets))
+                per_ranker[name][group].append(top_n_metrics.user_metrics(top, targets))
     results = {}
     for name, groups in per_ranker.items():
         results[name] = {group: {f"{metric}@{top_n}": float(np.mean([u[metric] for u in users]))
@@ -188,6 +188,18 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
     return results
 
 
+def cold_start_ranker(catalogue: Catalogue) -> Ranker:
+    """What `recommend` serves a user without ratings, as of the cutoff: the back-test's ranker."""
+    from components import recommender  # TensorFlow only where a model is scored
+
+    entries = catalogue.movie_entries()
+    chosen = catalogue.cold_start_back_test.chosen
+
+    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
+        return recommender.cold_start_scores([entries[m] for m in candidates.tolist()], chosen)
+    return rank
+
+
 def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
                  cold_start: bool = True) -> Ranker:
     """What `recommend` serves, with the features as of the cutoff: `recommender.ranking_scores` over the
@@ -198,10 +210,11 @@ def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[st
     entries = catalogue.movie_entries()
     table = recommender.CandidateTable(entries, recommender.input_dtypes(served_signature))
     key = output_key or serving.PROBABILITY_KEY
+    cold = cold_start_ranker(catalogue)
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
         if cold_start and not user[snapshot.RATED]:
-            return recommender.most_rated_scores([entries[m] for m in candidates.tolist()])
+            return cold(user, candidates)
         request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
         outputs = {name: values.numpy().reshape(-1)
                    for name, values in served_signature(**recommender.as_tensors(request)).items()}

@@ -16,7 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components import features, serving, serving_dir
+from components import cold_start, features, serving, serving_dir
 from components.feature_snapshot import snapshot
 
 
@@ -39,6 +39,14 @@ class ServedVersion:
     @property
     def version(self) -> str:
         return os.path.basename(self.version_dir.rstrip("/"))
+
+    @property
+    def cold_start(self) -> cold_start.BackTest:
+        """The back-test that chose the cold-start ranker; a version pushed before it had one serves the most-rated
+        movies."""
+        if snapshot.COLD_START_BACK_TEST not in self.manifest:
+            return cold_start.BackTest(cold_start.MOST_RATED, 0, 0, None, None, {}, {})
+        return cold_start.BackTest.from_dict(self.manifest[snapshot.COLD_START_BACK_TEST])
 
     @property
     def snapshot_dir(self) -> str:
@@ -144,14 +152,27 @@ def score_candidates(served: ServedVersion, user_id: int, user_features: Mapping
 
 MODEL_PATH = "model"
 # Measured over the catalogue (bench/bench_catalogue.py): for a user without ratings the model's list is worse than
-# the most-rated movies, so that is what such a user gets.
-COLD_START_PATH = "cold_start_most_rated"
+# a popularity list, so such a user gets the cold-start ranker the snapshot's back-test chose (components/cold_start).
+COLD_START_PATH_PREFIX = "cold_start_"
+
+
+def cold_start_path(ranker: str) -> str:
+    """The path a user without ratings takes, e.g. cold_start_recent_most_rated."""
+    return COLD_START_PATH_PREFIX + ranker
 
 
 def most_rated_scores(movie_entries: Sequence[dict]) -> np.ndarray:
-    """The cold-start ranking: each movie's rating count in the feature snapshot."""
+    """Each movie's rating count in the feature snapshot."""
     return np.array([entry[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] or 0 for entry in movie_entries],
                     np.float64)
+
+
+def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
+    """The cold-start ranking: each movie's score by the ranker, as of the snapshot. The most-rated score is the
+    rating count (also in snapshots from before the other rankers)."""
+    if ranker == cold_start.MOST_RATED:
+        return most_rated_scores(movie_entries)
+    return np.array([entry[snapshot.COLD_START][ranker] for entry in movie_entries], np.float64)
 
 
 def ranking_scores(outputs: Mapping[str, np.ndarray], movie_entries: Sequence[dict]) -> np.ndarray:
@@ -170,7 +191,7 @@ class Recommendation:
     movie_id: int
     title: str
     genres: List[str]
-    score: float  # the ranking score (`ranking_scores`), or the rating count on the cold-start path
+    score: float  # the ranking score (`ranking_scores`), or the cold-start ranker's score
     probability: Optional[float]  # the model's P(like | rated); None on the cold-start path
     rate_probability: Optional[float] = None  # the model's P(rated), from a model with the "will rate" head
 
@@ -179,13 +200,14 @@ class Recommendation:
 class Recommendations:
     user_id: int
     known_user: bool  # False: no ratings in the snapshot
-    path: str  # MODEL_PATH, or COLD_START_PATH for a user without ratings
+    path: str  # MODEL_PATH, or cold_start_path(the back-test's ranker) for a user without ratings
     user_features: Dict[str, object]
     rated: int  # movies the user has rated, left out of the candidates
     candidates: int
     items: List[Recommendation]
     seconds_first_call: float  # request building and the batched call, as a cold client sees it
     seconds_warm_call: float  # the same again, as a running server sees it
+    cold_start: Optional[dict] = None  # on the cold-start path: the back-test that chose it (BackTest.to_dict())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -209,14 +231,17 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
     if not movie_ids:
         raise ValueError(f"user {user_id} has no candidate movies left (rated {len(rated)} of {len(served.movies)})")
     entries = [served.movies[m] for m in movie_ids]
-    path = MODEL_PATH if rated else COLD_START_PATH
+    back_test = None if rated else served.cold_start
+    path = MODEL_PATH if back_test is None else cold_start_path(back_test.chosen)
     served.candidates  # converted once per loaded version, as a server would at load: not a request's latency
     timings = []
     for _ in range(2):
         started = time.perf_counter()
-        outputs = (candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
-                   if path == MODEL_PATH else {})
-        scores = ranking_scores(outputs, entries) if outputs else most_rated_scores(entries)
+        if back_test is None:
+            outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
+            scores = ranking_scores(outputs, entries)
+        else:
+            outputs, scores = {}, cold_start_scores(entries, back_test.chosen)
         timings.append(time.perf_counter() - started)
     order = sorted(range(len(entries)), key=lambda i: (-scores[i], movie_ids[i]))[:top]
 
@@ -228,4 +253,4 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
                             output(serving.RATE_PROBABILITY_KEY, i))
              for i in order]
     return Recommendations(user_id, known, path, user[snapshot.FEATURES], len(rated), len(movie_ids), items,
-                           *timings)
+                           *timings, None if back_test is None else back_test.to_dict())

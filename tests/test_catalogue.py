@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from components import catalogue, features
+from components import catalogue, cold_start, features
 from components.feature_snapshot import snapshot
+from components.sample_features import Rating
 
 
 def _sample(user, movie, rating, timestamp, genre="Drama"):
@@ -85,3 +86,34 @@ def test_catalogue_gate_compares_ours_with_the_most_rated_list_over_all_users():
     assert not passed and words == ("recall@10 over 8 eval users: ours 0.3000 < 1.25 x most_rated 0.2500 "
                                     "(change with --min-catalogue-ratio)")
     assert executor.gate(results, 10, 0.0)[0] and executor.gate(results, 10, 0.0)[1].startswith("off")
+
+
+def _trend_history(window_likes):
+    """Training samples: movies 1-10 liked long ago by users 1-5, movies 11-20 lately (days 300-390) by users 6-7;
+    in the back-test's window (the last 90 days, from day 400) new users 8 and 9 like window_likes."""
+    train = [_sample(u, m, 4.0, (10 + u) * DAY) for u in range(1, 6) for m in range(1, 11)]
+    train += [_sample(u, m, 4.0, 350 * DAY) for u in (6, 7) for m in range(11, 21)]
+    return train + [_sample(u, m, 5.0, (480 + u) * DAY) for u in (8, 9) for m in window_likes]
+
+
+@pytest.mark.parametrize("window_likes, served", [(range(11, 21), cold_start.RECENT_MOST_RATED),
+                                                  (range(1, 11), cold_start.MOST_RATED)])
+def test_cold_start_users_get_the_list_the_back_test_chose_over_the_training_history(window_likes, served):
+    from components import recommender
+
+    train = _trend_history(window_likes)
+    # The eval period: new user 30 likes a recent favourite, new user 31 an old one.
+    data = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY), _sample(31, 2, 5.0, 501 * DAY)])
+    assert data.cold_start_back_test.chosen == served
+    assert data.cold_start_back_test == cold_start.back_test(
+        Rating(s["userId"], s["movieId"], s["rating"], s["timestamp"]) for s in train)
+    unchanged = catalogue.Catalogue.from_samples(train, [_sample(30, 5, 5.0, 500 * DAY)])
+    assert unchanged.cold_start_back_test == data.cold_start_back_test  # nothing after the cutoff is read
+    results = catalogue.evaluate(data, {"ours": catalogue.cold_start_ranker(data), **catalogue.baselines(data)})
+    assert results["ours"][catalogue.COLD] == results[served][catalogue.COLD]
+    # The movie entries' scores (as of the cutoff), which `recommend` ranks by, are the baselines' counts.
+    entries, ids = data.movie_entries(), np.array(sorted(data.movies))
+    for name, baseline in catalogue.baselines(data).items():
+        if name in cold_start.RANKERS:
+            assert recommender.cold_start_scores([entries[m] for m in ids], name).tolist() == \
+                baseline({}, ids).tolist(), name

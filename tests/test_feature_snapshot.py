@@ -12,7 +12,7 @@ import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
-from components import features, sample_features
+from components import cold_start, features, sample_features
 from components.feature_snapshot import executor as snapshot_executor
 from components.feature_snapshot import snapshot, spec
 from components.sample_gen import executor as sample_gen_executor
@@ -119,6 +119,23 @@ def test_snapshot_counts_every_rating_and_every_movie(world, raw_snapshot):
     assert manifest[snapshot.RATINGS] == len(world.world.ratings)
     assert manifest[snapshot.AS_OF] == world.probe_time - 1
     assert raw_snapshot.get_int_custom_property(snapshot.USERS_PREFIX) == len(by_user)
+
+
+def test_snapshot_holds_the_cold_start_back_test_of_the_training_split_and_its_scores(world, raw_snapshot):
+    """The choice is the catalogue evaluation's (the same back-test over the training samples); each movie's
+    scores are as of the latest rating of all."""
+    manifest = snapshot.load_manifest(raw_snapshot.uri)
+    train = [sample_features.Rating(s[features.USER_KEY], s[features.MOVIE_KEY], s[features.RATING_KEY],
+                                    s[features.TIME_KEY])
+             for s in read_samples(artifact_utils.get_split_uri([world.examples], spec.TRAIN_SPLIT))
+             if s.get(features.RATED_KEY) != 0]
+    assert manifest[snapshot.COLD_START_BACK_TEST] == cold_start.back_test(train).to_dict()
+    assert raw_snapshot.get_string_custom_property(snapshot.COLD_START_BACK_TEST) in cold_start.RANKERS
+    times = collections.defaultdict(list)
+    for r in world.world.ratings:
+        times[r.movie_id].append(r.timestamp)
+    for movie_id, entry in snapshot.load_movies(raw_snapshot.uri).items():
+        assert entry[snapshot.COLD_START] == cold_start.movie_scores(times[movie_id], manifest[snapshot.AS_OF])
 
 
 def test_snapshot_of_the_samples_alone_misses_what_no_sample_was_made_of(world, tmp_path):

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import collections
 import csv
+import dataclasses
 import json
 import os
 
 import pytest
 
-from components import features, recommender, serving_dir
+from components import cold_start, features, recommender, serving_dir
 from components.feature_snapshot import snapshot
 from tests.conftest import run_cli
 from tests.serving_data import raw_dir
@@ -70,20 +71,35 @@ def test_recommend_ranks_every_candidate_by_its_score(served, heavy_user, rated_
     assert {i.movie_id for i in everything.items} == set(served.movies) - rated_by_user[heavy_user]
 
 
-def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run):
+def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run, served):
     result = run_cli("recommend", "--user", str(UNKNOWN_USER), "--top", "5", "--serving-dir",
                      e2e_run.paths.serving_dir)
-    assert f"user {UNKNOWN_USER} is unknown" in result.stdout and "cold start (cold_start_most_rated)" in result.stdout
+    chosen = snapshot.load_manifest(served.snapshot_dir)[snapshot.COLD_START_BACK_TEST]["chosen"]
+    assert f"user {UNKNOWN_USER} is unknown" in result.stdout and f"cold start (cold_start_{chosen})" in result.stdout
+    assert f"chosen: {chosen}, by a back-test on the training history's last 90 days" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 5, result.stdout
 
 
-def test_a_user_without_ratings_gets_the_most_rated_movies(served, heavy_user):
+def test_a_user_without_ratings_gets_the_list_the_back_test_chose(served, heavy_user):
     cold = recommender.recommend(served, UNKNOWN_USER, top=5)
-    counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
-    assert cold.path == recommender.COLD_START_PATH and not cold.known_user
-    assert [i.movie_id for i in cold.items] == sorted(counts, key=lambda m: (-counts[m], m))[:5]
+    chosen = served.cold_start.chosen
+    scores = {m: e[snapshot.COLD_START][chosen] for m, e in served.movies.items()}
+    assert cold.path == recommender.cold_start_path(chosen) and not cold.known_user
+    assert cold.cold_start == served.manifest[snapshot.COLD_START_BACK_TEST]
+    assert [i.movie_id for i in cold.items] == sorted(scores, key=lambda m: (-scores[m], m))[:5]
+    assert all(e[snapshot.COLD_START][cold_start.MOST_RATED] == e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY]
+               for e in served.movies.values())
     assert recommender.recommend(served, heavy_user, top=5).path == recommender.MODEL_PATH
+
+
+def test_a_version_pushed_before_the_back_test_serves_the_most_rated_movies(served):
+    manifest = {k: v for k, v in served.manifest.items() if k != snapshot.COLD_START_BACK_TEST}
+    old = dataclasses.replace(served, manifest=manifest)
+    cold = recommender.recommend(old, UNKNOWN_USER, top=5)
+    counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
+    assert cold.path == "cold_start_most_rated"
+    assert [i.movie_id for i in cold.items] == sorted(counts, key=lambda m: (-counts[m], m))[:5]
 
 
 def test_given_candidates_are_scored_as_given(served, heavy_user):

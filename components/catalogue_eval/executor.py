@@ -58,9 +58,11 @@ class Executor(base_executor.BaseExecutor):
         passed, comparison = gate(results, exec_properties[spec.TOP_N_KEY], exec_properties[spec.MIN_RATIO_KEY])
         evaluation.set_int_custom_property(spec.BLESSED_PROPERTY, int(passed))
         evaluation.set_string_custom_property(spec.GATE_PROPERTY, comparison)
+        evaluation.set_string_custom_property(spec.COLD_START_PROPERTY, data.cold_start_back_test.summary())
         for ranker, groups in results.items():
             for group in (catalogue.ALL_USERS, catalogue.WITH_HISTORY, catalogue.COLD):
                 for metric, value in groups.get(group, {}).items():
                     evaluation.set_float_custom_property(spec.property_name(ranker, group, metric), float(value))
+        logging.info("CatalogueEvaluator: cold start %s", data.cold_start_back_test.summary())
         logging.info("CatalogueEvaluator: %d eval users, %d movies, %.1f s", results[spec.OURS][
             catalogue.ALL_USERS]["users"], len(data.movies), time.perf_counter() - started)

@@ -20,6 +20,7 @@ GATE_BASELINE = "most_rated"
 GATE_METRIC = "recall"
 BLESSED_PROPERTY = "blessed"  # 1/0, read by the Pusher's condition beside the Evaluator's blessing
 GATE_PROPERTY = "gate"  # the comparison in words, for summaries
+COLD_START_PROPERTY = "cold_start"  # the cold-start ranker ours serves users without ratings, and why, in words
 
 
 def property_name(ranker: str, group: str, metric: str) -> str:

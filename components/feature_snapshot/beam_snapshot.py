@@ -150,19 +150,27 @@ def _user_line(keyed, movies: Mapping[int, sample_features.Movie]) -> str:
     return snapshot.to_line(snapshot.user_entry(user_id, _distinct(packed_ratings), movies))
 
 
-def _movie_line(keyed, source: str) -> Iterable[str]:
+def _movie_line(keyed, source: str, latest: int) -> Iterable[str]:
     movie_id, grouped = keyed
     definitions: List[MovieWithTitle] = list(grouped["movie"])
     if not definitions:
         raise ValueError(f"movieId {movie_id} is rated but has no definition in {source}")
     movie, title = definitions[0]
-    yield snapshot.to_line(snapshot.movie_entry(movie, title, _distinct(grouped["ratings"])))
+    yield snapshot.to_line(snapshot.movie_entry(movie, title, _distinct(grouped["ratings"]), now=latest or None))
+
+
+def _latest_time(ratings: beam.PCollection) -> beam.PCollection:
+    """The latest rating time (0: no ratings), which the movies' cold-start scores are as of."""
+    return (ratings | "RatingTimes" >> beam.Map(operator.attrgetter("timestamp"))
+            | "LatestTime" >> beam.CombineGlobally(functools.partial(max, default=0)))
 
 
 def _write_entries(by_user: beam.PCollection, by_movie: beam.PCollection, movies: beam.PCollection,
-                   all_movies: beam.PCollection, out_dir: str, movies_source: str, file_suffix: str = "") -> None:
+                   all_movies: beam.PCollection, latest: beam.PCollection, out_dir: str, movies_source: str,
+                   file_suffix: str = "") -> None:
     """by_user, by_movie: (id, packed Rating); movies: (movieId, (Movie, title)) to write entries of, all_movies:
-    every one, for the users' features. Writes users-*.jsonl and movies-*.jsonl to out_dir."""
+    every one, for the users' features; latest: the latest rating time of all. Writes users-*.jsonl and
+    movies-*.jsonl to out_dir."""
     movies_by_id = beam.pvalue.AsDict(
         all_movies | "MovieById" >> beam.MapTuple(lambda movie_id, movie_with_title: (movie_id, movie_with_title[0])))
     _ = (by_user
@@ -172,7 +180,7 @@ def _write_entries(by_user: beam.PCollection, by_movie: beam.PCollection, movies
                                               file_name_suffix=snapshot.ENTRY_SUFFIX))
     _ = ({"movie": movies, "ratings": by_movie}
          | "GroupByMovie" >> beam.CoGroupByKey()
-         | "MovieEntries" >> beam.FlatMap(_movie_line, movies_source)
+         | "MovieEntries" >> beam.FlatMap(_movie_line, movies_source, beam.pvalue.AsSingleton(latest))
          | "WriteMovies" >> beam.io.WriteToText(f"{out_dir}/{snapshot.MOVIES_PREFIX}{file_suffix}",
                                                file_name_suffix=snapshot.ENTRY_SUFFIX))
 
@@ -185,32 +193,37 @@ def _one_pipeline(pipeline: beam.Pipeline, sources: Sources, out_dir: str, movie
     ratings, movies = sources(pipeline)
     by_user = ratings | "ByUser" >> beam.Map(_keyed(_USER_ID))
     by_movie = ratings | "ByMovie" >> beam.Map(_keyed(_MOVIE_ID))
-    _write_entries(by_user, by_movie, movies, movies, out_dir, movies_source)
+    _write_entries(by_user, by_movie, movies, movies, _latest_time(ratings), out_dir, movies_source)
 
 
 def _sharded(run_pass: shuffle_shards.Passes, shards: int, sources: Sources, out_dir: str, movies_source: str,
              work_dir: str) -> None:
     """The same stages as `_one_pipeline` as sequential passes: the sources to shards by user and by movie (the
-    movies, a few per 100 ratings, to one file), then per shard its users' and its movies' entries."""
+    movies, a few per 100 ratings, to one file with the latest rating time), then per shard its users' and its
+    movies' entries."""
     by_user, by_movie = (os.path.join(work_dir, d) for d in ("by_user", "by_movie"))
     movies_file = os.path.join(work_dir, "movies.pickle")
 
     def partition(pipeline):
         ratings, movies = sources(pipeline)
-        _ = (movies | "AllMovies" >> beam.combiners.ToList() | "PickleMovies" >> beam.Map(pickle.dumps)
+        _ = (movies | "AllMovies" >> beam.combiners.ToList()
+             | "PickleMovies" >> beam.Map(lambda all_movies, latest: pickle.dumps((all_movies, latest)),
+                                          beam.pvalue.AsSingleton(_latest_time(ratings)))
              | "SaveMovies" >> beam.Map(shuffle_shards.write_file, movies_file))
         for name, key, directory in (("User", _USER_ID, by_user), ("Movie", _MOVIE_ID, by_movie)):
             _ = (ratings | f"By{name}" >> beam.Map(_keyed(key))
                  | f"Write{name}Shards" >> beam.ParDo(shuffle_shards.WriteShards(directory, shards)))
 
     def shard_pass(shard: int, pipeline):
-        movies = (pipeline | "ListMovies" >> beam.Create([movies_file])
-                  | "ReadMovies" >> beam.FlatMap(lambda path: pickle.loads(shuffle_shards.read_file(path))))
+        saved = (pipeline | "ListMovies" >> beam.Create([movies_file])
+                 | "ReadMovies" >> beam.Map(lambda path: pickle.loads(shuffle_shards.read_file(path))))
+        movies = saved | "Movies" >> beam.FlatMap(lambda movies_and_latest: movies_and_latest[0])
         _write_entries(
             shuffle_shards.read_shards(pipeline, shuffle_shards.path(by_user, shard), _RATING.size, "UserShard"),
             shuffle_shards.read_shards(pipeline, shuffle_shards.path(by_movie, shard), _RATING.size, "MovieShard"),
             movies | "InShard" >> beam.Filter(lambda keyed: shuffle_shards.shard_of(keyed[0], shards) == shard),
-            movies, out_dir, movies_source, f"-{shard:05d}-of-{shards:05d}")
+            movies, saved | "Latest" >> beam.Map(lambda movies_and_latest: movies_and_latest[1]), out_dir,
+            movies_source, f"-{shard:05d}-of-{shards:05d}")
 
     run_pass(partition)
     for shard in range(shards):

@@ -1,15 +1,17 @@
-"""FeatureSnapshot executor: pick the sources of ratings and movies, run the Beam job, write the manifest."""
+"""FeatureSnapshot executor: pick the sources of ratings and movies, run the Beam job, back-test the cold-start
+rankers on the training split, write the manifest."""
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 import apache_beam as beam
+import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from components import shuffle_shards
+from components import cold_start, sample_features, shuffle_shards
 from components.feature_snapshot import beam_snapshot, snapshot, spec
 from components.sample_gen import beam_samples
 
@@ -33,6 +35,18 @@ def _raw_pattern(exec_properties: Dict[str, Any], pattern_key: str) -> str:
 def _example_patterns(examples: types.Artifact) -> List[str]:
     return [os.path.join(artifact_utils.get_split_uri([examples], split), "*")
             for split in artifact_utils.decode_split_names(examples.split_names)]
+
+
+def training_ratings(examples: types.Artifact) -> Iterator[sample_features.Rating]:
+    """The ratings of the training split's samples: the history before the cutoff, all the back-test may read."""
+    if spec.TRAIN_SPLIT not in artifact_utils.decode_split_names(examples.split_names):
+        raise ValueError(f"FeatureSnapshot: the examples {examples.uri} have no {spec.TRAIN_SPLIT!r} split to "
+                         "back-test the cold-start rankers on")
+    for path in fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], spec.TRAIN_SPLIT), "*")):
+        records = tf.data.TFRecordDataset([path], compression_type="GZIP" if path.endswith(".gz") else "")
+        for record in records.as_numpy_iterator():
+            for rating, _ in beam_snapshot.sample_rating((path, record)):
+                yield rating
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -62,8 +76,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         logging.info("FeatureSnapshot: %d shuffle shard(s)", shards)
         beam_snapshot.run(self._make_beam_pipeline, sources, shards, output.uri, movies_path or "the samples")
 
+        back_test = cold_start.back_test(training_ratings(examples))
+        logging.info("FeatureSnapshot: cold start %s", back_test.summary())
         manifest = snapshot.write_manifest(output.uri, ratings_source=ratings_path or examples.uri,
-                                           movies_source=movies_path or examples.uri)
+                                           movies_source=movies_path or examples.uri,
+                                           **{snapshot.COLD_START_BACK_TEST: back_test.to_dict()})
         for key in (snapshot.USERS_PREFIX, snapshot.MOVIES_PREFIX, snapshot.RATINGS, snapshot.AS_OF):
             output.set_int_custom_property(key, manifest[key] or 0)  # the manifest's counts, on the artifact too
+        output.set_string_custom_property(snapshot.COLD_START_BACK_TEST, back_test.chosen)
         logging.info("Feature snapshot %s: %s", output.uri, manifest)

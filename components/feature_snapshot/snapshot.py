@@ -5,8 +5,10 @@ features as of `before` are exactly the user features of a sample at that time, 
 are the features "as of now", after every rating. The snapshot is a directory:
 - `users-*.jsonl`: {"userId", "features" (sample_features.user_aggregates), "rated" (movieIds), "ratings",
   "lastRated"} per user;
-- `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features and movie_aggregates)} per movie;
-- `manifest.json`: counts, the latest rating time, where the ratings came from and a digest of the contents.
+- `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features and movie_aggregates),
+  "coldStart" (each cold-start ranker's score as of the latest rating, components/cold_start.py)} per movie;
+- `manifest.json`: counts, the latest rating time, where the ratings came from, the cold-start back-test (which
+  ranker a user without ratings is served, and why) and a digest of the contents.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional
 
 import tensorflow as tf
 
-from components import features, sample_features
+from components import cold_start, features, sample_features
 from components.sample_features import Movie, Rating
 
 USERS_PREFIX = "users"
@@ -31,9 +33,11 @@ RATINGS = "ratings"
 LAST_RATED = "lastRated"
 TITLE = "title"
 GENRES = "genres"
+COLD_START = "coldStart"
 # Manifest fields besides the counts of USERS_PREFIX, MOVIES_PREFIX and RATINGS.
 AS_OF = "as_of"  # the latest rating time the snapshot includes
 DIGEST = "digest"
+COLD_START_BACK_TEST = "cold_start"  # cold_start.BackTest.to_dict(): the ranker served to users without ratings
 
 
 def _before(ratings: Iterable[Rating], before: Optional[int]) -> List[Rating]:
@@ -54,15 +58,21 @@ def user_entry(user_id: int, ratings: Iterable[Rating], movies: Mapping[int, Mov
     }
 
 
-def movie_entry(movie: Movie, title: str, ratings: Iterable[Rating], before: Optional[int] = None) -> dict:
-    """One movie's static features and its rating aggregates as of `before`."""
-    history = [r.rating for r in _before(ratings, before)]
-    return {
+def movie_entry(movie: Movie, title: str, ratings: Iterable[Rating], before: Optional[int] = None,
+                now: Optional[int] = None) -> dict:
+    """One movie's static features and its rating aggregates as of `before`; with `now` (the latest rating time
+    of every movie's ratings), its cold-start scores as of then."""
+    seen = _before(ratings, before)
+    entry = {
         features.MOVIE_KEY: movie.movie_id,
         TITLE: title,
         GENRES: list(movie.genres),
-        FEATURES: {**sample_features.movie_static_features(movie), **sample_features.movie_aggregates(history)},
+        FEATURES: {**sample_features.movie_static_features(movie),
+                   **sample_features.movie_aggregates([r.rating for r in seen])},
     }
+    if now is not None:
+        entry[COLD_START] = cold_start.movie_scores([r.timestamp for r in seen], now)
+    return entry
 
 
 def to_line(entry: dict) -> str:

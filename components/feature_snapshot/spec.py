@@ -9,6 +9,7 @@ INPUT_BASE_KEY = "input_base"
 RATINGS_PATTERN_KEY = "ratings_pattern"
 MOVIES_PATTERN_KEY = "movies_pattern"
 SHUFFLE_SHARDS_KEY = "shuffle_shards"  # 0: automatic (`shuffle_shards.shard_count`)
+TRAIN_SPLIT = "train"  # the examples' split the cold-start back-test reads: the history before the cutoff
 
 # A standard type: TFX's Kubeflow compiler and entry point map only standard types to Python classes.
 SnapshotArtifact = simple_artifacts.Dataset

@@ -45,6 +45,7 @@ def as_json(served, result) -> dict:
         "user_id": result.user_id,
         "known_user": result.known_user,
         "path": result.path,
+        "cold_start": result.cold_start,
         "user_features": result.user_features,
         "rated": result.rated,
         "candidates": result.candidates,
@@ -57,6 +58,7 @@ def as_json(served, result) -> dict:
 
 
 def lines(served, result) -> list:
+    from components import cold_start
     from components.feature_snapshot import snapshot
 
     manifest = served.manifest
@@ -69,8 +71,12 @@ def lines(served, result) -> list:
                    f"{f['userAvgRating']}, top genres "
                    f"{', '.join(g for g in (f[f'userGenre{i}'] for i in range(1, 6)) if g) or 'none'}")
     else:
+        back_test = cold_start.BackTest.from_dict(result.cold_start)
         out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; cold start "
-                   f"({result.path}): the most-rated movies, which beat the model for users without ratings")
+                   f"({result.path}): {cold_start.DESCRIPTIONS[back_test.chosen]} as of the features' time, "
+                   f"which beat the model for users without ratings")
+        out.append(f"  chosen: {back_test.summary()}" if snapshot.COLD_START_BACK_TEST in manifest else
+                   "  chosen: the version was pushed before the cold-start back-test existed")
     out.append(f"top {len(result.items)} of {result.candidates:,} candidates:")
     out.append(f"  {'rank':>4}  {'score':>9}  {'P(like)':>7}  {'P(rate)':>7}  {'movieId':>7}  {'title':<50}  genres")
     for rank, item in enumerate(result.items, start=1):
@@ -78,7 +84,7 @@ def lines(served, result) -> list:
         liked, rate = ("-" if p is None else f"{p:.4f}" for p in (item.probability, item.rate_probability))
         out.append(f"  {rank:>4}  {item.score:>9.4g}  {liked:>7}  {rate:>7}  {item.movie_id:>7}  {title[:50]:<50}  "
                    f"{'|'.join(item.genres)}")
-    how = "in one batched serve_features call" if result.known_user else "ranked by rating count"
+    how = "in one batched serve_features call" if result.known_user else "ranked by the cold-start score"
     out.append(f"latency: {result.candidates:,} candidates {how}: "
                f"{result.seconds_first_call * 1000:.1f} ms first call, {result.seconds_warm_call * 1000:.1f} ms warm")
     return out
