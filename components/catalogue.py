@@ -70,7 +70,12 @@ class Catalogue:
         return cls(movies, dict(history), {u: m for u, m in liked_later.items() if m}, as_of)
 
     def movie_entries(self) -> Dict[int, dict]:
-        """Every movie's features as of the cutoff, as the feature snapshot holds them."""
+        """Every movie's features as of the cutoff, as the feature snapshot holds them; built once, for the model's,
+        the cold-start and the trees' rankers alike."""
+        return self._movie_entries
+
+    @functools.cached_property
+    def _movie_entries(self) -> Dict[int, dict]:
         by_movie: Dict[int, List[Rating]] = collections.defaultdict(list)
         for ratings in self.history.values():
             for r in ratings:

@@ -161,7 +161,7 @@ def _movie_line(keyed, source: str, latest: int) -> Iterable[str]:
 
 def _latest_time(ratings: beam.PCollection) -> beam.PCollection:
     """The latest rating time (0: no ratings), which the movies' cold-start scores are as of."""
-    return (ratings | "RatingTimes" >> beam.Map(operator.attrgetter("timestamp"))
+    return (ratings | "RatingTimes" >> beam.Map(lambda rating: rating.timestamp)
             | "LatestTime" >> beam.CombineGlobally(functools.partial(max, default=0)))
 
 
