@@ -8,7 +8,7 @@ learns from the real ratings only; top-N ranks by their product, P(rated and lik
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -144,12 +144,12 @@ def sampled_negatives(file_pattern: List[str]) -> Tuple[int, int]:
     return records, negatives
 
 
-def _parsed_int(record: tf.Tensor, key: str) -> tf.Tensor:
-    return tf.io.parse_single_example(record, {key: tf.io.FixedLenFeature([], tf.int64)})[key]
+def _parsed_ints(record: tf.Tensor, keys: Sequence[str]) -> Dict[str, tf.Tensor]:
+    return tf.io.parse_single_example(record, {key: tf.io.FixedLenFeature([], tf.int64) for key in keys})
 
 
 def _timestamp(record: tf.Tensor) -> tf.Tensor:
-    return _parsed_int(record, features.TRANSFORMED_TIME_KEY)
+    return _parsed_ints(record, [features.TRANSFORMED_TIME_KEY])[features.TRANSFORMED_TIME_KEY]
 
 
 def _records(file_pattern: List[str]) -> tf.data.Dataset:
@@ -180,7 +180,8 @@ _HASH_BUCKETS = 10_000
 
 
 def _rating_hash(record: tf.Tensor) -> tf.Tensor:
-    ids = [tf.strings.as_string(_parsed_int(record, key)) for key in _RATING_ID_KEYS]
+    parsed = _parsed_ints(record, _RATING_ID_KEYS)  # one parse for the three ids
+    ids = [tf.strings.as_string(parsed[key]) for key in _RATING_ID_KEYS]
     return tf.strings.to_hash_bucket_strong(tf.strings.join(ids, ","), _HASH_BUCKETS, [0, 0])
 
 
