@@ -11,6 +11,7 @@ import dataclasses
 import json
 
 import tensorflow_model_analysis as tfma
+from google.protobuf import wrappers_pb2
 
 from components import features, ranking_metrics, serving
 
@@ -78,4 +79,7 @@ def eval_config(min_auc: float, max_auc_regression: float) -> tfma.EvalConfig:
             signature_name=serving.SERVING_SIGNATURE, label_key=features.LABEL_KEY,
             preprocessing_function_names=[serving.TRANSFORM_SIGNATURE])],
         slicing_specs=slicing_specs(),
-        metrics_specs=metrics_specs(min_auc, max_auc_regression))
+        metrics_specs=metrics_specs(min_auc, max_auc_regression),
+        # Not the Keras model's compiled metrics: TFMA would compute them per output, and a model with the
+        # "will rate" head has an output the serving signature does not return (TFMA then fails on it).
+        options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)))
