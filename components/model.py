@@ -36,6 +36,8 @@ class HParams:
     l2: float = 0.0
     dropout: float = 0.0
     embedding_dim: int = 0  # one size for every vocabulary in place of features.py's per-vocabulary sizes (ablation)
+    # SampleGen's negatives_popularity_cap, which the served ranking undoes (the pipeline sets it from SampleGen).
+    negatives_popularity_cap: int = 0
     seed: int = 42
 
     @classmethod
@@ -55,7 +57,8 @@ class HParams:
 
 
 TIME_VALIDATION, RANDOM_VALIDATION = VALIDATION_SPLITS = ("time", "random")
-VALIDATION_SPLIT_HPARAM = "validation_split"  # HParams' field, as custom_config names it
+VALIDATION_SPLIT_HPARAM = "validation_split"  # HParams' fields, as custom_config names them
+POPULARITY_CAP_HPARAM = "negatives_popularity_cap"
 
 
 # Training steps per call into the compiled loop: one Python round trip per step would cost more than the step

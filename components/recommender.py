@@ -176,14 +176,14 @@ def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
 
 
 def ranking_scores(outputs: Mapping[str, np.ndarray], movie_entries: Sequence[dict]) -> np.ndarray:
-    """What a user's top N is ranked by, P(rated and liked): P(like | rated), the model's probability, times
-    P(rated), the model's "will rate" head where it has one (trained with sampled negatives), else how often the
-    movie is rated (its snapshot rating count + 1), to which P(rated) is proportional without the user. The
-    probability alone answers "liked, given rated" and sends rarely rated movies with high averages to everyone."""
-    liked = outputs[serving.PROBABILITY_KEY]
-    if serving.RATE_PROBABILITY_KEY in outputs:
-        return liked * outputs[serving.RATE_PROBABILITY_KEY]
-    return liked * (most_rated_scores(movie_entries) + 1.0)
+    """What a user's top N is ranked by, P(rated and liked): the model's rank score where it has the "will rate"
+    head (trained with sampled negatives, `serving.rank_scores`), else P(like | rated), the model's probability,
+    times how often the movie is rated (its snapshot rating count + 1), to which P(rated) is proportional without
+    the user. The probability alone answers "liked, given rated" and sends rarely rated movies with high averages
+    to everyone."""
+    if serving.RANK_SCORE_KEY in outputs:
+        return outputs[serving.RANK_SCORE_KEY]
+    return outputs[serving.PROBABILITY_KEY] * (most_rated_scores(movie_entries) + 1.0)
 
 
 @dataclasses.dataclass

@@ -3,7 +3,8 @@
 - `serving_default`: serialized tf.Example (what TensorFlow Serving's predict/classify APIs send).
 - `serve_features`: one dense tensor per raw model feature, for batched candidate scoring without building
   tf.Examples; a missing value is "" for strings and NaN for numbers (optional integer features are float64
-  inputs for that reason: a movie without a release year is a real case).
+  inputs for that reason: a movie without a release year is a real case). A model with the "will rate" head also
+  returns P(rated) and the rank score (`rank_scores`).
 - `transform_features`: serialized tf.Example -> transformed features, for TFMA's slicing and the Evaluator.
 """
 from __future__ import annotations
@@ -20,6 +21,8 @@ from components.keras import keras
 
 PROBABILITY_KEY = "probability"  # P(liked | rated)
 RATE_PROBABILITY_KEY = "rate_probability"  # P(rated), serve_features only, from a model with the "will rate" head
+# serve_features only, with the "will rate" head: what top N ranks by, proportional to P(rated and liked).
+RANK_SCORE_KEY = "rank_score"
 SERVING_SIGNATURE = "serving_default"
 FEATURES_SIGNATURE = "serve_features"
 TRANSFORM_SIGNATURE = "transform_features"
@@ -56,7 +59,19 @@ def _dense_to_raw(name: str, value: tf.Tensor, spec) -> tf.Tensor:
                            tf.stack([tf.shape(value, out_type=tf.int64)[0], 1]))
 
 
-def make_signatures(model: keras.Model, tft_output: tft.TFTransformOutput) -> dict:
+def rank_scores(liked: tf.Tensor, rated: tf.Tensor, rating_count: tf.Tensor, popularity_cap: int) -> tf.Tensor:
+    """P(liked | rated) x P(rated), up to a constant per user. The "will rate" head is trained against sampled
+    negatives, so its odds are P(rated) over the probability a negative is drawn: the draws are uniform (cap 0),
+    or follow min(cap, rating count + 1) (SampleGen's negatives_popularity_cap), which multiplies back in."""
+    odds = rated / tf.maximum(1.0 - rated, 1e-7)
+    if not popularity_cap:
+        return liked * odds
+    count = tf.cast(tf.where(tf.math.is_nan(rating_count), tf.zeros_like(rating_count), rating_count), odds.dtype)
+    return liked * odds * tf.reshape(tf.minimum(float(popularity_cap), count + 1.0), tf.shape(odds))
+
+
+def make_signatures(model: keras.Model, tft_output: tft.TFTransformOutput, popularity_cap: int = 0) -> dict:
+    """popularity_cap: SampleGen's negatives_popularity_cap for the data the model was trained on."""
     model.tft_layer = tft_output.transform_features_layer()  # tracked, so the TFT assets are saved too
     model_keys = [features.transformed_name(k) for k in features.MODEL_FEATURE_KEYS]
 
@@ -77,7 +92,11 @@ def make_signatures(model: keras.Model, tft_output: tft.TFTransformOutput) -> di
 
     @_graph_function(input_signature=[input_specs])
     def serve_features(request):
-        return score({name: _dense_to_raw(name, value, raw_spec[name]) for name, value in request.items()})
+        scores = score({name: _dense_to_raw(name, value, raw_spec[name]) for name, value in request.items()})
+        if RATE_PROBABILITY_KEY in scores:
+            scores[RANK_SCORE_KEY] = rank_scores(scores[PROBABILITY_KEY], scores[RATE_PROBABILITY_KEY],
+                                                 request[features.MOVIE_RATING_COUNT_KEY], popularity_cap)
+        return scores
 
     @_graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized):

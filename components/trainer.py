@@ -118,7 +118,7 @@ def train(fn_args: FnArgs) -> dict:
     model, summary = fit(fn_args.train_files, tft_output, hparams, fn_args.train_steps)
     # Serving and TFMA call the signatures only; without per-layer Keras traces saving takes 5 s instead of 13.
     model.save(fn_args.serving_model_dir, save_format="tf", save_traces=False,
-               signatures=serving.make_signatures(model, tft_output))
+               signatures=serving.make_signatures(model, tft_output, hparams.negatives_popularity_cap))
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(f"{fn_args.model_run_dir}/training_summary.json", "w") as f:
         json.dump(summary, f, indent=2)

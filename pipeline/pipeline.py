@@ -72,9 +72,12 @@ def _run_time(name: str, value, as_parameter: bool):
 
 def trainer_hparams(hparams: Optional[dict], sample_gen: Optional[SampleGenConfig]) -> dict:
     """The Trainer's hyperparameters: hparams, and an early-stopping validation drawn as eval is, unless hparams
-    choose it: at random from sample CSVs (the SparrowRecSys split is random), by time from SampleGen's splits."""
-    validation = model_lib.RANDOM_VALIDATION if sample_gen is None else model_lib.TIME_VALIDATION
-    return {model_lib.VALIDATION_SPLIT_HPARAM: validation, **(hparams or {})}
+    choose it: at random from sample CSVs (the SparrowRecSys split is random), by time from SampleGen's splits;
+    with SampleGen, how its negatives were drawn, which the served ranking undoes."""
+    if sample_gen is None:
+        return {model_lib.VALIDATION_SPLIT_HPARAM: model_lib.RANDOM_VALIDATION, **(hparams or {})}
+    return {model_lib.VALIDATION_SPLIT_HPARAM: model_lib.TIME_VALIDATION,
+            model_lib.POPULARITY_CAP_HPARAM: sample_gen.negatives_popularity_cap, **(hparams or {})}
 
 
 def create_pipeline(

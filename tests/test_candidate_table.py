@@ -54,7 +54,7 @@ def test_candidate_request_equals_the_row_by_row_request(snapshot_entries, missi
 
 
 
-def test_ranking_is_by_the_rate_head_where_the_model_has_one_else_by_the_rating_count(snapshot_entries):
+def test_ranking_is_by_the_rank_score_where_the_model_has_one_else_by_the_rating_count(snapshot_entries):
     from components import serving
 
     movie_entries, _ = snapshot_entries
@@ -62,7 +62,6 @@ def test_ranking_is_by_the_rate_head_where_the_model_has_one_else_by_the_rating_
     liked = np.array([0.5, 0.5, 0.9])
     by_count = recommender.ranking_scores({serving.PROBABILITY_KEY: liked}, entries)
     np.testing.assert_allclose(by_count, liked * [3.0, 2.0, 1.0])
-    rate = np.array([0.1, 0.8, 0.5])
-    by_head = recommender.ranking_scores({serving.PROBABILITY_KEY: liked, serving.RATE_PROBABILITY_KEY: rate},
-                                         entries)
-    np.testing.assert_allclose(by_head, liked * rate)
+    rank = np.array([0.1, 0.8, 0.5])
+    by_head = recommender.ranking_scores({serving.PROBABILITY_KEY: liked, serving.RANK_SCORE_KEY: rank}, entries)
+    np.testing.assert_array_equal(by_head, rank)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from components import features, sample_features
 from components.sample_gen import beam_samples, report, spec
+from components.sample_gen import negatives as negatives_lib
 from components.sample_gen.config import LEAKY, POINT_IN_TIME, SPLIT_USER_LAST, SampleGenConfig
 from pipeline.datasets import synthetic
 
@@ -326,10 +327,19 @@ def test_read_samples_takes_csv_example_gen_empty_cells_as_absent(tmp_path):
     assert sample[features.MOVIE_GENRE_KEYS[2]] is None and sample[features.RELEASE_YEAR_KEY] is None
 
 
+def test_a_draw_is_kept_by_its_movies_rating_count_as_often_as_the_cap_says():
+    draws = [Rating(user, 10, math.nan, 1000 + user) for user in range(4000)]
+    kept = {count: sum(negatives_lib.kept_by_popularity(d, count, cap=4, seed=0) for d in draws) / len(draws)
+            for count in (0, 1, 3, 50)}
+    assert abs(kept[0] - 0.25) < 0.03 and abs(kept[1] - 0.5) < 0.03 and kept[3] == kept[50] == 1.0
+    other_seed = [negatives_lib.kept_by_popularity(d, 0, cap=4, seed=1) for d in draws]
+    assert other_seed != [negatives_lib.kept_by_popularity(d, 0, cap=4, seed=0) for d in draws]
+
+
 @pytest.mark.parametrize("config", [SampleGenConfig(negatives_per_rating=4),
                                     SampleGenConfig(split_mode=SPLIT_USER_LAST, eval_ratings_per_user=3,
-                                                    negatives_per_rating=4)],
-                         ids=["global_time", "user_last"])
+                                                    negatives_per_rating=6, negatives_popularity_cap=2)],
+                         ids=["global_time", "user_last-by_popularity"])
 def test_sampled_negatives_leave_the_real_samples_alone_and_read_no_later_rating(tmp_path, world, config):
     """Negatives are added to train only, the same sharded or not, each point in time; the real samples (eval's
     among them, so its AUC stays comparable) are those of a run without negatives."""
@@ -355,4 +365,11 @@ def test_sampled_negatives_leave_the_real_samples_alone_and_read_no_later_rating
     else:
         train_before = collections.defaultdict(lambda: counts["eval_cutoff_timestamp"])
     assert_negatives_point_in_time(negatives[::5], world.ratings, world.movies, train_before)
+    if config.negatives_popularity_cap:  # each kept by the movie's rating count before its time, nothing later
+        counts_before = [sum(r.movie_id == movie and r.timestamp < t for r in world.ratings)
+                         for _, movie, t in map(sample_key, negatives)]
+        assert all(negatives_lib.kept_by_popularity(Rating(*key[:2], math.nan, key[2]), count,
+                                                    config.negatives_popularity_cap, config.negatives_seed)
+                   for key, count in zip(map(sample_key, negatives), counts_before))
+        assert min(counts_before) == 0  # movies not rated yet are drawn too, a fraction of the time
     assert not any(s[features.LABEL_KEY] or s[features.RATING_KEY] is not None for s in negatives)

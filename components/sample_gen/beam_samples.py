@@ -181,9 +181,10 @@ class _MovieStage(beam.DoFn):
     """One movie's ratings -> (userId, (rating, movie aggregates)) per rating; repeated ratings rejected. Draws of
     the movie (sampled negatives) -> (userId, (draw, movie aggregates as of the draw's time))."""
 
-    def __init__(self, paths: Sequence[str], features_mode: str):
+    def __init__(self, paths: Sequence[str], config: config_lib.SampleGenConfig):
         self._paths = paths
-        self._leaky = features_mode == config_lib.LEAKY
+        self._leaky = config.features_mode == config_lib.LEAKY
+        self._popularity_cap, self._seed = config.negatives_popularity_cap, config.negatives_seed
         self._movie_features = (sample_features.movie_all_time_features if self._leaky
                                 else sample_features.movie_history_features)
 
@@ -213,7 +214,7 @@ class _MovieStage(beam.DoFn):
             all_time = sample_features.movie_aggregates([r.rating for r in ratings.values()])
             drawn = (sample_features.Rating(*values) for _, _, *values in draws)
             for draw, movie_part in negatives.movie_parts(list(ratings.values()), snapshots, all_time, drawn,
-                                                          self._leaky):
+                                                          self._leaky, self._popularity_cap, self._seed):
                 yield draw.user_id, _pack_rated(draw, movie_part)
 
 
@@ -350,7 +351,7 @@ def _rated(ratings_by_movie: beam.PCollection, ratings_files: Sequence[str], con
     """The first shuffle: (movieId, _READ_RATING) -> (userId, _RATED bytes), and the repeated ratings rejected."""
     rated = (ratings_by_movie
              | "GroupByMovie" >> beam.GroupByKey()
-             | "MovieFeatures" >> beam.ParDo(_MovieStage(ratings_files, config.features_mode)).with_outputs(
+             | "MovieFeatures" >> beam.ParDo(_MovieStage(ratings_files, config)).with_outputs(
                  _REJECTED, main="rated"))
     return rated.rated, rated[_REJECTED]
 

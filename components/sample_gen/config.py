@@ -40,6 +40,11 @@ class SampleGenConfig:
     # (negatives_seed, u, the rated movie, t), so a run is reproducible and sharding does not change them.
     negatives_per_rating: int = 0
     negatives_seed: int = 0
+    # > 0: a draw of a movie rated n times before t is kept with probability min(cap, n + 1) / cap (seeded as
+    # the draws are), so negatives follow the movies' popularity as of t, as the real ratings do; the cap keeps
+    # the most rated from crowding out the rest. The Trainer learns it and its served ranking undoes it
+    # (`serving.RANK_SCORE_KEY`). 0: the uniform draws, all kept.
+    negatives_popularity_cap: int = 0
 
     def __post_init__(self):
         problems = self._coerce_types() or self._range_problems()
@@ -82,6 +87,9 @@ class SampleGenConfig:
         if self.negatives_per_rating < 0:
             problems.append(f"negatives_per_rating must be >= 0 (0: no sampled negatives), not "
                             f"{self.negatives_per_rating}")
+        if self.negatives_popularity_cap < 0:
+            problems.append(f"negatives_popularity_cap must be >= 0 (0: uniform negatives), not "
+                            f"{self.negatives_popularity_cap}")
         if self.shuffle_shards < 0:
             problems.append(f"shuffle_shards must be >= 0 (0: automatic), not {self.shuffle_shards}")
         return problems

@@ -19,6 +19,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from components import features, sample_features
 
 _SEED = struct.Struct("<qqqq")
+_KEEP_PERSON = b"keep"  # the keep draw's hash is not the movie draws' one
 
 
 def draw_rating(user_id: int, movie_id: int, timestamp: int) -> sample_features.Rating:
@@ -68,13 +69,25 @@ class AsOf:
         return self._features[i] if i < len(self._features) else self._after_all
 
 
+def kept_by_popularity(draw: sample_features.Rating, rating_count: int, cap: int, seed: int) -> bool:
+    """Whether a draw of a movie rated `rating_count` times before it stays: with probability
+    min(cap, rating_count + 1) / cap, by a hash of (seed, the draw), so reruns and shards keep the same ones."""
+    digest = hashlib.blake2b(_SEED.pack(seed, draw.user_id, draw.movie_id, draw.timestamp), digest_size=8,
+                             person=_KEEP_PERSON).digest()
+    return int.from_bytes(digest, "little") * cap < min(cap, rating_count + 1) * 2 ** 64
+
+
 def movie_parts(ratings: Sequence[sample_features.Rating], snapshots: Mapping[Tuple[int, int, int], dict],
-                all_time: dict, draws: Iterable[sample_features.Rating], leaky: bool
-                ) -> Iterable[Tuple[sample_features.Rating, dict]]:
-    """Each draw of one movie with the movie's aggregates as of the draw's time (all-time ones in leaky mode)."""
+                all_time: dict, draws: Iterable[sample_features.Rating], leaky: bool, popularity_cap: int = 0,
+                seed: int = 0) -> Iterable[Tuple[sample_features.Rating, dict]]:
+    """Each draw of one movie with the movie's aggregates as of the draw's time (all-time ones in leaky mode);
+    with a popularity cap, only the draws `kept_by_popularity` by the movie's rating count as of then."""
     as_of = AsOf(((r.timestamp, snapshots[r.key]) for r in ratings), all_time)
     for draw in draws:
-        yield draw, all_time if leaky else as_of(draw.timestamp)
+        movie_part = all_time if leaky else as_of(draw.timestamp)
+        if not popularity_cap or kept_by_popularity(draw, movie_part[features.MOVIE_RATING_COUNT_KEY],
+                                                    popularity_cap, seed):
+            yield draw, movie_part
 
 
 def user_samples(ratings: Sequence[sample_features.Rating], user_parts: Mapping[Tuple[int, int, int], dict],
