@@ -151,7 +151,7 @@ def baselines(catalogue: Catalogue) -> Dict[str, Ranker]:
 
 
 def _activity(rating_count: int) -> str:
-    bucket = next((b for b in features.SLICE_BUCKETS if b.source == "userRatingCount"))
+    bucket = next((b for b in features.SLICE_BUCKETS if b.source == features.USER_RATING_COUNT_KEY))
     below = [b for b in bucket.boundaries if rating_count < b]
     return f"<{below[0]:g}" if below else f">={bucket.boundaries[-1]:g}"
 

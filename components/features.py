@@ -61,10 +61,31 @@ class SliceBucket:
     boundaries: Tuple[float, ...]
 
 
+# Names the feature code builds rows with (sample_features, the feature snapshot, recommend).
+MOVIE_KEY = "movieId"
+USER_KEY = "userId"
+RATING_KEY = "rating"
+TIME_KEY = "timestamp"
+LABEL_KEY = "label"
+RELEASE_YEAR_KEY = "releaseYear"
+MOVIE_RATING_COUNT_KEY = "movieRatingCount"
+MOVIE_AVG_RATING_KEY = "movieAvgRating"
+MOVIE_RATING_STDDEV_KEY = "movieRatingStddev"
+USER_RATING_COUNT_KEY = "userRatingCount"
+USER_AVG_RELEASE_YEAR_KEY = "userAvgReleaseYear"
+USER_RELEASE_YEAR_STDDEV_KEY = "userReleaseYearStddev"
+USER_AVG_RATING_KEY = "userAvgRating"
+USER_RATING_STDDEV_KEY = "userRatingStddev"
+# Numbered columns: prefix + 1, 2, ...
+MOVIE_GENRE_PREFIX = "movieGenre"
+USER_GENRE_PREFIX = "userGenre"
+USER_RATED_MOVIE_PREFIX = "userRatedMovie"
+
+
 def _genre_columns(prefix: str, count: int) -> Tuple[Column, ...]:
     # The first movie genre is always known; the others and all user genres may be empty.
     return tuple(
-        Column(f"{prefix}{i}", "string", required=(prefix == "movieGenre" and i == 1), domain=GENRES)
+        Column(f"{prefix}{i}", "string", required=(prefix == MOVIE_GENRE_PREFIX and i == 1), domain=GENRES)
         for i in range(1, count + 1))
 
 
@@ -74,24 +95,24 @@ COUNT_RANGE = (0.0, 1e9)
 
 # Every column of the sample CSV, in file order.
 COLUMNS: Tuple[Column, ...] = (
-    Column("movieId", "int", value_range=(1, 1e9)),
-    Column("userId", "int", value_range=(1, 1e9)),
-    Column("rating", "float", required=False, value_range=RATING_RANGE),  # a sampled negative has none
-    Column("timestamp", "int", value_range=(0, 4e9)),
-    Column("label", "int", value_range=(0, 1)),
-    Column("releaseYear", "int", required=False, value_range=YEAR_RANGE),
-    *_genre_columns("movieGenre", 3),
-    Column("movieRatingCount", "int", required=False, value_range=COUNT_RANGE),
-    Column("movieAvgRating", "float", required=False, value_range=RATING_RANGE),
-    Column("movieRatingStddev", "float", required=False, value_range=(0.0, 5.0)),
-    *(Column(f"userRatedMovie{i}", "int", required=False, value_range=(1, 1e9)) for i in range(1, 6)),
-    Column("userRatingCount", "int", required=False, value_range=COUNT_RANGE),
+    Column(MOVIE_KEY, "int", value_range=(1, 1e9)),
+    Column(USER_KEY, "int", value_range=(1, 1e9)),
+    Column(RATING_KEY, "float", required=False, value_range=RATING_RANGE),  # a sampled negative has none
+    Column(TIME_KEY, "int", value_range=(0, 4e9)),
+    Column(LABEL_KEY, "int", value_range=(0, 1)),
+    Column(RELEASE_YEAR_KEY, "int", required=False, value_range=YEAR_RANGE),
+    *_genre_columns(MOVIE_GENRE_PREFIX, 3),
+    Column(MOVIE_RATING_COUNT_KEY, "int", required=False, value_range=COUNT_RANGE),
+    Column(MOVIE_AVG_RATING_KEY, "float", required=False, value_range=RATING_RANGE),
+    Column(MOVIE_RATING_STDDEV_KEY, "float", required=False, value_range=(0.0, 5.0)),
+    *(Column(f"{USER_RATED_MOVIE_PREFIX}{i}", "int", required=False, value_range=(1, 1e9)) for i in range(1, 6)),
+    Column(USER_RATING_COUNT_KEY, "int", required=False, value_range=COUNT_RANGE),
     # A whole year, as SparrowRecSys writes it (CSV type inference then reads it as INT).
-    Column("userAvgReleaseYear", "int", required=False, value_range=YEAR_RANGE),
-    Column("userReleaseYearStddev", "float", required=False, value_range=(0.0, 200.0)),
-    Column("userAvgRating", "float", required=False, value_range=RATING_RANGE),
-    Column("userRatingStddev", "float", required=False, value_range=(0.0, 5.0)),
-    *_genre_columns("userGenre", 5),
+    Column(USER_AVG_RELEASE_YEAR_KEY, "int", required=False, value_range=YEAR_RANGE),
+    Column(USER_RELEASE_YEAR_STDDEV_KEY, "float", required=False, value_range=(0.0, 200.0)),
+    Column(USER_AVG_RATING_KEY, "float", required=False, value_range=RATING_RANGE),
+    Column(USER_RATING_STDDEV_KEY, "float", required=False, value_range=(0.0, 5.0)),
+    *_genre_columns(USER_GENRE_PREFIX, 5),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 COLUMNS_BY_NAME = {c.name: c for c in COLUMNS}
@@ -104,14 +125,9 @@ SAMPLED_COLUMNS: Tuple[Column, ...] = (Column(RATED_KEY, "int", required=False, 
 # Every column a tf.Example sample may hold.
 EXAMPLE_COLUMNS = COLUMNS + SAMPLED_COLUMNS
 
-LABEL_KEY = "label"
-RATING_KEY = "rating"
 POSITIVE_RATING = 3.5  # label = rating >= 3.5
-TIME_KEY = "timestamp"
-RELEASE_YEAR_KEY = "releaseYear"
-MOVIE_GENRE_KEYS = tuple(c.name for c in COLUMNS if c.name.startswith("movieGenre"))
-USER_KEY = "userId"
-MOVIE_KEY = "movieId"
+MOVIE_GENRE_KEYS = tuple(c.name for c in COLUMNS if c.name.startswith(MOVIE_GENRE_PREFIX))
+USER_GENRE_KEYS = tuple(c.name for c in COLUMNS if c.name.startswith(USER_GENRE_PREFIX))
 
 # The eight genre columns share one vocabulary: one analyzer pass instead of eight (each vocabulary costs Transform
 # its own shuffle), and a genre gets the same index whichever column it is in. Each keeps its own embedding.
@@ -123,15 +139,14 @@ CATEGORICAL_FEATURES: Tuple[Categorical, ...] = (
     *(Categorical(f"userGenre{i}", oov_buckets=1, shared_vocabulary=GENRE_VOCABULARY) for i in range(1, 6)),
 )
 
-MOVIE_RATING_COUNT_KEY = "movieRatingCount"
 NUMERIC_FEATURES: Tuple[Numeric, ...] = (
-    Numeric("releaseYear"),
+    Numeric(RELEASE_YEAR_KEY),
     Numeric(MOVIE_RATING_COUNT_KEY, log1p=True),
-    Numeric("movieAvgRating"),
-    Numeric("movieRatingStddev"),
-    Numeric("userRatingCount", log1p=True),
-    Numeric("userAvgRating"),
-    Numeric("userRatingStddev"),
+    Numeric(MOVIE_AVG_RATING_KEY),
+    Numeric(MOVIE_RATING_STDDEV_KEY),
+    Numeric(USER_RATING_COUNT_KEY, log1p=True),
+    Numeric(USER_AVG_RATING_KEY),
+    Numeric(USER_RATING_STDDEV_KEY),
 )
 
 MODEL_FEATURE_KEYS = tuple(f.name for f in CATEGORICAL_FEATURES + NUMERIC_FEATURES)

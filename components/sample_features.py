@@ -126,7 +126,8 @@ def movie_all_time_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[i
         yield r.key, snapshot
 
 
-MOVIE_AGGREGATE_KEYS = ("movieRatingCount", "movieAvgRating", "movieRatingStddev")
+MOVIE_AGGREGATE_KEYS = (features.MOVIE_RATING_COUNT_KEY, features.MOVIE_AVG_RATING_KEY,
+                        features.MOVIE_RATING_STDDEV_KEY)
 
 
 def movie_aggregates(history: Iterable[float]) -> dict:
@@ -195,21 +196,21 @@ class _UserWindow:
         avg_year = self._years.mean()
         avg_rating, std_rating = self._stars.mean_std()
         out = {
-            "userRatingCount": len(self._ratings),
-            "userAvgReleaseYear": None if avg_year is None else round(avg_year),
-            "userReleaseYearStddev": self._years.mean_std()[1],
-            "userAvgRating": avg_rating,
-            "userRatingStddev": std_rating,
+            features.USER_RATING_COUNT_KEY: len(self._ratings),
+            features.USER_AVG_RELEASE_YEAR_KEY: None if avg_year is None else round(avg_year),
+            features.USER_RELEASE_YEAR_STDDEV_KEY: self._years.mean_std()[1],
+            features.USER_AVG_RATING_KEY: avg_rating,
+            features.USER_RATING_STDDEV_KEY: std_rating,
         }
-        out.update(_numbered("userRatedMovie", recent_positive, RATED_MOVIES_KEPT))
-        out.update(_numbered("userGenre", top_genres, USER_GENRES_KEPT))
+        out.update(_numbered(features.USER_RATED_MOVIE_PREFIX, recent_positive, RATED_MOVIES_KEPT))
+        out.update(_numbered(features.USER_GENRE_PREFIX, top_genres, USER_GENRES_KEPT))
         return out
 
 
 def movie_static_features(movie: Optional[Movie]) -> dict:
     genres = movie.genres if movie else ()
-    out = {"releaseYear": movie.release_year if movie else None}
-    out.update(_numbered("movieGenre", genres[:MOVIE_GENRES_KEPT], MOVIE_GENRES_KEPT))
+    out = {features.RELEASE_YEAR_KEY: movie.release_year if movie else None}
+    out.update(_numbered(features.MOVIE_GENRE_PREFIX, genres[:MOVIE_GENRES_KEPT], MOVIE_GENRES_KEPT))
     return out
 
 
@@ -220,11 +221,11 @@ def _numbered(prefix: str, values: Sequence, count: int) -> Dict[str, object]:
 def assemble_sample(rating: Rating, movie: Optional[Movie], user_part: dict, movie_part: dict) -> dict:
     """One sample row (every column of features.COLUMNS; None where missing)."""
     row = {
-        "movieId": rating.movie_id,
-        "userId": rating.user_id,
-        "rating": rating.rating,
-        "timestamp": rating.timestamp,
-        "label": int(is_positive(rating.rating)),
+        features.MOVIE_KEY: rating.movie_id,
+        features.USER_KEY: rating.user_id,
+        features.RATING_KEY: rating.rating,
+        features.TIME_KEY: rating.timestamp,
+        features.LABEL_KEY: int(is_positive(rating.rating)),
     }
     row.update(movie_static_features(movie))
     row.update(movie_part)
@@ -239,7 +240,7 @@ _REQUIRED_COLUMNS = tuple(c.name for c in features.COLUMNS if c.required)
 def skip_reason(sample: dict, min_user_history: int) -> Optional[str]:
     """Why a sample is not written, or None: its user has fewer than `min_user_history` earlier ratings (cold
     start), or a column the schema requires is missing (a movie without genres has no movieGenre1)."""
-    if sample["userRatingCount"] < min_user_history:
+    if sample[features.USER_RATING_COUNT_KEY] < min_user_history:
         return COLD_START
     missing = [name for name in _REQUIRED_COLUMNS if sample[name] is None]
     return f"missing_{missing[0]}" if missing else None

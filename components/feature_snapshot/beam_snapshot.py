@@ -27,7 +27,7 @@ from components.feature_snapshot import snapshot
 from components.sample_gen import raw_rows
 
 MovieWithTitle = Tuple[sample_features.Movie, str]
-_MOVIE_STATIC = ("releaseYear", "movieGenre1", "movieGenre2", "movieGenre3")
+_MOVIE_STATIC = (features.RELEASE_YEAR_KEY, *features.MOVIE_GENRE_KEYS)
 
 
 def read_movies(paths: Sequence[str]) -> List[MovieWithTitle]:
@@ -103,7 +103,7 @@ def sample_rating(path_and_record: Tuple[str, bytes]
     if _value(example, features.RATED_KEY) == 0:
         return
     fields = {name: _value(example, name) for name in (features.USER_KEY, features.MOVIE_KEY, features.RATING_KEY,
-                                                      "timestamp")}
+                                                      features.TIME_KEY)}
     missing = [name for name, value in fields.items() if value is None]
     if missing:
         raise ValueError(f"{path}: a sample has no {missing[0]} (userId={fields[features.USER_KEY]}, "

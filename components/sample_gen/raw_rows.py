@@ -14,8 +14,8 @@ from typing import List, NamedTuple, Optional, Sequence
 from components import features, sample_features
 from components.sample_gen import config
 
-RATINGS_HEADER = ("userId", "movieId", "rating", "timestamp")
-MOVIES_HEADER = ("movieId", "title", "genres")
+RATINGS_HEADER = (features.USER_KEY, features.MOVIE_KEY, features.RATING_KEY, features.TIME_KEY)
+MOVIES_HEADER = (features.MOVIE_KEY, "title", "genres")
 
 # Reasons a row is rejected.
 BAD_ENCODING = "bad_encoding"
@@ -122,14 +122,14 @@ def parse_rating(text: str, timestamps: Optional[TimestampRange] = None) -> samp
     low, high = features.RATING_RANGE
     if not (math.isfinite(stars) and low <= stars <= high):
         raise BadRow(RATING_OUT_OF_RANGE, f"rating {rating} is outside [{low}, {high}]")
-    seconds = (timestamps or _DEFAULT_TIMESTAMPS).check(_positive_int(timestamp, "timestamp", minimum=0))
-    return sample_features.Rating(_positive_int(user, "userId"), _positive_int(movie, "movieId"), stars, seconds)
+    seconds = (timestamps or _DEFAULT_TIMESTAMPS).check(_positive_int(timestamp, features.TIME_KEY, minimum=0))
+    return sample_features.Rating(_positive_int(user, features.USER_KEY), _positive_int(movie, features.MOVIE_KEY), stars, seconds)
 
 
 def parse_movie(text: str) -> sample_features.Movie:
     """One movies.csv line (movieId,title,genres); titles with commas are quoted."""
     movie_id, title, genres = _cells(text, MOVIES_HEADER, quoted=True)
-    return sample_features.parse_movie(_positive_int(movie_id, "movieId"), title, genres)
+    return sample_features.parse_movie(_positive_int(movie_id, features.MOVIE_KEY), title, genres)
 
 
 _DEFAULT_TIMESTAMPS = TimestampRange.of(config.DEFAULT_EARLIEST_RATING_DATE, config.DEFAULT_LATEST_RATING_DAYS_AHEAD)

@@ -4,6 +4,7 @@ import json
 import os
 import sys
 
+from components import features
 from pipeline import configs
 from pipeline.commands import arguments
 
@@ -49,7 +50,7 @@ def as_json(served, result) -> dict:
         "user_features": result.user_features,
         "rated": result.rated,
         "candidates": result.candidates,
-        "recommendations": [{"rank": rank, "movieId": item.movie_id, "title": item.title, "genres": item.genres,
+        "recommendations": [{"rank": rank, features.MOVIE_KEY: item.movie_id, "title": item.title, "genres": item.genres,
                              "score": item.score, "probability": item.probability,
                              "rate_probability": item.rate_probability}
                             for rank, item in enumerate(result.items, start=1)],
@@ -67,9 +68,9 @@ def lines(served, result) -> list:
            f"{manifest[snapshot.USERS_PREFIX]:,} users, {manifest[snapshot.MOVIES_PREFIX]:,} movies"]
     if result.known_user:
         f = result.user_features
-        out.append(f"user {result.user_id}: {result.rated} movies rated; last {f['userRatingCount']} ratings average "
-                   f"{f['userAvgRating']}, top genres "
-                   f"{', '.join(g for g in (f[f'userGenre{i}'] for i in range(1, 6)) if g) or 'none'}")
+        genres = ', '.join(g for g in (f[key] for key in features.USER_GENRE_KEYS) if g) or 'none'
+        out.append(f"user {result.user_id}: {result.rated} movies rated; last {f[features.USER_RATING_COUNT_KEY]} "
+                   f"ratings average {f[features.USER_AVG_RATING_KEY]}, top genres {genres}")
     else:
         back_test = cold_start.BackTest.from_dict(result.cold_start)
         out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; cold start "
