@@ -29,7 +29,9 @@ from tfx.dsl.io import fileio
 _OURS = "ours"
 _MODEL_ONLY = "model_only"  # the model for cold-start users too, as before the cold-start path
 _TREES = "trees"
-_REFERENCES = (_MODEL_ONLY, "most_rated", "recent_most_rated", "item_knn", _TREES)
+# Not served yet: the model's P(like | rated) times an item-kNN over every rating as P(rated) (`two_stage_ranker`).
+_TWO_STAGE = "like_x_rated_knn"
+_REFERENCES = (_MODEL_ONLY, "most_rated", "recent_most_rated", "item_knn", _TREES, _TWO_STAGE)
 
 
 def _split_dir(pipeline_root: str, split: str) -> str:
@@ -64,6 +66,22 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
     return rank
 
 
+def two_stage_ranker(served_signature, data: catalogue.Catalogue) -> catalogue.Ranker:
+    """A retrieval stage and the model: co-rating item-kNN (every rating, so it estimates "will rate") times the
+    model's P(like | rated), in place of the served rule's rating count; the cold-start path for new users."""
+    from components.feature_snapshot import snapshot
+
+    like = catalogue.model_ranker(served_signature, data, cold_start=False)
+    will_rate = catalogue.item_knn(data, liked_only=False)
+    cold = catalogue.cold_start_ranker(data)
+
+    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
+        if not user[snapshot.RATED]:
+            return cold(user, candidates)
+        return like(user, candidates) * will_rate(user, candidates)
+    return rank
+
+
 def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = catalogue.TOP_N) -> dict:
     root = os.path.join(work_dir, "pipeline_root")
     started = time.perf_counter()
@@ -72,7 +90,8 @@ def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = cata
     served = recommender.load_newest(os.path.join(work_dir, "serving"))
     rankers = {_OURS: catalogue.model_ranker(served.signature, data),
                _MODEL_ONLY: catalogue.model_ranker(served.signature, data, cold_start=False),
-               **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed)}
+               **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed),
+               _TWO_STAGE: two_stage_ranker(served.signature, data)}
     results = catalogue.evaluate(data, rankers, top_n, min_liked)
     return {"work_dir": work_dir, "version": served.version, "movies": len(data.movies), "min_liked": min_liked,
             "tree_seed": tree_seed, "seconds": round(time.perf_counter() - started, 1), "results": results,

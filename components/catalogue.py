@@ -113,16 +113,21 @@ def recent_most_rated(catalogue: Catalogue, days: int = RECENT_DAYS) -> Ranker:
     return popularity_ranker(_rating_counts(catalogue, catalogue.as_of - days * 86_400))
 
 
-def item_knn(catalogue: Catalogue, neighbours: int = 50) -> Ranker:
+def item_knn(catalogue: Catalogue, neighbours: int = 50, liked_only: bool = True) -> Ranker:
     """Cosine item-item similarity over the history's liked ratings (binary); a user's score for a movie is the
-    sum of its similarities to the movies the user liked, with the most-rated count breaking ties (cold users)."""
+    sum of its similarities to the movies the user liked, with the most-rated count breaking ties (cold users).
+    liked_only=False: over every rating and every movie the user rated, which estimates "will rate" rather than
+    "will rate and like"."""
+    def counted(rating: Rating) -> bool:
+        return not liked_only or sample_features.is_positive(rating.rating)
+
     ids = sorted(catalogue.movies)
     position = {m: i for i, m in enumerate(ids)}
     users = sorted(catalogue.history)
     rows, cols = [], []
     for u, user in enumerate(users):
         for r in catalogue.history[user]:
-            if sample_features.is_positive(r.rating):
+            if counted(r):
                 rows.append(u)
                 cols.append(position[r.movie_id])
     liked = np.zeros((len(users), len(ids)), np.float32)
@@ -137,7 +142,7 @@ def item_knn(catalogue: Catalogue, neighbours: int = 50) -> Ranker:
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
         liked_ids = [position[r.movie_id] for r in catalogue.history.get(user[features.USER_KEY], ())
-                     if sample_features.is_positive(r.rating)]
+                     if counted(r)]
         index = np.fromiter((position[m] for m in candidates), np.int64, len(candidates))
         scores = similarity[liked_ids][:, index].sum(axis=0) if liked_ids else np.zeros(len(candidates))
         tie_break = popularity(user, candidates)

@@ -75,6 +75,17 @@ def test_item_knn_scores_by_similarity_to_liked_movies(data):
     assert scores[0] > scores[1] and scores[0] > scores[2]
 
 
+
+def test_item_knn_over_every_rating_counts_a_disliked_co_rating(data):
+    # Movies 1 and 2: rated together by users 1 and 2 (user 2 disliked 2), liked together by user 1 only.
+    # User 3 (rated and liked 1 and 3) scores movie 2 by sim(1, 2): 1 / sqrt(3 x 1) over likes, 2 / sqrt(3 x 2)
+    # over every rating (3 has no co-rating with 2).
+    user = data.user_entry(3)
+    liked = catalogue.item_knn(data)(user, np.array([2]))[0]
+    rated = catalogue.item_knn(data, liked_only=False)(user, np.array([2]))[0]
+    assert liked == pytest.approx(1 / math.sqrt(3), abs=1e-5)
+    assert rated == pytest.approx(2 / math.sqrt(6), abs=1e-5)
+
 def test_catalogue_gate_compares_ours_with_the_most_rated_list_over_all_users():
     from components.catalogue_eval import executor
 
