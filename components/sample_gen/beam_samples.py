@@ -27,6 +27,7 @@ import struct
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -501,21 +502,30 @@ def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str]
     return report.complete(report_dir, items, run_pass.results)
 
 
-def read_samples(split_dir: str) -> Iterator[Dict[str, object]]:
-    """The tf.Examples of one split directory back as samples: every column, None where absent."""
+_PARSED_DTYPES = {"int": tf.int64, "float": tf.float32, "string": tf.string}
+
+
+def read_samples(split_dir: str, columns: Optional[Sequence[str]] = None, batch_size: int = 4096
+                 ) -> Iterator[Dict[str, object]]:
+    """The tf.Examples of one split directory back as samples: every column (or only `columns`), None where
+    absent. Parsed in batches: a proto per example took most of a catalogue evaluation's time."""
+    wanted = [c for c in features.EXAMPLE_COLUMNS if columns is None or c.name in columns]
+    parse_spec = {c.name: tf.io.RaggedFeature(_PARSED_DTYPES[c.kind], row_splits_dtype=tf.int64) for c in wanted}
+
+    def parse(records):
+        parsed = tf.io.parse_example(records, parse_spec)
+        return {name: (values.values, values.row_splits) for name, values in parsed.items()}
+
     files = tf.io.gfile.glob(os.path.join(split_dir, "*.gz"))
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
-        feature = tf.train.Example.FromString(record).features.feature
-        yield {column.name: _value(column, feature[column.name]) if column.name in feature else None
-               for column in features.EXAMPLE_COLUMNS}
-
-
-def _value(column: features.Column, feature: tf.train.Feature):
-    """The feature's one value; None for an empty list (CsvExampleGen's form of an empty CSV cell)."""
-    if column.kind == "int":
-        values = feature.int64_list.value
-    elif column.kind == "float":
-        values = feature.float_list.value
-    else:
-        values = [value.decode("utf-8") for value in feature.bytes_list.value]
-    return values[0] if values else None
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch_size).map(parse)
+    for batch in dataset.as_numpy_iterator():
+        by_column = []
+        for column in wanted:
+            values, splits = batch[column.name]
+            first = values[np.minimum(splits[:-1], max(len(values) - 1, 0))].tolist() if len(values) else \
+                [None] * (len(splits) - 1)
+            if column.kind == "string":
+                first = [v.decode("utf-8") if isinstance(v, bytes) else v for v in first]
+            by_column.append([v if present else None for v, present in zip(first, (splits[1:] > splits[:-1]))])
+        for row in zip(*by_column):
+            yield dict(zip((c.name for c in wanted), row))
