@@ -7,8 +7,10 @@ table with ratios.
 Each run's SampleGen (or CsvExampleGen) examples are read back for the history and the targets, and the newest
 version of its serving directory is scored through `serve_features`, as `recommend` serves it. The trees are
 trained on the same run's train samples (seed = the run's position, 1, 2, ...) and rank the same candidates by the
-same rule as ours (`recommender.ranking_scores` of their probability, the cold-start path for new users). With
-several runs (one per training seed) the table shows the mean of each figure.
+same rule as ours (`recommender.ranking_scores` of their probability times the back-test's will-rate estimate, the
+cold-start path for new users). Ours is also shown with each will-rate estimate forced (`will_rate.ESTIMATES`):
+the rating count is the rule served before the back-test, the previous version. With several runs (one per
+training seed) the table shows the mean of each figure.
 """
 from __future__ import annotations
 
@@ -22,16 +24,15 @@ from typing import List, Sequence
 import numpy as np
 
 from bench import common
-from components import catalogue, cold_start, features, recommender, serving
+from components import catalogue, cold_start, features, recommender, serving, will_rate
 from components.sample_gen import beam_samples
 from tfx.dsl.io import fileio
 
 _OURS = "ours"
 _MODEL_ONLY = "model_only"  # the model for cold-start users too, as before the cold-start path
 _TREES = "trees"
-# Not served yet: the model's P(like | rated) times an item-kNN over every rating as P(rated) (`two_stage_ranker`).
-_TWO_STAGE = "like_x_rated_knn"
-_REFERENCES = (_MODEL_ONLY, "most_rated", "recent_most_rated", "item_knn", _TREES, _TWO_STAGE)
+_FORCED = {estimate: f"ours_by_{estimate}" for estimate in will_rate.ESTIMATES}  # ours with that will-rate estimate
+_REFERENCES = (_MODEL_ONLY, *_FORCED.values(), "most_rated", "recent_most_rated", "item_knn", _TREES)
 
 
 def _split_dir(pipeline_root: str, split: str) -> str:
@@ -55,6 +56,7 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
     model = tree_baseline.fit(tree_baseline.feature_frame(frame), frame[features.LABEL_KEY].to_numpy(), seed)
     entries = data.movie_entries()
     cold = catalogue.cold_start_ranker(data)
+    rated = data.will_rate()
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
         if not user[snapshot.RATED]:
@@ -62,23 +64,8 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
         movies = [entries[m] for m in candidates.tolist()]
         rows = recommender.request_rows(user[features.USER_KEY], user[snapshot.FEATURES], movies)
         probabilities = model.predict_proba(tree_baseline.feature_frame(rows))[:, 1]
-        return recommender.ranking_scores({serving.PROBABILITY_KEY: probabilities}, movies)
-    return rank
-
-
-def two_stage_ranker(served_signature, data: catalogue.Catalogue) -> catalogue.Ranker:
-    """A retrieval stage and the model: co-rating item-kNN (every rating, so it estimates "will rate") times the
-    model's P(like | rated), in place of the served rule's rating count; the cold-start path for new users."""
-    from components.feature_snapshot import snapshot
-
-    like = catalogue.model_ranker(served_signature, data, cold_start=False)
-    will_rate = catalogue.item_knn(data, liked_only=False)
-    cold = catalogue.cold_start_ranker(data)
-
-    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
-        if not user[snapshot.RATED]:
-            return cold(user, candidates)
-        return like(user, candidates) * will_rate(user, candidates)
+        return recommender.ranking_scores({serving.PROBABILITY_KEY: probabilities},
+                                          rated.scores(user[snapshot.RATED], candidates))
     return rank
 
 
@@ -90,12 +77,14 @@ def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = cata
     served = recommender.load_newest(os.path.join(work_dir, "serving"))
     rankers = {_OURS: catalogue.model_ranker(served.signature, data),
                _MODEL_ONLY: catalogue.model_ranker(served.signature, data, cold_start=False),
-               **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed),
-               _TWO_STAGE: two_stage_ranker(served.signature, data)}
+               **{name: catalogue.model_ranker(served.signature, data, will_rate_estimate=estimate)
+                  for estimate, name in _FORCED.items()},
+               **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed)}
     results = catalogue.evaluate(data, rankers, top_n, min_liked)
     return {"work_dir": work_dir, "version": served.version, "movies": len(data.movies), "min_liked": min_liked,
             "tree_seed": tree_seed, "seconds": round(time.perf_counter() - started, 1), "results": results,
-            "cold_start": data.cold_start_back_test.to_dict(), "served_cold_start": served.cold_start.chosen}
+            "cold_start": data.cold_start_back_test.to_dict(), "served_cold_start": served.cold_start.chosen,
+            "will_rate": data.will_rate_back_test.to_dict(), "served_will_rate": served.will_rate_back_test.chosen}
 
 
 def mean_results(runs: Sequence[dict]) -> dict:
@@ -136,6 +125,8 @@ def main(argv=None) -> int:
               f"{args.min_liked} liked eval movies, trees seed {seed}, {runs[-1]['seconds']} s", flush=True)
         back_test = cold_start.BackTest.from_dict(runs[-1]["cold_start"])
         print(f"  cold start: {back_test.summary()}; served: {runs[-1]['served_cold_start']}", flush=True)
+        will_rate_test = will_rate.BackTest.from_dict(runs[-1]["will_rate"])
+        print(f"  will rate: {will_rate_test.summary()}; served: {runs[-1]['served_will_rate']}", flush=True)
     results = mean_results(runs)
     if len(runs) > 1:
         print(f"mean of {len(runs)} runs:")

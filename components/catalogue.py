@@ -6,7 +6,8 @@ liked eval movies they had not rated in training, and the candidates are every m
 not rated in training. User and movie features come from the feature snapshot's own code (`snapshot.user_entry`,
 `snapshot.movie_entry`) over the history, so a model is scored as `recommend` would have served it then, and so is
 the cold-start list: the ranker chosen by the feature snapshot's back-test (`cold_start.back_test`) over the same
-history, the training split. A user's very first rating has no sample, so it is not in the history.
+history, the training split, and so is the will-rate estimate the model's probability is multiplied by
+(`will_rate.back_test`). A user's very first rating has no sample, so it is not in the history.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 
-from components import cold_start, features, sample_features, top_n_metrics
+from components import cold_start, features, sample_features, top_n_metrics, will_rate
 from components.feature_snapshot import snapshot
 from components.sample_features import Movie, Rating
 
@@ -27,6 +28,10 @@ COLD = "cold_start"
 WITH_HISTORY = "with_history"
 ALL_USERS = "all"
 ACTIVITY_GROUP_PREFIX = "userActivity"  # + the user's training-rating bucket, e.g. userActivity<10
+
+# The sample columns Catalogue.from_samples reads
+SAMPLE_COLUMNS = (features.USER_KEY, features.MOVIE_KEY, features.RATING_KEY, features.TIME_KEY, features.LABEL_KEY,
+                  features.RELEASE_YEAR_KEY, *features.MOVIE_GENRE_KEYS, features.RATED_KEY)
 
 # ranker(user entry, candidate movieIds) -> one score per candidate, higher first
 Ranker = Callable[[dict, np.ndarray], np.ndarray]
@@ -39,6 +44,7 @@ class Catalogue:
     history: Dict[int, List[Rating]]  # per user, in time order
     liked_later: Dict[int, set]  # per eval user: liked eval movies not rated in the history
     as_of: int  # the latest history rating time
+    _neighbour_cache: Dict[bool, will_rate.Neighbours] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def from_samples(cls, train: Iterable[Mapping], eval_samples: Iterable[Mapping]) -> "Catalogue":
@@ -88,6 +94,23 @@ class Catalogue:
         """The feature snapshot's cold-start back-test over the same ratings, the training split."""
         return cold_start.back_test(r for ratings in self.history.values() for r in ratings)
 
+    @functools.cached_property
+    def will_rate_back_test(self) -> will_rate.BackTest:
+        """The feature snapshot's will-rate back-test over the same ratings, the training split."""
+        return will_rate.back_test(r for ratings in self.history.values() for r in ratings)
+
+    def will_rate(self, estimate: Optional[str] = None, liked_only: bool = False) -> will_rate.Estimator:
+        """The will-rate estimate over the history, as the snapshot serves it as of the cutoff (default: the
+        back-test's choice). liked_only: the neighbours of liked ratings only, an item-kNN of "will like"."""
+        return will_rate.Estimator(estimate or self.will_rate_back_test.chosen, _rating_counts(self),
+                                   self._neighbours(liked_only))
+
+    def _neighbours(self, liked_only: bool) -> will_rate.Neighbours:
+        if liked_only not in self._neighbour_cache:
+            self._neighbour_cache[liked_only] = will_rate.neighbours(
+                {user: [r.movie_id for r in ratings if _counted(r, liked_only)] for user, ratings in self.history.items()})
+        return self._neighbour_cache[liked_only]
+
     def user_entry(self, user_id: int) -> dict:
         return snapshot.user_entry(user_id, self.history.get(user_id, ()), self.movies)
 
@@ -113,46 +136,28 @@ def recent_most_rated(catalogue: Catalogue, days: int = RECENT_DAYS) -> Ranker:
     return popularity_ranker(_rating_counts(catalogue, catalogue.as_of - days * 86_400))
 
 
-def item_knn(catalogue: Catalogue, neighbours: int = 50, liked_only: bool = True) -> Ranker:
-    """Cosine item-item similarity over the history's liked ratings (binary); a user's score for a movie is the
-    sum of its similarities to the movies the user liked, with the most-rated count breaking ties (cold users).
-    liked_only=False: over every rating and every movie the user rated, which estimates "will rate" rather than
-    "will rate and like"."""
-    def counted(rating: Rating) -> bool:
-        return not liked_only or sample_features.is_positive(rating.rating)
+def _counted(rating: Rating, liked_only: bool) -> bool:
+    return not liked_only or sample_features.is_positive(rating.rating)
 
-    ids = sorted(catalogue.movies)
-    position = {m: i for i, m in enumerate(ids)}
-    users = sorted(catalogue.history)
-    rows, cols = [], []
-    for u, user in enumerate(users):
-        for r in catalogue.history[user]:
-            if counted(r):
-                rows.append(u)
-                cols.append(position[r.movie_id])
-    liked = np.zeros((len(users), len(ids)), np.float32)
-    liked[rows, cols] = 1.0
-    norms = np.sqrt(liked.sum(axis=0)) + 1e-9
-    similarity = (liked.T @ liked) / np.outer(norms, norms)
-    np.fill_diagonal(similarity, 0.0)
-    if neighbours < len(ids):  # keep each movie's strongest neighbours only
-        weakest = np.argpartition(-similarity, neighbours, axis=1)[:, neighbours:]
-        np.put_along_axis(similarity, weakest, 0.0, axis=1)
-    popularity = most_rated(catalogue)
+
+def item_knn(catalogue: Catalogue, liked_only: bool = True) -> Ranker:
+    """Cosine item-item similarity over the history's liked ratings (binary, `will_rate.neighbours`); a user's
+    score for a movie is the sum of its similarities to the movies the user liked, with the most-rated count
+    breaking ties (cold users). liked_only=False: over every rating and every movie the user rated, which estimates
+    "will rate" rather than "will rate and like" (the will-rate estimate `will_rate.ITEM_KNN`)."""
+    estimator = catalogue.will_rate(will_rate.ITEM_KNN, liked_only)
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
-        liked_ids = [position[r.movie_id] for r in catalogue.history.get(user[features.USER_KEY], ())
-                     if counted(r)]
-        index = np.fromiter((position[m] for m in candidates), np.int64, len(candidates))
-        scores = similarity[liked_ids][:, index].sum(axis=0) if liked_ids else np.zeros(len(candidates))
-        tie_break = popularity(user, candidates)
-        return scores + tie_break / (tie_break.max() + 1.0) * 1e-6
+        movies = [r.movie_id for r in catalogue.history.get(user[features.USER_KEY], ()) if _counted(r, liked_only)]
+        return estimator.scores(movies, candidates)
     return rank
 
 
-def baselines(catalogue: Catalogue) -> Dict[str, Ranker]:
-    return {"most_rated": most_rated(catalogue), "recent_most_rated": recent_most_rated(catalogue),
-            "item_knn": item_knn(catalogue)}
+BASELINES = {"most_rated": most_rated, "recent_most_rated": recent_most_rated, "item_knn": item_knn}
+
+
+def baselines(catalogue: Catalogue, names: Iterable[str] = tuple(BASELINES)) -> Dict[str, Ranker]:
+    return {name: BASELINES[name](catalogue) for name in names}
 
 
 def _activity(rating_count: int) -> str:
@@ -177,19 +182,16 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
             continue
         user = catalogue.user_entry(user_id)
         rated = set(user[snapshot.RATED])
-        candidates = all_movies[[m not in rated for m in all_movies]]
+        candidates = all_movies[~np.isin(all_movies, user[snapshot.RATED])]
         groups = (ALL_USERS, WITH_HISTORY if rated else COLD, ACTIVITY_GROUP_PREFIX + _activity(len(rated)))
         for name, ranker in rankers.items():
-            scores = ranker(user, candidates)
-            order = np.lexsort((candidates, -scores))[:top_n]  # ties by movieId, so every run agrees
-            top = candidates[order].tolist()
+            top = will_rate.top_movies(ranker(user, candidates), candidates, top_n)  # ties by movieId
             shown[name] += top
             for group in groups:
                 per_ranker[name][group].append(top_n_metrics.user_metrics(top, targets))
     results = {}
     for name, groups in per_ranker.items():
-        results[name] = {group: {f"{metric}@{top_n}": float(np.mean([u[metric] for u in users]))
-                                 for metric in ("hit", "recall", "ndcg")} | {"users": len(users)}
+        results[name] = {group: top_n_metrics.means(users, top_n) | {"users": len(users)}
                          for group, users in sorted(groups.items())}
         results[name].setdefault(ALL_USERS, {"users": 0})
         results[name][ALL_USERS]["coverage"] = len(set(shown[name]))
@@ -211,16 +213,18 @@ def cold_start_ranker(catalogue: Catalogue) -> Ranker:
 
 
 def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
-                 cold_start: bool = True) -> Ranker:
+                 cold_start: bool = True, will_rate_estimate: Optional[str] = None) -> Ranker:
     """What `recommend` serves, with the features as of the cutoff: `recommender.ranking_scores` over the
-    candidates, and for a user without ratings the cold-start ranking. cold_start=False: the model's probability
-    for every user, as served before the ranking score and the cold-start path."""
+    candidates with the back-test's will-rate estimate (or will_rate_estimate), and for a user without ratings the
+    cold-start ranking. cold_start=False: the model's probability for every user, as served before the ranking
+    score and the cold-start path."""
     from components import recommender, serving  # TensorFlow only where a model is scored
 
     entries = catalogue.movie_entries()
     table = recommender.CandidateTable(entries, recommender.input_dtypes(served_signature))
     key = output_key or serving.PROBABILITY_KEY
     cold = cold_start_ranker(catalogue)
+    rated = catalogue.will_rate(will_rate_estimate) if cold_start else None
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
         if cold_start and not user[snapshot.RATED]:
@@ -230,5 +234,5 @@ def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[st
                    for name, values in served_signature(**recommender.as_tensors(request)).items()}
         if not cold_start:
             return outputs[key]
-        return recommender.ranking_scores(outputs, [entries[m] for m in candidates.tolist()])
+        return recommender.ranking_scores(outputs, rated.scores(user[snapshot.RATED], candidates))
     return rank

@@ -27,7 +27,6 @@ RECENT_DAYS = 90
 MOST_RATED = "most_rated"
 RECENT_MOST_RATED = "recent_most_rated"
 RANKERS = (MOST_RATED, RECENT_MOST_RATED)  # the simpler first: it wins ties
-CHOICE_METRICS = ("recall", "hit", "ndcg")  # compared in this order
 DESCRIPTIONS = {MOST_RATED: "the most-rated movies",
                 RECENT_MOST_RATED: f"the movies rated most in the last {RECENT_DAYS} days"}
 
@@ -48,7 +47,7 @@ def movie_scores(times: Sequence[int], now: Optional[int]) -> Dict[str, float]:
 
 
 @dataclasses.dataclass
-class BackTest:
+class BackTest(top_n_metrics.BackTestRecord):
     chosen: str
     users: int  # users who liked a movie in the window they had not rated before it
     new_users: int  # of them, users with no rating before the window
@@ -57,13 +56,6 @@ class BackTest:
     figures: Dict[str, Dict[str, float]]  # ranker -> metric@N -> mean over the users
     new_user_figures: Dict[str, Dict[str, float]]  # the same over the new users
     top_n: int = top_n_metrics.TOP_N
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping) -> "BackTest":
-        return cls(**values)
 
     def summary(self) -> str:
         """The choice and its evidence in words."""
@@ -77,10 +69,6 @@ class BackTest:
         return (f"{self.chosen}, by a back-test on the training history's last {RECENT_DAYS} days: "
                 f"recall@{self.top_n}/hit@{self.top_n} over its {self.users} users {figures(self.figures)}; "
                 f"over the {self.new_users} new there {figures(self.new_user_figures) or '-'}")
-
-
-def _means(per_user: List[Dict[str, float]], n: int) -> Dict[str, float]:
-    return {f"{metric}@{n}": float(np.mean([u[metric] for u in per_user])) for metric in ("hit", "recall", "ndcg")}
 
 
 def back_test(ratings: Iterable[sample_features.Rating], n: int = top_n_metrics.TOP_N) -> BackTest:
@@ -114,12 +102,11 @@ def back_test(ratings: Iterable[sample_features.Rating], n: int = top_n_metrics.
             (per_user if seen else per_new_user).append(top_n_metrics.user_metrics(top, targets[user]))
         per_user += per_new_user
         if per_user:
-            figures[name] = _means(per_user, n)
+            figures[name] = top_n_metrics.means(per_user, n)
         if per_new_user:
-            new_user_figures[name] = _means(per_new_user, n)
+            new_user_figures[name] = top_n_metrics.means(per_new_user, n)
     new_users = sum(1 for user in targets if user not in rated_before)
     if not targets:
         return BackTest(MOST_RATED, 0, 0, start, end, {}, {}, n)
-    chosen = max(RANKERS, key=lambda name: (tuple(figures[name][f"{m}@{n}"] for m in CHOICE_METRICS),
-                                            -RANKERS.index(name)))
+    chosen = top_n_metrics.best(RANKERS, figures, n)
     return BackTest(chosen, len(targets), new_users, start, end, figures, new_user_figures, n)

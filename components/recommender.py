@@ -11,12 +11,12 @@ import functools
 import math
 import os
 import time
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from components import cold_start, features, serving, serving_dir
+from components import cold_start, features, serving, serving_dir, will_rate
 from components.feature_snapshot import snapshot
 
 
@@ -47,6 +47,22 @@ class ServedVersion:
         if snapshot.COLD_START_BACK_TEST not in self.manifest:
             return cold_start.BackTest(cold_start.MOST_RATED, 0, 0, None, None, {}, {})
         return cold_start.BackTest.from_dict(self.manifest[snapshot.COLD_START_BACK_TEST])
+
+    @property
+    def will_rate_back_test(self) -> will_rate.BackTest:
+        """The back-test that chose the will-rate estimate; a version pushed before it had one ranks by rating
+        count."""
+        if snapshot.WILL_RATE_BACK_TEST not in self.manifest:
+            return will_rate.BackTest(will_rate.RATING_COUNT, 0, {})
+        return will_rate.BackTest.from_dict(self.manifest[snapshot.WILL_RATE_BACK_TEST])
+
+    @functools.cached_property
+    def will_rate_estimator(self) -> will_rate.Estimator:
+        """The chosen estimate over the snapshot's ratings, built once per loaded version."""
+        chosen = self.will_rate_back_test.chosen
+        return will_rate.Estimator(chosen, rating_counts(self.movies.values()),
+                                   snapshot.load_neighbours(self.snapshot_dir) if chosen == will_rate.ITEM_KNN
+                                   else {})
 
     @property
     def snapshot_dir(self) -> str:
@@ -161,8 +177,13 @@ def cold_start_path(ranker: str) -> str:
     return COLD_START_PATH_PREFIX + ranker
 
 
-def most_rated_scores(movie_entries: Sequence[dict]) -> np.ndarray:
+def rating_counts(movie_entries: Iterable[dict]) -> Dict[int, int]:
     """Each movie's rating count in the feature snapshot."""
+    return {entry[features.MOVIE_KEY]: entry[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] or 0
+            for entry in movie_entries}
+
+
+def most_rated_scores(movie_entries: Sequence[dict]) -> np.ndarray:
     return np.array([entry[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] or 0 for entry in movie_entries],
                     np.float64)
 
@@ -175,15 +196,14 @@ def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
     return np.array([entry[snapshot.COLD_START][ranker] for entry in movie_entries], np.float64)
 
 
-def ranking_scores(outputs: Mapping[str, np.ndarray], movie_entries: Sequence[dict]) -> np.ndarray:
+def ranking_scores(outputs: Mapping[str, np.ndarray], will_rate_scores: np.ndarray) -> np.ndarray:
     """What a user's top N is ranked by, P(rated and liked): the model's rank score where it has the "will rate"
     head (trained with sampled negatives, `serving.rank_scores`), else P(like | rated), the model's probability,
-    times how often the movie is rated (its snapshot rating count + 1), to which P(rated) is proportional without
-    the user. The probability alone answers "liked, given rated" and sends rarely rated movies with high averages
-    to everyone."""
+    times the will-rate estimate the snapshot's back-test chose (components/will_rate.py). The probability alone
+    answers "liked, given rated" and sends rarely rated movies with high averages to everyone."""
     if serving.RANK_SCORE_KEY in outputs:
         return outputs[serving.RANK_SCORE_KEY]
-    return outputs[serving.PROBABILITY_KEY] * (most_rated_scores(movie_entries) + 1.0)
+    return outputs[serving.PROBABILITY_KEY] * will_rate_scores
 
 
 @dataclasses.dataclass
@@ -208,6 +228,7 @@ class Recommendations:
     seconds_first_call: float  # request building and the batched call, as a cold client sees it
     seconds_warm_call: float  # the same again, as a running server sees it
     cold_start: Optional[dict] = None  # on the cold-start path: the back-test that chose it (BackTest.to_dict())
+    will_rate: Optional[dict] = None  # on the model path: the will-rate back-test (will_rate.BackTest.to_dict())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -233,13 +254,13 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
     entries = [served.movies[m] for m in movie_ids]
     back_test = None if rated else served.cold_start
     path = MODEL_PATH if back_test is None else cold_start_path(back_test.chosen)
-    served.candidates  # converted once per loaded version, as a server would at load: not a request's latency
+    served.candidates, served.will_rate_estimator  # built once per loaded version, as a server would at load
     timings = []
     for _ in range(2):
         started = time.perf_counter()
         if back_test is None:
             outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
-            scores = ranking_scores(outputs, entries)
+            scores = ranking_scores(outputs, served.will_rate_estimator.scores(rated, movie_ids))
         else:
             outputs, scores = {}, cold_start_scores(entries, back_test.chosen)
         timings.append(time.perf_counter() - started)
@@ -253,4 +274,5 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
                             output(serving.RATE_PROBABILITY_KEY, i))
              for i in order]
     return Recommendations(user_id, known, path, user[snapshot.FEATURES], len(rated), len(movie_ids), items,
-                           *timings, None if back_test is None else back_test.to_dict())
+                           *timings, None if back_test is None else back_test.to_dict(),
+                           served.will_rate_back_test.to_dict() if back_test is None else None)

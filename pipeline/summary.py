@@ -252,7 +252,7 @@ def _catalogue_figures(record: metadata.RunRecord) -> Dict[str, float]:
     artifact = _catalogue_evaluation(record)
     return {name: metadata.custom_property(artifact, name) for name in artifact.custom_properties
             if name not in (catalogue_spec.BLESSED_PROPERTY, catalogue_spec.GATE_PROPERTY,
-                            catalogue_spec.COLD_START_PROPERTY)} if artifact else {}
+                            catalogue_spec.COLD_START_PROPERTY, catalogue_spec.WILL_RATE_PROPERTY)} if artifact else {}
 
 
 def _catalogue_gate(record: metadata.RunRecord) -> Optional[Tuple[bool, str]]:

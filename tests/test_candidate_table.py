@@ -54,14 +54,21 @@ def test_candidate_request_equals_the_row_by_row_request(snapshot_entries, missi
 
 
 
-def test_ranking_is_by_the_rank_score_where_the_model_has_one_else_by_the_rating_count(snapshot_entries):
-    from components import serving
+def test_ranking_is_by_the_rank_score_where_the_model_has_one_else_by_p_like_times_the_will_rate_estimate(
+        snapshot_entries):
+    from components import serving, will_rate
 
     movie_entries, _ = snapshot_entries
     entries = [movie_entries[m] for m in (1, 2, 3)]  # rated twice, once, never
+    counts = recommender.rating_counts(entries)
+    assert counts == {1: 2, 2: 1, 3: 0}
     liked = np.array([0.5, 0.5, 0.9])
-    by_count = recommender.ranking_scores({serving.PROBABILITY_KEY: liked}, entries)
-    np.testing.assert_allclose(by_count, liked * [3.0, 2.0, 1.0])
+    by_count = will_rate.Estimator(will_rate.RATING_COUNT, counts, {}).scores([7], [1, 2, 3])
+    np.testing.assert_allclose(recommender.ranking_scores({serving.PROBABILITY_KEY: liked}, by_count),
+                               liked * [3.0, 2.0, 1.0])
+    by_knn = will_rate.Estimator(will_rate.ITEM_KNN, counts, {7: [(3, 0.5), (2, 0.25)]}).scores([7], [1, 2, 3])
+    np.testing.assert_allclose(recommender.ranking_scores({serving.PROBABILITY_KEY: liked}, by_knn),
+                               liked * [0.0, 0.25, 0.5], atol=1e-5)
     rank = np.array([0.1, 0.8, 0.5])
-    by_head = recommender.ranking_scores({serving.PROBABILITY_KEY: liked, serving.RANK_SCORE_KEY: rank}, entries)
+    by_head = recommender.ranking_scores({serving.PROBABILITY_KEY: liked, serving.RANK_SCORE_KEY: rank}, by_count)
     np.testing.assert_array_equal(by_head, rank)

@@ -99,6 +99,22 @@ def test_catalogue_gate_compares_ours_with_the_most_rated_list_over_all_users():
     assert executor.gate(results, 10, 0.0)[0] and executor.gate(results, 10, 0.0)[1].startswith("off")
 
 
+def test_the_will_rate_estimate_is_the_back_tests_over_the_training_history_only():
+    from components import will_rate
+
+    train = _trend_history(range(11, 21))
+    data = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY)])
+    expected = will_rate.back_test(Rating(s["userId"], s["movieId"], s["rating"], s["timestamp"]) for s in train)
+    assert data.will_rate_back_test == expected and expected.users > 0
+    later = catalogue.Catalogue.from_samples(train, [_sample(1, 15, 5.0, 500 * DAY), _sample(2, 16, 1.0, 501 * DAY)])
+    assert later.will_rate_back_test == expected  # nothing after the cutoff is read
+    assert data.will_rate().chosen == expected.chosen
+    # Forced to item-kNN over every rating, it is the item_knn baseline with liked_only=False.
+    user, ids = data.user_entry(6), np.array(sorted(data.movies))
+    np.testing.assert_array_equal(data.will_rate(will_rate.ITEM_KNN).scores(user[snapshot.RATED], ids),
+                                  catalogue.item_knn(data, liked_only=False)(user, ids))
+
+
 def _trend_history(window_likes):
     """Training samples: movies 1-10 liked long ago by users 1-5, movies 11-20 lately (days 300-390) by users 6-7;
     in the back-test's window (the last 90 days, from day 400) new users 8 and 9 like window_likes."""

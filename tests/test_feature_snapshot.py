@@ -50,6 +50,14 @@ def run_snapshot(examples, out_uri: str, input_base: str = "", ratings_pattern: 
     return output
 
 
+def training_ratings(world: "World") -> list:
+    """The ratings of the training split's samples (sampled negatives left out), read apart from the executor."""
+    return [sample_features.Rating(s[features.USER_KEY], s[features.MOVIE_KEY], s[features.RATING_KEY],
+                                   s[features.TIME_KEY])
+            for s in read_samples(artifact_utils.get_split_uri([world.examples], spec.TRAIN_SPLIT))
+            if s.get(features.RATED_KEY) != 0]
+
+
 def samples_of(examples) -> list:
     return [sample for split in artifact_utils.decode_split_names(examples.split_names)
             for sample in read_samples(artifact_utils.get_split_uri([examples], split))]
@@ -125,10 +133,7 @@ def test_snapshot_holds_the_cold_start_back_test_of_the_training_split_and_its_s
     """The choice is the catalogue evaluation's (the same back-test over the training samples); each movie's
     scores are as of the latest rating of all."""
     manifest = snapshot.load_manifest(raw_snapshot.uri)
-    train = [sample_features.Rating(s[features.USER_KEY], s[features.MOVIE_KEY], s[features.RATING_KEY],
-                                    s[features.TIME_KEY])
-             for s in read_samples(artifact_utils.get_split_uri([world.examples], spec.TRAIN_SPLIT))
-             if s.get(features.RATED_KEY) != 0]
+    train = training_ratings(world)
     assert manifest[snapshot.COLD_START_BACK_TEST] == cold_start.back_test(train).to_dict()
     assert raw_snapshot.get_string_custom_property(snapshot.COLD_START_BACK_TEST) in cold_start.RANKERS
     times = collections.defaultdict(list)
@@ -219,3 +224,19 @@ def test_raw_ratings_need_raw_movies_and_existing_files(world, tmp_path):
         run_snapshot(world.examples, str(tmp_path / "a"), input_base=world.raw_dir, movies_pattern="")
     with pytest.raises(FileNotFoundError, match=r"no file matches .*/nowhere/ratings\.csv"):
         run_snapshot(world.examples, str(tmp_path / "b"), input_base=str(tmp_path / "nowhere"))
+
+
+def test_snapshot_holds_the_will_rate_back_test_of_the_training_split_and_every_ratings_neighbours(world, raw_snapshot):
+    from components import will_rate
+
+    manifest = snapshot.load_manifest(raw_snapshot.uri)
+    train = training_ratings(world)
+    assert manifest[snapshot.WILL_RATE_BACK_TEST] == will_rate.back_test(train).to_dict()
+    assert raw_snapshot.get_string_custom_property(snapshot.WILL_RATE_BACK_TEST) == \
+        manifest[snapshot.WILL_RATE_BACK_TEST]["chosen"]
+    rated = collections.defaultdict(list)
+    for r in world.world.ratings:  # every rating, the first ones (no sample) included
+        rated[r.user_id].append(r.movie_id)
+    served = snapshot.load_neighbours(raw_snapshot.uri)
+    assert served == will_rate.neighbours(rated) and served
+    assert manifest[snapshot.NEIGHBOURS_PREFIX] == len(served)

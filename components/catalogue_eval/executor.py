@@ -43,13 +43,12 @@ class Executor(base_executor.BaseExecutor):
         model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
         evaluation = artifact_utils.get_single_instance(output_dict[spec.EVALUATION_KEY])
         started = time.perf_counter()
-        data = catalogue.Catalogue.from_samples(
-            beam_samples.read_samples(artifact_utils.get_split_uri([examples], spec.TRAIN_SPLIT)),
-            beam_samples.read_samples(artifact_utils.get_split_uri([examples], spec.EVAL_SPLIT)))
+        data = catalogue.Catalogue.from_samples(*(
+            beam_samples.read_samples(artifact_utils.get_split_uri([examples], split), catalogue.SAMPLE_COLUMNS)
+            for split in (spec.TRAIN_SPLIT, spec.EVAL_SPLIT)))
         loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
-        baselines = catalogue.baselines(data)
         rankers = {spec.OURS: catalogue.model_ranker(loaded.signatures[serving.FEATURES_SIGNATURE], data),
-                   **{name: baselines[name] for name in spec.BASELINES}}
+                   **catalogue.baselines(data, spec.BASELINES)}
         results = catalogue.evaluate(data, rankers, exec_properties[spec.TOP_N_KEY],
                                      exec_properties[spec.MIN_LIKED_KEY])
         tf.io.gfile.makedirs(evaluation.uri)  # the KFP launcher, unlike TFX's local one, does not create it
@@ -59,10 +58,12 @@ class Executor(base_executor.BaseExecutor):
         evaluation.set_int_custom_property(spec.BLESSED_PROPERTY, int(passed))
         evaluation.set_string_custom_property(spec.GATE_PROPERTY, comparison)
         evaluation.set_string_custom_property(spec.COLD_START_PROPERTY, data.cold_start_back_test.summary())
+        evaluation.set_string_custom_property(spec.WILL_RATE_PROPERTY, data.will_rate_back_test.summary())
         for ranker, groups in results.items():
             for group in (catalogue.ALL_USERS, catalogue.WITH_HISTORY, catalogue.COLD):
                 for metric, value in groups.get(group, {}).items():
                     evaluation.set_float_custom_property(spec.property_name(ranker, group, metric), float(value))
         logging.info("CatalogueEvaluator: cold start %s", data.cold_start_back_test.summary())
+        logging.info("CatalogueEvaluator: will rate %s", data.will_rate_back_test.summary())
         logging.info("CatalogueEvaluator: %d eval users, %d movies, %.1f s", results[spec.OURS][
             catalogue.ALL_USERS]["users"], len(data.movies), time.perf_counter() - started)

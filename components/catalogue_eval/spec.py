@@ -10,8 +10,8 @@ MIN_LIKED_KEY = "min_liked"
 MIN_RATIO_KEY = "min_ratio_to_popularity"  # the gate: ours >= this x most-rated; 0 turns it off
 METRICS_FILE = "catalogue_metrics.json"  # components.catalogue.evaluate's result, every ranker and group
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
-# Rankers computed in the pass: what `recommend` serves and the baselines a practitioner compares with. Item-kNN
-# stays in bench/: its movie x movie similarity does not fit a pipeline step on a large catalogue.
+# Rankers computed in the pass: what `recommend` serves and the baselines a practitioner compares with. The liked-
+# only item-kNN reference stays in bench/: one more neighbour pass on every run, for a reference, not a gate.
 OURS = "ours"
 BASELINES = ("most_rated", "recent_most_rated")
 # The gate compares ours with the simplest alternative, over every eval user (cold-start ones included: what they
@@ -21,6 +21,7 @@ GATE_METRIC = "recall"
 BLESSED_PROPERTY = "blessed"  # 1/0, read by the Pusher's condition beside the Evaluator's blessing
 GATE_PROPERTY = "gate"  # the comparison in words, for summaries
 COLD_START_PROPERTY = "cold_start"  # the cold-start ranker ours serves users without ratings, and why, in words
+WILL_RATE_PROPERTY = "will_rate"  # the will-rate estimate ours multiplies P(like | rated) by, and why, in words
 
 
 def property_name(ranker: str, group: str, metric: str) -> str:

@@ -1,5 +1,6 @@
 """FeatureSnapshot executor: pick the sources of ratings and movies, run the Beam job, back-test the cold-start
-rankers on the training split, write the manifest."""
+rankers and the will-rate estimates on the training split, write the chosen estimate's neighbours and the
+manifest."""
 import logging
 import os
 from typing import Any, Dict, Iterator, List
@@ -11,7 +12,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from components import cold_start, sample_features, shuffle_shards
+from components import cold_start, features, sample_features, shuffle_shards, will_rate
 from components.feature_snapshot import beam_snapshot, snapshot, spec
 from components.sample_gen import beam_samples
 
@@ -76,12 +77,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         logging.info("FeatureSnapshot: %d shuffle shard(s)", shards)
         beam_snapshot.run(self._make_beam_pipeline, sources, shards, output.uri, movies_path or "the samples")
 
-        back_test = cold_start.back_test(training_ratings(examples))
+        history = list(training_ratings(examples))
+        back_test = cold_start.back_test(history)
         logging.info("FeatureSnapshot: cold start %s", back_test.summary())
+        will_rate_test = will_rate.back_test(history)
+        logging.info("FeatureSnapshot: will rate %s", will_rate_test.summary())
+        # From every rating, as the features are; written whichever estimate is chosen, so a snapshot can serve both
+        snapshot.write_neighbours(output.uri, will_rate.neighbours(
+            {user[features.USER_KEY]: user[snapshot.RATED] for user in snapshot.users(output.uri)}))
         manifest = snapshot.write_manifest(output.uri, ratings_source=ratings_path or examples.uri,
                                            movies_source=movies_path or examples.uri,
-                                           **{snapshot.COLD_START_BACK_TEST: back_test.to_dict()})
+                                           **{snapshot.COLD_START_BACK_TEST: back_test.to_dict(),
+                                              snapshot.WILL_RATE_BACK_TEST: will_rate_test.to_dict()})
         for key in (snapshot.USERS_PREFIX, snapshot.MOVIES_PREFIX, snapshot.RATINGS, snapshot.AS_OF):
             output.set_int_custom_property(key, manifest[key] or 0)  # the manifest's counts, on the artifact too
         output.set_string_custom_property(snapshot.COLD_START_BACK_TEST, back_test.chosen)
+        output.set_string_custom_property(snapshot.WILL_RATE_BACK_TEST, will_rate_test.chosen)
         logging.info("Feature snapshot %s: %s", output.uri, manifest)

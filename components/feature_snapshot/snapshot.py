@@ -7,8 +7,11 @@ are the features "as of now", after every rating. The snapshot is a directory:
   "lastRated"} per user;
 - `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features and movie_aggregates),
   "coldStart" (each cold-start ranker's score as of the latest rating, components/cold_start.py)} per movie;
+- `neighbours-*.jsonl`: {"movieId", "neighbours" ([movieId, cosine similarity] pairs, best first)} per rated
+  movie, the item-kNN will-rate estimate's (components/will_rate.py);
 - `manifest.json`: counts, the latest rating time, where the ratings came from, the cold-start back-test (which
-  ranker a user without ratings is served, and why) and a digest of the contents.
+  ranker a user without ratings is served, and why), the will-rate back-test (what the model's P(like | rated) is
+  multiplied by for a top N, and why) and a digest of the contents.
 """
 from __future__ import annotations
 
@@ -19,11 +22,12 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional
 
 import tensorflow as tf
 
-from components import cold_start, features, sample_features
+from components import cold_start, features, sample_features, will_rate
 from components.sample_features import Movie, Rating
 
 USERS_PREFIX = "users"
 MOVIES_PREFIX = "movies"
+NEIGHBOURS_PREFIX = "neighbours"
 ENTRY_SUFFIX = ".jsonl"
 MANIFEST_FILE = "manifest.json"
 # Entry fields besides the feature columns.
@@ -34,10 +38,12 @@ LAST_RATED = "lastRated"
 TITLE = "title"
 GENRES = "genres"
 COLD_START = "coldStart"
+NEIGHBOURS = "neighbours"
 # Manifest fields besides the counts of USERS_PREFIX, MOVIES_PREFIX and RATINGS.
 AS_OF = "as_of"  # the latest rating time the snapshot includes
 DIGEST = "digest"
 COLD_START_BACK_TEST = "cold_start"  # cold_start.BackTest.to_dict(): the ranker served to users without ratings
+WILL_RATE_BACK_TEST = "will_rate"  # will_rate.BackTest.to_dict(): the "will rate" estimate served
 
 
 def _before(ratings: Iterable[Rating], before: Optional[int]) -> List[Rating]:
@@ -104,13 +110,30 @@ def load_movies(snapshot_dir: str) -> Dict[int, dict]:
     return {entry[features.MOVIE_KEY]: entry for entry in movies}
 
 
+def write_neighbours(snapshot_dir: str, movie_neighbours: will_rate.Neighbours) -> str:
+    path = os.path.join(snapshot_dir, f"{NEIGHBOURS_PREFIX}-00000-of-00001{ENTRY_SUFFIX}")
+    with tf.io.gfile.GFile(path, "w") as f:
+        for movie_id in sorted(movie_neighbours):
+            f.write(to_line({features.MOVIE_KEY: movie_id,
+                             NEIGHBOURS: [list(pair) for pair in movie_neighbours[movie_id]]}) + "\n")
+    return path
+
+
+def load_neighbours(snapshot_dir: str) -> will_rate.Neighbours:
+    """Each movie's item-kNN neighbours; {} for a snapshot without them."""
+    entries = (json.loads(line) for line in _lines(snapshot_dir, NEIGHBOURS_PREFIX))
+    return {entry[features.MOVIE_KEY]: [(int(m), float(s)) for m, s in entry[NEIGHBOURS]] for entry in entries}
+
+
 def write_manifest(snapshot_dir: str, **details) -> dict:
-    """Counts the written entries and digests them (order-free: Beam shards in any order); returns the manifest."""
+    """Counts the written entries (and neighbour lists) and digests them (order-free: Beam shards in any order); returns the manifest."""
     digest = hashlib.sha256()
     counts = {USERS_PREFIX: 0, MOVIES_PREFIX: 0, RATINGS: 0}
     as_of = None
-    for prefix in (USERS_PREFIX, MOVIES_PREFIX):
+    for prefix in (USERS_PREFIX, MOVIES_PREFIX, NEIGHBOURS_PREFIX):
         lines = sorted(_lines(snapshot_dir, prefix))
+        if prefix == NEIGHBOURS_PREFIX and not lines:
+            continue  # not written: the digest of a snapshot from before will-rate back-tests
         counts[prefix] = len(lines)
         digest.update(f"{prefix}:{len(lines)}\n".encode())
         for line in lines:

@@ -47,6 +47,7 @@ def as_json(served, result) -> dict:
         "known_user": result.known_user,
         "path": result.path,
         "cold_start": result.cold_start,
+        "will_rate": result.will_rate,
         "user_features": result.user_features,
         "rated": result.rated,
         "candidates": result.candidates,
@@ -59,7 +60,7 @@ def as_json(served, result) -> dict:
 
 
 def lines(served, result) -> list:
-    from components import cold_start
+    from components import cold_start, will_rate
     from components.feature_snapshot import snapshot
 
     manifest = served.manifest
@@ -71,6 +72,15 @@ def lines(served, result) -> list:
         genres = ', '.join(g for g in (f[key] for key in features.USER_GENRE_KEYS) if g) or 'none'
         out.append(f"user {result.user_id}: {result.rated} movies rated; last {f[features.USER_RATING_COUNT_KEY]} "
                    f"ratings average {f[features.USER_AVG_RATING_KEY]}, top genres {genres}")
+    if result.will_rate is not None:
+        if result.items and result.items[0].rate_probability is not None:
+            out.append(f"ranked ({result.path}) by the model's P(like) x P(rate) heads")
+        else:
+            back_test = will_rate.BackTest.from_dict(result.will_rate)
+            out.append(f"ranked ({result.path}) by the model's P(like | rated) x "
+                       f"{will_rate.DESCRIPTIONS[back_test.chosen]}")
+            out.append(f"  chosen: {back_test.summary()}" if snapshot.WILL_RATE_BACK_TEST in manifest else
+                       "  chosen: the version was pushed before the will-rate back-test existed")
     else:
         back_test = cold_start.BackTest.from_dict(result.cold_start)
         out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; cold start "
