@@ -213,11 +213,12 @@ def cold_start_ranker(catalogue: Catalogue) -> Ranker:
 
 
 def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
-                 cold_start: bool = True, will_rate_estimate: Optional[str] = None) -> Ranker:
+                 cold_start: bool = True, will_rate_estimate: Optional[str] = None, top_n: int = TOP_N) -> Ranker:
     """What `recommend` serves, with the features as of the cutoff: `recommender.ranking_scores` over the
     candidates with the back-test's will-rate estimate (or will_rate_estimate), and for a user without ratings the
     cold-start ranking. cold_start=False: the model's probability for every user, as served before the ranking
-    score and the cold-start path."""
+    score and the cold-start path. P(like | rated) x will-rate is scored for the likeliest rated candidates only
+    (`_head_of_product`): the top top_n is exact, the rest score -inf."""
     from components import recommender, serving  # TensorFlow only where a model is scored
 
     entries = catalogue.movie_entries()
@@ -225,14 +226,40 @@ def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[st
     key = output_key or serving.PROBABILITY_KEY
     cold = cold_start_ranker(catalogue)
     rated = catalogue.will_rate(will_rate_estimate) if cold_start else None
+    rank_head = serving.RANK_SCORE_KEY in served_signature.structured_outputs
+
+    def outputs(user: dict, candidates: np.ndarray) -> Dict[str, np.ndarray]:
+        request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
+        return {name: values.numpy().reshape(-1)
+                for name, values in served_signature(**recommender.as_tensors(request)).items()}
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
         if cold_start and not user[snapshot.RATED]:
             return cold(user, candidates)
-        request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
-        outputs = {name: values.numpy().reshape(-1)
-                   for name, values in served_signature(**recommender.as_tensors(request)).items()}
         if not cold_start:
-            return outputs[key]
-        return recommender.ranking_scores(outputs, rated.scores(user[snapshot.RATED], candidates))
+            return outputs(user, candidates)[key]
+        weights = rated.scores(user[snapshot.RATED], candidates)
+        if rank_head:
+            return recommender.ranking_scores(outputs(user, candidates), weights)
+        return _head_of_product(lambda index: outputs(user, candidates[index])[serving.PROBABILITY_KEY], weights,
+                                candidates, top_n)
     return rank
+
+
+def _head_of_product(probabilities: Callable[[np.ndarray], np.ndarray], weights: np.ndarray,
+                     candidates: np.ndarray, top_n: int, first: int = 1_000) -> np.ndarray:
+    """probability x weight for the candidates of the largest weights, -inf for the others, such that the top_n by
+    the product is the same as over every candidate: a probability is at most 1, so a candidate whose weight is
+    below the top_n-th product scored so far cannot enter the top. Scores `first` candidates, more if needed."""
+    order = np.lexsort((candidates, -weights))
+    scores = np.full(len(candidates), -np.inf)
+    done = 0
+    while done < len(order):
+        batch = order[done:max(first, 2 * done)]
+        scores[batch] = probabilities(batch) * weights[batch]
+        done += len(batch)
+        scored = scores[order[:done]]
+        bar = np.partition(scored, len(scored) - top_n)[len(scored) - top_n] if len(scored) >= top_n else -np.inf
+        if done < len(order) and weights[order[done]] < bar:
+            break
+    return scores

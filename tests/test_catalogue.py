@@ -144,3 +144,24 @@ def test_cold_start_users_get_the_list_the_back_test_chose_over_the_training_his
         if name in cold_start.RANKERS:
             assert recommender.cold_start_scores([entries[m] for m in ids], name).tolist() == \
                 baseline({}, ids).tolist(), name
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_scoring_the_likeliest_rated_candidates_first_keeps_the_exact_top_n(seed):
+    from components import will_rate
+
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(5, 400))
+    candidates = np.sort(rng.choice(10_000, size, replace=False))
+    weights = rng.integers(0, 6, size).astype(float) * rng.choice([1.0, 1e-6], size)  # ties and near-zeros
+    probability = rng.choice([0.2, 0.5, 1.0], size)  # ties in the products too
+    scored = []
+
+    def probabilities(index):
+        scored.append(len(index))
+        return probability[index]
+    top_n = int(rng.integers(1, 12))
+    head = catalogue._head_of_product(probabilities, weights, candidates, top_n, first=int(rng.integers(1, 50)))
+    expected = will_rate.top_movies(probability * weights, candidates, top_n)
+    assert will_rate.top_movies(head, candidates, top_n) == expected
+    assert sum(scored) < size and np.isfinite(head).sum() == sum(scored)  # fewer calls, the same top

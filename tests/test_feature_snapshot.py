@@ -240,3 +240,20 @@ def test_snapshot_holds_the_will_rate_back_test_of_the_training_split_and_every_
     served = snapshot.load_neighbours(raw_snapshot.uri)
     assert served == will_rate.neighbours(rated) and served
     assert manifest[snapshot.NEIGHBOURS_PREFIX] == len(served)
+
+
+def test_read_samples_gives_each_examples_values_as_its_proto_holds_them_and_only_the_columns_asked(world):
+    split_dir = artifact_utils.get_split_uri([world.examples], spec.TRAIN_SPLIT)
+    expected = []
+    for path in sorted(tf.io.gfile.glob(os.path.join(split_dir, "*.gz"))):
+        for record in tf.data.TFRecordDataset([path], compression_type="GZIP").as_numpy_iterator():
+            feature = tf.train.Example.FromString(record).features.feature
+            values = {name: feature[name].WhichOneof("kind") and getattr(feature[name], feature[name].WhichOneof(
+                "kind")).value for name in feature}
+            expected.append({c.name: (v[0].decode() if isinstance(v[0], bytes) else v[0]) if v else None
+                             for c in features.EXAMPLE_COLUMNS for v in [values.get(c.name)]})
+    found = list(read_samples(split_dir, batch_size=7))  # batches that do not divide the examples
+    assert found == expected and any(None in sample.values() for sample in found)
+    assert [type(v) for v in found[0].values()] == [type(v) for v in expected[0].values()]
+    columns = (features.USER_KEY, features.MOVIE_GENRE_KEYS[2], features.RATED_KEY)
+    assert list(read_samples(split_dir, columns)) == [{c: s[c] for c in columns} for s in expected]

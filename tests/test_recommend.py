@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from components import cold_start, features, recommender, serving_dir
+from components import cold_start, features, recommender, serving_dir, will_rate
 from components.feature_snapshot import snapshot
 from tests.conftest import run_cli
 from tests.serving_data import raw_dir
@@ -100,6 +100,29 @@ def test_a_version_pushed_before_the_back_test_serves_the_most_rated_movies(serv
     counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
     assert cold.path == "cold_start_most_rated"
     assert [i.movie_id for i in cold.items] == sorted(counts, key=lambda m: (-counts[m], m))[:5]
+
+
+def test_a_known_user_is_ranked_by_p_like_times_the_will_rate_estimate_the_back_test_chose(
+        e2e_run, served, heavy_user, rated_by_user):
+    result = recommender.recommend(served, heavy_user, top=20)
+    chosen = served.manifest[snapshot.WILL_RATE_BACK_TEST]["chosen"]
+    assert result.will_rate == served.manifest[snapshot.WILL_RATE_BACK_TEST] and chosen in will_rate.ESTIMATES
+    estimate = will_rate.Estimator(chosen, recommender.rating_counts(served.movies.values()),
+                                   snapshot.load_neighbours(served.snapshot_dir))
+    movie_ids = [i.movie_id for i in result.items]
+    expected = [i.probability for i in result.items] * estimate.scores(rated_by_user[heavy_user], movie_ids)
+    assert [i.score for i in result.items] == pytest.approx(expected.tolist(), rel=1e-6)
+    shown = run_cli("recommend", "--user", str(heavy_user), "--top", "3", "--work-dir", e2e_run.paths.work_dir)
+    assert (f"ranked (model) by the model's P(like | rated) x {will_rate.DESCRIPTIONS[chosen]}" in shown.stdout and
+            f"chosen: {chosen}, by a back-test on each user's last 5 training ratings" in shown.stdout), shown.stdout
+
+
+def test_a_version_pushed_before_the_will_rate_back_test_ranks_by_the_rating_count(served, heavy_user):
+    manifest = {k: v for k, v in served.manifest.items() if k != snapshot.WILL_RATE_BACK_TEST}
+    old = recommender.recommend(dataclasses.replace(served, manifest=manifest), heavy_user, top=10)
+    counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
+    assert old.will_rate["chosen"] == will_rate.RATING_COUNT and old.will_rate["users"] == 0
+    assert [i.score for i in old.items] == pytest.approx([i.probability * (counts[i.movie_id] + 1) for i in old.items])
 
 
 def test_given_candidates_are_scored_as_given(served, heavy_user):
