@@ -25,7 +25,7 @@ from components import sample_features, top_n_metrics
 RATING_COUNT = "rating_count"
 ITEM_KNN = "item_knn"
 ESTIMATES = (RATING_COUNT, ITEM_KNN)  # the simpler first: it wins ties
-DESCRIPTIONS = {RATING_COUNT: "the movie's rating count",
+DESCRIPTIONS = {RATING_COUNT: "(the movie's rating count + 1)",
                 ITEM_KNN: "co-rating item-kNN over the user's rated movies"}
 NEIGHBOURS = 50
 HOLD_OUT = 5
