@@ -75,9 +75,9 @@ def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = cata
     train = list(beam_samples.read_samples(_split_dir(root, "train")))
     data = catalogue.Catalogue.from_samples(train, beam_samples.read_samples(_split_dir(root, "eval")))
     served = recommender.load_newest(os.path.join(work_dir, "serving"))
-    rankers = {_OURS: catalogue.model_ranker(served.signature, data, top_n=top_n),
-               _MODEL_ONLY: catalogue.model_ranker(served.signature, data, cold_start=False),
-               **{name: catalogue.model_ranker(served.signature, data, will_rate_estimate=estimate, top_n=top_n)
+    rankers = {_OURS: catalogue.ModelRanker(served.signature, data, top_n=top_n),
+               _MODEL_ONLY: catalogue.ModelRanker(served.signature, data, cold_start=False),
+               **{name: catalogue.ModelRanker(served.signature, data, will_rate_estimate=estimate, top_n=top_n)
                   for estimate, name in _FORCED.items()},
                **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed)}
     results = catalogue.evaluate(data, rankers, top_n, min_liked)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from components.feature_snapshot import snapshot
 from components.sample_features import Movie, Rating
 
 TOP_N = top_n_metrics.TOP_N
+USER_BATCH = 64  # eval users ranked together: the model scores their candidates in shared calls
+MAX_ROWS_PER_CALL = 16_384
+FIRST_SCORED = 128  # each user's first round of model scores: the likeliest rated candidates
 RECENT_DAYS = cold_start.RECENT_DAYS  # the recent-most-rated baseline counts the last RECENT_DAYS of the history
 COLD = "cold_start"
 WITH_HISTORY = "with_history"
@@ -44,7 +47,7 @@ class Catalogue:
     history: Dict[int, List[Rating]]  # per user, in time order
     liked_later: Dict[int, set]  # per eval user: liked eval movies not rated in the history
     as_of: int  # the latest history rating time
-    _neighbour_cache: Dict[bool, will_rate.Neighbours] = dataclasses.field(default_factory=dict, repr=False)
+    _neighbour_cache: Dict[bool, will_rate.Similarities] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def from_samples(cls, train: Iterable[Mapping], eval_samples: Iterable[Mapping]) -> "Catalogue":
@@ -105,9 +108,9 @@ class Catalogue:
         return will_rate.Estimator(estimate or self.will_rate_back_test.chosen, _rating_counts(self),
                                    self._neighbours(liked_only))
 
-    def _neighbours(self, liked_only: bool) -> will_rate.Neighbours:
+    def _neighbours(self, liked_only: bool) -> will_rate.Similarities:
         if liked_only not in self._neighbour_cache:
-            self._neighbour_cache[liked_only] = will_rate.neighbours(
+            self._neighbour_cache[liked_only] = will_rate.similarities(
                 {user: [r.movie_id for r in ratings if _counted(r, liked_only)] for user, ratings in self.history.items()})
         return self._neighbour_cache[liked_only]
 
@@ -123,8 +126,12 @@ def _rating_counts(catalogue: Catalogue, since: int = -1) -> Dict[int, int]:
 
 
 def popularity_ranker(counts: Mapping[int, int]) -> Ranker:
+    ids = np.array(sorted(counts), np.int64)
+    values = np.array([counts[m] for m in ids.tolist()], np.float64)
+
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
-        return np.fromiter((counts.get(m, 0) for m in candidates), np.float64, len(candidates))
+        index, known = will_rate.positions(ids, candidates)
+        return np.where(known, values[index], 0.0) if len(ids) else np.zeros(len(candidates))
     return rank
 
 
@@ -176,19 +183,18 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
     all_movies = np.array(sorted(catalogue.movies), np.int64)
     per_ranker: Dict[str, Dict[str, list]] = {name: collections.defaultdict(list) for name in rankers}
     shown: Dict[str, List[int]] = {name: [] for name in rankers}
-    for user_id in sorted(catalogue.liked_later):
-        targets = catalogue.liked_later[user_id]
-        if len(targets) < min_liked:
-            continue
-        user = catalogue.user_entry(user_id)
-        rated = set(user[snapshot.RATED])
-        candidates = all_movies[~np.isin(all_movies, user[snapshot.RATED])]
-        groups = (ALL_USERS, WITH_HISTORY if rated else COLD, ACTIVITY_GROUP_PREFIX + _activity(len(rated)))
+    eval_users = [u for u in sorted(catalogue.liked_later) if len(catalogue.liked_later[u]) >= min_liked]
+    for start in range(0, len(eval_users), USER_BATCH):
+        user_ids = eval_users[start:start + USER_BATCH]
+        users = [catalogue.user_entry(user_id) for user_id in user_ids]
+        candidates = [all_movies[~np.isin(all_movies, user[snapshot.RATED])] for user in users]
         for name, ranker in rankers.items():
-            top = will_rate.top_movies(ranker(user, candidates), candidates, top_n)  # ties by movieId
-            shown[name] += top
-            for group in groups:
-                per_ranker[name][group].append(top_n_metrics.user_metrics(top, targets))
+            for user_id, user, movies, scores in zip(user_ids, users, candidates, _rank_users(ranker, users, candidates)):
+                top = will_rate.top_movies(scores, movies, top_n)  # ties by movieId
+                shown[name] += top
+                rated = len(set(user[snapshot.RATED]))
+                for group in (ALL_USERS, WITH_HISTORY if rated else COLD, ACTIVITY_GROUP_PREFIX + _activity(rated)):
+                    per_ranker[name][group].append(top_n_metrics.user_metrics(top, catalogue.liked_later[user_id]))
     results = {}
     for name, groups in per_ranker.items():
         results[name] = {group: top_n_metrics.means(users, top_n) | {"users": len(users)}
@@ -198,6 +204,12 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
         results[name][ALL_USERS]["mean_popularity"] = float(np.mean([counts.get(m, 0) for m in shown[name]])) \
             if shown[name] else 0.0
     return results
+
+
+def _rank_users(ranker: Ranker, users: Sequence[dict], candidates: Sequence[np.ndarray]) -> List[np.ndarray]:
+    """Each user's scores; a ranker with rank_users (ModelRanker) ranks them together."""
+    together = getattr(ranker, "rank_users", None)
+    return together(users, candidates) if together else [ranker(u, c) for u, c in zip(users, candidates)]
 
 
 def cold_start_ranker(catalogue: Catalogue) -> Ranker:
@@ -212,54 +224,110 @@ def cold_start_ranker(catalogue: Catalogue) -> Ranker:
     return rank
 
 
-def model_ranker(served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
-                 cold_start: bool = True, will_rate_estimate: Optional[str] = None, top_n: int = TOP_N) -> Ranker:
+class ModelRanker:
     """What `recommend` serves, with the features as of the cutoff: `recommender.ranking_scores` over the
     candidates with the back-test's will-rate estimate (or will_rate_estimate), and for a user without ratings the
     cold-start ranking. cold_start=False: the model's probability for every user, as served before the ranking
     score and the cold-start path. P(like | rated) x will-rate is scored for the likeliest rated candidates only
-    (`_head_of_product`): the top top_n is exact, the rest score -inf."""
-    from components import recommender, serving  # TensorFlow only where a model is scored
+    (`_heads_of_product`): the top top_n is exact, the rest score -inf. rank_users ranks several users with shared
+    model calls."""
 
-    entries = catalogue.movie_entries()
-    table = recommender.CandidateTable(entries, recommender.input_dtypes(served_signature))
-    key = output_key or serving.PROBABILITY_KEY
-    cold = cold_start_ranker(catalogue)
-    rated = catalogue.will_rate(will_rate_estimate) if cold_start else None
-    rank_head = serving.RANK_SCORE_KEY in served_signature.structured_outputs
+    def __init__(self, served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
+                 cold_start: bool = True, will_rate_estimate: Optional[str] = None, top_n: int = TOP_N):
+        from components import recommender, serving  # TensorFlow only where a model is scored
 
-    def outputs(user: dict, candidates: np.ndarray) -> Dict[str, np.ndarray]:
-        request = table.request(user[features.USER_KEY], user[snapshot.FEATURES], candidates.tolist())
-        return {name: values.numpy().reshape(-1)
-                for name, values in served_signature(**recommender.as_tensors(request)).items()}
+        self._signature = served_signature
+        self._table = recommender.CandidateTable(catalogue.movie_entries(), recommender.input_dtypes(served_signature))
+        self._key = output_key or serving.PROBABILITY_KEY
+        self._cold = cold_start_ranker(catalogue) if cold_start else None
+        self._will_rate = catalogue.will_rate(will_rate_estimate) if cold_start else None
+        self._rank_head = serving.RANK_SCORE_KEY in served_signature.structured_outputs
+        self._top_n = top_n
+        self._movie_ids = np.array(sorted(catalogue.movies), np.int64)  # every candidate is one of them
 
-    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
-        if cold_start and not user[snapshot.RATED]:
-            return cold(user, candidates)
-        if not cold_start:
-            return outputs(user, candidates)[key]
-        weights = rated.scores(user[snapshot.RATED], candidates)
-        if rank_head:
-            return recommender.ranking_scores(outputs(user, candidates), weights)
-        return _head_of_product(lambda index: outputs(user, candidates[index])[serving.PROBABILITY_KEY], weights,
-                                candidates, top_n)
-    return rank
+    def __call__(self, user: dict, candidates: np.ndarray) -> np.ndarray:
+        return self.rank_users([user], [candidates])[0]
+
+    def rank_users(self, users: Sequence[dict], candidates: Sequence[np.ndarray]) -> List[np.ndarray]:
+        from components import recommender, serving
+
+        scores = {i: self._cold(user, candidates[i]) for i, user in enumerate(users)
+                  if self._cold and not user[snapshot.RATED]}
+        known = [i for i in range(len(users)) if i not in scores]
+        requests = [(users[i], candidates[i]) for i in known]
+        if self._will_rate is None:
+            found = [outputs[self._key] for outputs in self._outputs(requests)]
+        else:
+            weights = self._will_rate_weights(requests)
+            if self._rank_head:
+                found = [recommender.ranking_scores(outputs, w) for outputs, w in zip(self._outputs(requests), weights)]
+            else:
+                found = _heads_of_product(lambda pending: [outputs[serving.PROBABILITY_KEY] for outputs in self._outputs(
+                    [(requests[i][0], requests[i][1][batch]) for i, batch in pending])],
+                    weights, [movies for _, movies in requests], self._top_n)
+        scores.update(zip(known, found))
+        return [scores[i] for i in range(len(users))]
+
+    def _will_rate_weights(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[np.ndarray]:
+        """The will-rate estimate's scores of each (user, candidates): every user's row over the catalogue at once."""
+        rows = self._will_rate.score_rows([user[snapshot.RATED] for user, _ in requests], self._movie_ids)
+        return [row[np.searchsorted(self._movie_ids, movies)] for row, (_, movies) in zip(rows, requests)]
+
+    def _outputs(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[Dict[str, np.ndarray]]:
+        """The served signature's outputs for each (user, candidates), several users per call."""
+        from components import recommender
+
+        results: List[Dict[str, np.ndarray]] = []
+        for chunk in _chunks_of_rows(requests, MAX_ROWS_PER_CALL):
+            columns = [self._table.request(user[features.USER_KEY], user[snapshot.FEATURES], movies.tolist())
+                       for user, movies in chunk]
+            merged = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
+            outputs = {name: values.numpy().reshape(-1)
+                       for name, values in self._signature(**recommender.as_tensors(merged)).items()}
+            ends = np.cumsum([len(movies) for _, movies in chunk])[:-1]
+            split = {name: np.split(values, ends) for name, values in outputs.items()}
+            results += [{name: parts[i] for name, parts in split.items()} for i in range(len(chunk))]
+        return results
 
 
-def _head_of_product(probabilities: Callable[[np.ndarray], np.ndarray], weights: np.ndarray,
-                     candidates: np.ndarray, top_n: int, first: int = 1_000) -> np.ndarray:
-    """probability x weight for the candidates of the largest weights, -inf for the others, such that the top_n by
-    the product is the same as over every candidate: a probability is at most 1, so a candidate whose weight is
-    below the top_n-th product scored so far cannot enter the top. Scores `first` candidates, more if needed."""
-    order = np.lexsort((candidates, -weights))
-    scores = np.full(len(candidates), -np.inf)
-    done = 0
-    while done < len(order):
-        batch = order[done:max(first, 2 * done)]
-        scores[batch] = probabilities(batch) * weights[batch]
-        done += len(batch)
-        scored = scores[order[:done]]
-        bar = np.partition(scored, len(scored) - top_n)[len(scored) - top_n] if len(scored) >= top_n else -np.inf
-        if done < len(order) and weights[order[done]] < bar:
-            break
+def _chunks_of_rows(requests: Sequence[Tuple[dict, np.ndarray]], max_rows: int) -> Iterator[list]:
+    """Consecutive requests of at most max_rows candidates in all (a larger request alone)."""
+    chunk: list = []
+    rows = 0
+    for request in requests:
+        if chunk and rows + len(request[1]) > max_rows:
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(request)
+        rows += len(request[1])
+    if chunk:
+        yield chunk
+
+
+def _heads_of_product(probabilities: Callable[[List[Tuple[int, np.ndarray]]], List[np.ndarray]],
+                      weights: Sequence[np.ndarray], candidates: Sequence[np.ndarray], top_n: int,
+                      first: int = FIRST_SCORED) -> List[np.ndarray]:
+    """For each user i, probability x weight for the candidates of the largest weights[i], -inf for the others,
+    such that the top_n by the product is the same as over every candidate: a probability is at most 1, so a
+    candidate whose weight is below the top_n-th product scored so far cannot enter the top. Each user's first
+    round scores `first` candidates, each later one as many as scored so far, while the top is not yet exact;
+    probabilities([(i, candidate positions), ...]) scores a round of every user's in one call."""
+    orders = [np.lexsort((movies, -w)) for w, movies in zip(weights, candidates)]
+    scores = [np.full(len(movies), -np.inf) for movies in candidates]
+    done = [0] * len(orders)
+    active = list(range(len(orders)))
+    while active:
+        pending = [(i, orders[i][done[i]:max(first, 2 * done[i])]) for i in active]
+        for (i, batch), found in zip(pending, probabilities(pending)):
+            scores[i][batch] = found * weights[i][batch]
+            done[i] += len(batch)
+        active = [i for i in active if not _top_is_exact(scores[i], weights[i][orders[i]], done[i], top_n)]
     return scores
+
+
+def _top_is_exact(scores: np.ndarray, ordered_weights: np.ndarray, done: int, top_n: int) -> bool:
+    """Whether no candidate after the first `done` by weight can enter the top_n of the products."""
+    if done >= len(ordered_weights):
+        return True
+    scored = np.sort(scores[np.isfinite(scores)])
+    return len(scored) >= top_n and ordered_weights[done] < scored[-top_n]

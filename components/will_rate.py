@@ -15,7 +15,7 @@ estimate is built from every rating of the feature snapshot.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 from scipy import sparse
@@ -36,77 +36,130 @@ _BLOCK_CELLS = 4_000_000  # similarity rows are made dense this many cells at a 
 Neighbours = Dict[int, List[Tuple[int, float]]]  # movieId -> [(neighbour movieId, cosine similarity)], best first
 
 
+@dataclasses.dataclass(frozen=True)
+class Similarities:
+    """Neighbours as arrays: row i (movie_ids[i]) holds positions[indptr[i]:indptr[i + 1]] into movie_ids, best
+    first, with their similarities; what the estimator sums, without a Python object per pair."""
+    movie_ids: np.ndarray  # sorted
+    indptr: np.ndarray
+    positions: np.ndarray
+    similarities: np.ndarray
+
+    def as_neighbours(self) -> Neighbours:
+        ids, found = self.movie_ids[self.positions].tolist(), self.similarities.tolist()
+        return {movie: list(zip(ids[self.indptr[i]:self.indptr[i + 1]], found[self.indptr[i]:self.indptr[i + 1]]))
+                for i, movie in enumerate(self.movie_ids.tolist())}
+
+    @classmethod
+    def of(cls, movie_neighbours: Neighbours) -> "Similarities":
+        movie_ids = np.array(sorted(set(movie_neighbours) | {n for row in movie_neighbours.values() for n, _ in row}),
+                             np.int64)
+        rows = [movie_neighbours.get(m, []) for m in movie_ids.tolist()]
+        pairs = [pair for row in rows for pair in row]
+        return cls(movie_ids, np.cumsum([0] + [len(row) for row in rows]),
+                   positions(movie_ids, np.array([n for n, _ in pairs], np.int64))[0],
+                   np.array([similarity for _, similarity in pairs], np.float64))
+
+
 def neighbours(user_movies: Mapping[int, Iterable[int]], k: int = NEIGHBOURS) -> Neighbours:
     """Each rated movie's k most similar movies by binary cosine similarity over the users who rated them
     (co-raters / sqrt(raters of one x raters of the other)), similarity > 0 only; equal similarities by movieId."""
+    return similarities(user_movies, k).as_neighbours()
+
+
+def similarities(user_movies: Mapping[int, Iterable[int]], k: int = NEIGHBOURS) -> Similarities:
+    """neighbours(), as arrays."""
     rated = {user: sorted(set(movies)) for user, movies in user_movies.items()}
     movie_ids = np.array(sorted({m for movies in rated.values() for m in movies}), np.int64)
     if not len(movie_ids):
-        return {}
+        return Similarities(movie_ids, np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0))
     position = {m: i for i, m in enumerate(movie_ids.tolist())}
     rows = np.repeat(np.arange(len(rated)), [len(movies) for movies in rated.values()])
     cols = np.fromiter((position[m] for movies in rated.values() for m in movies), np.int64, len(rows))
     ratings = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(rated), len(movie_ids)))
     raters = np.sqrt(np.asarray(ratings.sum(axis=0)).reshape(-1))
     by_movie = ratings.T.tocsr()
-    result: Neighbours = {}
+    tops, found = [], []
     block = max(1, _BLOCK_CELLS // len(movie_ids))
     for start in range(0, len(movie_ids), block):  # a block of rows at a time: memory stays block x movies
-        co_rated = (by_movie[start:start + block] @ ratings).toarray()
-        similarity = co_rated / raters[start:start + block, None] / raters[None, :]
+        similarity = (by_movie[start:start + block] @ ratings).toarray()  # co-raters, then divided in place
+        similarity /= raters[start:start + block, None]
+        similarity /= raters[None, :]
         similarity[np.arange(len(similarity)), np.arange(start, start + len(similarity))] = 0.0
-        for row, values in enumerate(similarity):
-            top = _top(values, k)
-            result[int(movie_ids[start + row])] = [(int(movie_ids[j]), float(values[j])) for j in top
-                                                   if values[j] > 0]
-    return result
+        for row, top in enumerate(_top_rows(similarity, k, positive_only=True)):
+            tops.append(top)
+            found.append(similarity[row, top])
+    return Similarities(movie_ids, np.cumsum([0] + [len(top) for top in tops]), np.concatenate(tops),
+                        np.concatenate(found))
 
 
-def _top(values: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k largest values, equal values by position (positions follow movieIds)."""
-    if k >= len(values):
-        return np.lexsort((np.arange(len(values)), -values))
-    threshold = np.partition(values, len(values) - k)[len(values) - k]
-    candidates = np.flatnonzero(values >= threshold)
-    return candidates[np.lexsort((candidates, -values[candidates]))][:k]
+def _top_rows(values: np.ndarray, k: int, positive_only: bool = False) -> List[np.ndarray]:
+    """Each row's positions of its k largest values (of its values > 0 only, if positive_only), equal values by
+    position (positions follow movieIds); every row at once."""
+    n_rows, n_cols = values.shape
+    lowest = np.partition(values, n_cols - k, axis=1)[:, n_cols - k] if k < n_cols else np.full(n_rows, -np.inf)
+    if positive_only:
+        lowest = np.maximum(lowest, np.nextafter(0.0, 1.0))  # the smallest value > 0
+    rows, cols = np.nonzero(values >= lowest[:, None])
+    order = np.lexsort((cols, -values[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, np.arange(n_rows + 1))
+    return [cols[starts[r]:min(starts[r] + k, starts[r + 1])] for r in range(n_rows)]
 
 
 def top_movies(scores: np.ndarray, movie_ids: np.ndarray, n: int) -> List[int]:
     """The n best-scored movieIds, equal scores by movieId (movie_ids sorted), as every top N here is cut."""
-    return movie_ids[_top(scores, n)].tolist()
+    return movie_ids[_top_rows(scores[None, :], n)[0]].tolist()
 
 
 class Estimator:
     """Scores "will rate" for any user and candidates by the chosen estimate, from rating counts and neighbours."""
 
-    def __init__(self, chosen: str, rating_counts: Mapping[int, int], movie_neighbours: Neighbours):
+    def __init__(self, chosen: str, rating_counts: Mapping[int, int],
+                 movie_neighbours: Union[Neighbours, Similarities]):
         if chosen not in ESTIMATES:
             raise ValueError(f"unknown will-rate estimate {chosen!r}; one of {ESTIMATES}")
         self.chosen = chosen
-        self._ids = np.array(sorted(set(rating_counts) | set(movie_neighbours)
-                                    | {n for pairs in movie_neighbours.values() for n, _ in pairs}), np.int64)
+        found = movie_neighbours if isinstance(movie_neighbours, Similarities) else Similarities.of(movie_neighbours)
+        self._ids = np.union1d(np.array(sorted(rating_counts), np.int64), found.movie_ids)
         self._counts = np.array([rating_counts.get(m, 0) or 0 for m in self._ids.tolist()], np.float64)
-        pairs = [(movie, neighbour, similarity) for movie, row in movie_neighbours.items()
-                 for neighbour, similarity in row]
-        rows, cols = (self._positions(np.array([p[i] for p in pairs], np.int64))[0] for i in (0, 1))
-        self._similarity = sparse.csr_matrix(([p[2] for p in pairs], (rows, cols)),
-                                             shape=(len(self._ids), len(self._ids)))
-
-    def _positions(self, movie_ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Each movie's position in the estimator's movies, and whether it is one of them."""
-        index = np.minimum(np.searchsorted(self._ids, movie_ids), max(len(self._ids) - 1, 0))
-        return index, (self._ids[index] == movie_ids) if len(self._ids) else np.zeros(len(movie_ids), bool)
+        rows = positions(self._ids, np.repeat(found.movie_ids, np.diff(found.indptr)))[0]
+        cols = positions(self._ids, found.movie_ids[found.positions])[0]
+        self._similarity = sparse.csr_matrix((found.similarities, (rows, cols)), shape=(len(self._ids), len(self._ids)))
 
     def scores(self, user_movies: Iterable[int], candidates: Sequence[int]) -> np.ndarray:
         """One score per candidate for a user who rated user_movies; higher is likelier rated."""
-        index, known = self._positions(np.asarray(candidates, np.int64))
+        return self.score_rows([user_movies], candidates)[0]
+
+    def score_rows(self, users_movies: Sequence[Iterable[int]], candidates: Sequence[int]) -> np.ndarray:
+        """scores() for several users at once: row i for the user who rated users_movies[i]."""
+        index, known = positions(self._ids, np.asarray(candidates, np.int64))
         counts = np.where(known, self._counts[index], 0.0) if len(self._ids) else np.zeros(len(index))
         if self.chosen == RATING_COUNT:
-            return counts + 1.0
-        rated, rated_known = self._positions(np.fromiter(user_movies, np.int64))
-        summed = np.asarray(self._similarity[rated[rated_known]].sum(axis=0)).reshape(-1)
-        knn = np.where(known, summed[index], 0.0) if len(self._ids) else np.zeros(len(index))
-        return knn + counts / (counts.max(initial=0.0) + 1.0) * _TIE_BREAK
+            return np.tile(counts + 1.0, (len(users_movies), 1))
+        rated = []
+        for movies in users_movies:
+            movie_index, movie_known = positions(self._ids, np.fromiter(movies, np.int64))
+            rated.append(movie_index[movie_known])
+        summed = (_indicator(rated, len(self._ids)) @ self._similarity).toarray()  # a repeat counts twice
+        knn = np.where(known, summed[:, index], 0.0) if len(self._ids) else np.zeros((len(rated), len(index)))
+        return knn + counts / (self._counts.max(initial=0.0) + 1.0) * _TIE_BREAK  # the same for any candidates
+
+
+def _indicator(rows: Sequence[np.ndarray], n_cols: int) -> sparse.csr_matrix:
+    """A sparse matrix with a 1 at (i, j) for each j in rows[i] (repeats add up)."""
+    lengths = [len(columns) for columns in rows]
+    return sparse.csr_matrix((np.ones(sum(lengths)), (np.repeat(np.arange(len(rows)), lengths),
+                                                      np.concatenate([np.zeros(0, np.int64), *rows]))),
+                             shape=(len(rows), n_cols))
+
+
+def positions(sorted_ids: np.ndarray, movie_ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Each movie's position in sorted_ids, and whether it is there (its position is then meaningless)."""
+    if not len(sorted_ids):
+        return np.zeros(len(movie_ids), np.int64), np.zeros(len(movie_ids), bool)
+    index = np.minimum(np.searchsorted(sorted_ids, movie_ids), len(sorted_ids) - 1)
+    return index, sorted_ids[index] == movie_ids
 
 
 @dataclasses.dataclass
@@ -150,15 +203,21 @@ def back_test(ratings: Iterable[sample_features.Rating], n: int = top_n_metrics.
         for m in movies:
             counts[m] = counts.get(m, 0) + 1
     movie_ids = np.array(sorted({r.movie_id for rs in by_user.values() for r in rs}), np.int64)
-    movie_neighbours = neighbours(kept)
+    movie_neighbours = similarities(kept)
+    users = sorted(targets)
+    block = max(1, _BLOCK_CELLS // len(movie_ids))
     figures = {}
     for name in ESTIMATES:
         estimator = Estimator(name, counts, movie_neighbours)
         per_user = []
-        for user in sorted(targets):
-            candidates = movie_ids[~np.isin(movie_ids, kept[user])]
-            top = top_movies(estimator.scores(kept[user], candidates.tolist()), candidates, n)
-            per_user.append(top_n_metrics.user_metrics(top, targets[user]))
+        for start in range(0, len(users), block):  # a block of users at a time: memory stays block x movies
+            block_users = users[start:start + block]
+            scores = estimator.score_rows([kept[user] for user in block_users], movie_ids)
+            rated = _indicator([positions(movie_ids, np.array(kept[user], np.int64))[0] for user in block_users],
+                               len(movie_ids)).nonzero()
+            scores[rated] = -np.inf
+            for user, top in zip(block_users, _top_rows(scores, n)):  # the top n of the movies not rated
+                per_user.append(top_n_metrics.user_metrics(movie_ids[top].tolist(), targets[user]))
         figures[name] = top_n_metrics.means(per_user, n)
     chosen = top_n_metrics.best(ESTIMATES, figures, n)
     return BackTest(chosen, len(targets), figures, HOLD_OUT, n)

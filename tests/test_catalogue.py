@@ -151,17 +151,20 @@ def test_scoring_the_likeliest_rated_candidates_first_keeps_the_exact_top_n(seed
     from components import will_rate
 
     rng = np.random.default_rng(seed)
-    size = int(rng.integers(5, 400))
-    candidates = np.sort(rng.choice(10_000, size, replace=False))
-    weights = rng.integers(0, 6, size).astype(float) * rng.choice([1.0, 1e-6], size)  # ties and near-zeros
-    probability = rng.choice([0.2, 0.5, 1.0], size)  # ties in the products too
-    scored = []
+    sizes = rng.integers(5, 400, size=int(rng.integers(1, 5)))  # users ranked together
+    candidates = [np.sort(rng.choice(10_000, size, replace=False)) for size in sizes]
+    weights = [rng.integers(0, 6, size).astype(float) * rng.choice([1.0, 1e-6], size) for size in sizes]  # ties
+    probability = [rng.choice([0.2, 0.5, 1.0], size) for size in sizes]  # ties in the products too
+    calls = []
 
-    def probabilities(index):
-        scored.append(len(index))
-        return probability[index]
+    def probabilities(pending):
+        calls.append({i: len(batch) for i, batch in pending})
+        return [probability[i][batch] for i, batch in pending]
     top_n = int(rng.integers(1, 12))
-    head = catalogue._head_of_product(probabilities, weights, candidates, top_n, first=int(rng.integers(1, 50)))
-    expected = will_rate.top_movies(probability * weights, candidates, top_n)
-    assert will_rate.top_movies(head, candidates, top_n) == expected
-    assert sum(scored) < size and np.isfinite(head).sum() == sum(scored)  # fewer calls, the same top
+    heads = catalogue._heads_of_product(probabilities, weights, candidates, top_n, first=int(rng.integers(1, 50)))
+    for i, head in enumerate(heads):
+        expected = will_rate.top_movies(probability[i] * weights[i], candidates[i], top_n)
+        assert will_rate.top_movies(head, candidates[i], top_n) == expected, i
+        assert np.isfinite(head).sum() == sum(call.get(i, 0) for call in calls)
+    assert sum(n for call in calls for n in call.values()) < sum(sizes)  # fewer scored, the same top
+    assert len(calls) <= 2 + int(np.log2(max(sizes)))  # one call per round (doubling), every user's round in it

@@ -47,7 +47,7 @@ class Executor(base_executor.BaseExecutor):
             beam_samples.read_samples(artifact_utils.get_split_uri([examples], split), catalogue.SAMPLE_COLUMNS)
             for split in (spec.TRAIN_SPLIT, spec.EVAL_SPLIT)))
         loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
-        rankers = {spec.OURS: catalogue.model_ranker(loaded.signatures[serving.FEATURES_SIGNATURE], data,
+        rankers = {spec.OURS: catalogue.ModelRanker(loaded.signatures[serving.FEATURES_SIGNATURE], data,
                                                      top_n=exec_properties[spec.TOP_N_KEY]),
                    **catalogue.baselines(data, spec.BASELINES)}
         results = catalogue.evaluate(data, rankers, exec_properties[spec.TOP_N_KEY],
