@@ -63,6 +63,24 @@ def test_top_movies_cuts_equal_scores_by_movie_id():
     assert will_rate.top_movies(np.array([1.0, 2.0]), ids[:2], 5) == [5, 3]
 
 
+def test_scores_of_several_users_at_once_are_each_users_and_a_movies_score_ignores_the_other_candidates():
+    user_movies = _two_tastes()
+    counts = {m: sum(m in ms for ms in user_movies.values()) for m in range(1, 45)}
+    as_arrays = will_rate.similarities(user_movies, k=5)
+    assert will_rate.Similarities.of(as_arrays.as_neighbours()).as_neighbours() == \
+        will_rate.neighbours(user_movies, k=5)
+    candidates = np.arange(1, 45)  # 41-44: unknown to the estimate
+    users = [user_movies[0], user_movies[7], [], [1, 1, 99]]
+    for estimate in will_rate.ESTIMATES:
+        from_dict = will_rate.Estimator(estimate, counts, as_arrays.as_neighbours())
+        rows = will_rate.Estimator(estimate, counts, as_arrays).score_rows(users, candidates)
+        for row, movies in zip(rows, users):
+            np.testing.assert_array_equal(row, from_dict.scores(movies, candidates))
+            np.testing.assert_array_equal(from_dict.scores(movies, candidates[::3]), row[::3])  # fewer candidates
+    knn = will_rate.Estimator(will_rate.ITEM_KNN, counts, as_arrays)
+    assert not np.array_equal(knn.scores([1], candidates), knn.scores([1, 2], candidates))  # the user counts
+
+
 def _ratings(user_movies, liked=lambda user, movie: True):
     """Each user's movies rated in the order given, a day apart: the last ones are the back-test's held-out."""
     return [Rating(u, m, 5.0 if liked(u, m) else 1.0, 86_400 * (i + 1))
