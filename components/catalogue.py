@@ -47,10 +47,15 @@ class Catalogue:
     history: Dict[int, List[Rating]]  # per user, in time order
     liked_later: Dict[int, set]  # per eval user: liked eval movies not rated in the history
     as_of: int  # the latest history rating time
+    # The feature snapshot's back-tests over the same history, where given: what `recommend` serves, not run again
+    served_cold_start: Optional[cold_start.BackTest] = None
+    served_will_rate: Optional[will_rate.BackTest] = None
     _neighbour_cache: Dict[bool, will_rate.Similarities] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_samples(cls, train: Iterable[Mapping], eval_samples: Iterable[Mapping]) -> "Catalogue":
+    def from_samples(cls, train: Iterable[Mapping], eval_samples: Iterable[Mapping],
+                     served_cold_start: Optional[cold_start.BackTest] = None,
+                     served_will_rate: Optional[will_rate.BackTest] = None) -> "Catalogue":
         movies: Dict[int, Movie] = {}
         history: Dict[int, List[Rating]] = collections.defaultdict(list)
 
@@ -76,7 +81,8 @@ class Catalogue:
         for user, liked in liked_later.items():
             liked -= {r.movie_id for r in history.get(user, ())}
         as_of = max((r[-1].timestamp for r in history.values()), default=0)
-        return cls(movies, dict(history), {u: m for u, m in liked_later.items() if m}, as_of)
+        return cls(movies, dict(history), {u: m for u, m in liked_later.items() if m}, as_of, served_cold_start,
+                   served_will_rate)
 
     def movie_entries(self) -> Dict[int, dict]:
         """Every movie's features as of the cutoff, as the feature snapshot holds them; built once, for the model's,
@@ -95,11 +101,15 @@ class Catalogue:
     @functools.cached_property
     def cold_start_back_test(self) -> cold_start.BackTest:
         """The feature snapshot's cold-start back-test over the same ratings, the training split."""
+        if self.served_cold_start is not None:
+            return self.served_cold_start
         return cold_start.back_test(r for ratings in self.history.values() for r in ratings)
 
     @functools.cached_property
     def will_rate_back_test(self) -> will_rate.BackTest:
         """The feature snapshot's will-rate back-test over the same ratings, the training split."""
+        if self.served_will_rate is not None:
+            return self.served_will_rate
         return will_rate.back_test(r for ratings in self.history.values() for r in ratings)
 
     def will_rate(self, estimate: Optional[str] = None, liked_only: bool = False) -> will_rate.Estimator:

@@ -14,7 +14,9 @@ estimate is built from every rating of the feature snapshot.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import os
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
@@ -32,6 +34,7 @@ HOLD_OUT = 5
 MIN_RATINGS = 10
 _TIE_BREAK = 1e-6  # the rating count's share of an item-kNN score: it only orders equal similarities
 _BLOCK_CELLS = 4_000_000  # similarity rows are made dense this many cells at a time
+_THREADS = 4  # blocks computed at once, at most one per core
 
 Neighbours = Dict[int, List[Tuple[int, float]]]  # movieId -> [(neighbour movieId, cosine similarity)], best first
 
@@ -79,16 +82,24 @@ def similarities(user_movies: Mapping[int, Iterable[int]], k: int = NEIGHBOURS) 
     ratings = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(rated), len(movie_ids)))
     raters = np.sqrt(np.asarray(ratings.sum(axis=0)).reshape(-1))
     by_movie = ratings.T.tocsr()
-    tops, found = [], []
     block = max(1, _BLOCK_CELLS // len(movie_ids))
-    for start in range(0, len(movie_ids), block):  # a block of rows at a time: memory stays block x movies
+
+    def block_tops(start: int) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """A block of rows (memory stays block x movies): each row's top k positions and similarities."""
         similarity = (by_movie[start:start + block] @ ratings).toarray()  # co-raters, then divided in place
         similarity /= raters[start:start + block, None]
         similarity /= raters[None, :]
         similarity[np.arange(len(similarity)), np.arange(start, start + len(similarity))] = 0.0
-        for row, top in enumerate(_top_rows(similarity, k, positive_only=True)):
-            tops.append(top)
-            found.append(similarity[row, top])
+        top_rows = _top_rows(similarity, k, positive_only=True)
+        return top_rows, [similarity[row, top] for row, top in enumerate(top_rows)]
+
+    tops: List[np.ndarray] = []
+    found: List[np.ndarray] = []
+    # NumPy and SciPy release the GIL in these loops: blocks in threads use every core, in block order
+    with concurrent.futures.ThreadPoolExecutor(min(_THREADS, os.cpu_count() or 1)) as pool:
+        for block_top, block_found in pool.map(block_tops, range(0, len(movie_ids), block)):
+            tops += block_top
+            found += block_found
     return Similarities(movie_ids, np.cumsum([0] + [len(top) for top in tops]), np.concatenate(tops),
                         np.concatenate(found))
 

@@ -45,7 +45,8 @@ DATA_ROOT_PARAMETER = "data_root"
 TRAIN_ARGS_PARAMETER = "train_args"
 EVAL_CONFIG_PARAMETER = "eval_config"
 
-# Nodes off the examples -> model path (only the Pusher reads the snapshot): a local run may run them beside it.
+# Nodes off the examples -> model path (the Pusher and the CatalogueEvaluator read the snapshot, after the Trainer):
+# a local run may run them beside it.
 SIDE_BRANCH_NODES = (FeatureSnapshot.__name__,)
 
 
@@ -154,6 +155,7 @@ def create_pipeline(
         eval_config=_run_time(EVAL_CONFIG_PARAMETER, evaluation.eval_config(min_auc, max_auc_regression),
                               runtime_parameters))
     catalogue_evaluator = CatalogueEvaluator(examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+                                             feature_snapshot=feature_snapshot.outputs["feature_snapshot"],
                                              min_ratio_to_popularity=min_catalogue_ratio)
     # Only a model blessed by both gates reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
     blessed = ph.logical_and(

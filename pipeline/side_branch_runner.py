@@ -1,7 +1,7 @@
 """TFX's BeamDagRunner, with nodes off the critical path run in a second process beside it.
 
 BeamDagRunner runs the nodes one after another in one Python process (its direct runner is one thread), so on a
-2-CPU machine one CPU idles while FeatureSnapshot, which only the Pusher reads, waits its turn. A worker process
+2-CPU machine one CPU idles while FeatureSnapshot, which only nodes after the Trainer read, waits its turn. A worker process
 starts with the run and imports TFX while the first nodes run; a side-branch node that comes up once it is ready
 runs there, and the nodes downstream of it wait for it. If it fails, the run fails with its error at the next node
 to start. One that comes up earlier (a re-run reaches it within seconds, and a cached node takes none) runs here

@@ -1,4 +1,5 @@
 """components.catalogue on hand-made samples: history from train only, targets, candidates and the metrics."""
+import dataclasses
 import math
 
 import numpy as np
@@ -113,6 +114,20 @@ def test_the_will_rate_estimate_is_the_back_tests_over_the_training_history_only
     user, ids = data.user_entry(6), np.array(sorted(data.movies))
     np.testing.assert_array_equal(data.will_rate(will_rate.ITEM_KNN).scores(user[snapshot.RATED], ids),
                                   catalogue.item_knn(data, liked_only=False)(user, ids))
+
+
+def test_back_tests_given_by_the_feature_snapshot_are_served_and_not_run_again():
+    from components import will_rate
+
+    train = _trend_history(range(11, 21))
+    own = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY)])
+    other_estimate = next(e for e in will_rate.ESTIMATES if e != own.will_rate_back_test.chosen)
+    other_list = next(r for r in cold_start.RANKERS if r != own.cold_start_back_test.chosen)
+    served_will_rate = dataclasses.replace(own.will_rate_back_test, chosen=other_estimate)
+    served_cold_start = dataclasses.replace(own.cold_start_back_test, chosen=other_list)
+    data = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY)], served_cold_start,
+                                            served_will_rate)
+    assert (data.will_rate().chosen, data.cold_start_back_test.chosen) == (other_estimate, other_list)
 
 
 def _trend_history(window_likes):

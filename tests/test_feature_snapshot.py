@@ -242,6 +242,19 @@ def test_snapshot_holds_the_will_rate_back_test_of_the_training_split_and_every_
     assert manifest[snapshot.NEIGHBOURS_PREFIX] == len(served)
 
 
+def test_the_catalogue_evaluation_serves_the_snapshots_back_tests_which_are_its_own_over_the_same_samples(
+        world, raw_snapshot):
+    from components import catalogue
+    from components.catalogue_eval import executor as catalogue_executor
+
+    served_cold_start, served_will_rate = catalogue_executor.served_back_tests(
+        snapshot.load_manifest(raw_snapshot.uri))
+    own = catalogue.Catalogue.from_samples(*(read_samples(artifact_utils.get_split_uri([world.examples], split))
+                                             for split in ("train", "eval")))
+    assert (served_cold_start, served_will_rate) == (own.cold_start_back_test, own.will_rate_back_test)
+    assert served_will_rate.users > 0 and served_cold_start.users > 0
+
+
 def test_read_samples_gives_each_examples_values_as_its_proto_holds_them_and_only_the_columns_asked(world):
     split_dir = artifact_utils.get_split_uri([world.examples], spec.TRAIN_SPLIT)
     expected = []

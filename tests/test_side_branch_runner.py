@@ -157,10 +157,12 @@ def test_before_the_worker_is_ready_a_side_node_runs_here(tmp_path):
     assert nodes["Sink"]["start"] >= nodes["Side"]["end"]
 
 
-def test_the_pipelines_side_branch_feeds_only_the_pusher():
+def test_the_pipelines_side_branch_feeds_only_nodes_after_the_trainer():
     nodes = _compiled_nodes(allow_anomalies=False)
     for side in pipeline_lib.SIDE_BRANCH_NODES:
-        assert nodes[side].downstream_nodes == ["Pusher"], side
+        assert sorted(nodes[side].downstream_nodes) == ["CatalogueEvaluator", "Pusher"], side
+        for downstream in nodes[side].downstream_nodes:  # the model path never waits for it
+            assert "Trainer" in nodes[downstream].upstream_nodes, downstream
         assert "ExampleValidator" in nodes[side].upstream_nodes  # nothing is made of data that failed validation
 
 

@@ -15,11 +15,12 @@ class CatalogueEvaluator(base_component.BaseComponent):
     SPEC_CLASS = spec.CatalogueEvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, top_n: int = catalogue.TOP_N,
-                 min_liked: int = 1, min_ratio_to_popularity: float = 0.0):
-        """min_ratio_to_popularity: the candidate is blessed only if its recall@top_n over all eval users is at
+    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, feature_snapshot: types.BaseChannel,
+                 top_n: int = catalogue.TOP_N, min_liked: int = 1, min_ratio_to_popularity: float = 0.0):
+        """feature_snapshot: the run's, whose cold-start and will-rate back-tests (over the same training split)
+        the pass serves, as `recommend` does. min_ratio_to_popularity: the candidate is blessed only if its recall@top_n over all eval users is at
         least this times the most-rated list's (0: no catalogue gate)."""
         super().__init__(spec.CatalogueEvaluatorSpec(
-            examples=examples, model=model, top_n=top_n, min_liked=min_liked,
+            examples=examples, model=model, feature_snapshot=feature_snapshot, top_n=top_n, min_liked=min_liked,
             min_ratio_to_popularity=min_ratio_to_popularity,
             catalogue_evaluation=types.Channel(type=spec.CatalogueEvaluation)))

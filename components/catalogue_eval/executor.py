@@ -3,7 +3,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 from tfx import types
@@ -11,8 +11,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components import catalogue, serving
+from components import catalogue, cold_start, serving, will_rate
 from components.catalogue_eval import spec
+from components.feature_snapshot import snapshot
 from components.sample_gen import beam_samples
 
 
@@ -35,6 +36,15 @@ def gate(results: Dict[str, Dict[str, Dict[str, float]]], top_n: int, min_ratio:
                     f"{spec.GATE_BASELINE} {baseline:.4f}" + ("" if passed else " (change with --min-catalogue-ratio)"))
 
 
+def served_back_tests(manifest: dict) -> Tuple[Optional[cold_start.BackTest], Optional[will_rate.BackTest]]:
+    """The snapshot's cold-start and will-rate back-tests over the training split (none in a snapshot written
+    before them: the pass then runs them itself, over the same split)."""
+    return (cold_start.BackTest.from_dict(manifest[snapshot.COLD_START_BACK_TEST])
+            if snapshot.COLD_START_BACK_TEST in manifest else None,
+            will_rate.BackTest.from_dict(manifest[snapshot.WILL_RATE_BACK_TEST])
+            if snapshot.WILL_RATE_BACK_TEST in manifest else None)
+
+
 class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
@@ -42,10 +52,11 @@ class Executor(base_executor.BaseExecutor):
         examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
         model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
         evaluation = artifact_utils.get_single_instance(output_dict[spec.EVALUATION_KEY])
+        manifest = snapshot.load_manifest(artifact_utils.get_single_uri(input_dict[spec.FEATURE_SNAPSHOT_KEY]))
         started = time.perf_counter()
         data = catalogue.Catalogue.from_samples(*(
             beam_samples.read_samples(artifact_utils.get_split_uri([examples], split), catalogue.SAMPLE_COLUMNS)
-            for split in (spec.TRAIN_SPLIT, spec.EVAL_SPLIT)))
+            for split in (spec.TRAIN_SPLIT, spec.EVAL_SPLIT)), *served_back_tests(manifest))
         loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
         rankers = {spec.OURS: catalogue.ModelRanker(loaded.signatures[serving.FEATURES_SIGNATURE], data,
                                                      top_n=exec_properties[spec.TOP_N_KEY]),

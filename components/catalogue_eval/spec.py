@@ -2,8 +2,12 @@
 from tfx import types
 from tfx.types import component_spec, standard_artifacts
 
+from components.feature_snapshot import spec as snapshot_spec
+
 EXAMPLES_KEY = "examples"
 MODEL_KEY = "model"
+# The run's feature snapshot: its back-tests, over the same training split, are what `recommend` serves
+FEATURE_SNAPSHOT_KEY = "feature_snapshot"
 EVALUATION_KEY = "catalogue_evaluation"
 TOP_N_KEY = "top_n"
 MIN_LIKED_KEY = "min_liked"
@@ -39,5 +43,6 @@ class CatalogueEvaluatorSpec(component_spec.ComponentSpec):
                   MIN_LIKED_KEY: component_spec.ExecutionParameter(type=int),
                   MIN_RATIO_KEY: component_spec.ExecutionParameter(type=float)}
     INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
-              MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
+              MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+              FEATURE_SNAPSHOT_KEY: component_spec.ChannelParameter(type=snapshot_spec.SnapshotArtifact)}
     OUTPUTS = {EVALUATION_KEY: component_spec.ChannelParameter(type=CatalogueEvaluation)}
