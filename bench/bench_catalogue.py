@@ -65,7 +65,7 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
         rows = recommender.request_rows(user[features.USER_KEY], user[snapshot.FEATURES], movies)
         probabilities = model.predict_proba(tree_baseline.feature_frame(rows))[:, 1]
         return recommender.ranking_scores({serving.PROBABILITY_KEY: probabilities},
-                                          rated.scores(user[snapshot.RATED], candidates))
+                                          rated.scores(user[snapshot.RATED], candidates, user[snapshot.LIKED]))
     return rank
 
 

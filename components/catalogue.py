@@ -112,13 +112,14 @@ class Catalogue:
             return self.served_will_rate
         return will_rate.back_test(r for ratings in self.history.values() for r in ratings)
 
-    def will_rate(self, estimate: Optional[str] = None, liked_only: bool = False) -> will_rate.Estimator:
+    def will_rate(self, estimate: Optional[str] = None) -> will_rate.Estimator:
         """The will-rate estimate over the history, as the snapshot serves it as of the cutoff (default: the
-        back-test's choice). liked_only: the neighbours of liked ratings only, an item-kNN of "will like"."""
+        back-test's choice)."""
         return will_rate.Estimator(estimate or self.will_rate_back_test.chosen, _rating_counts(self),
-                                   self._neighbours(liked_only))
+                                   self.neighbours(liked_only=False), self.neighbours(liked_only=True))
 
-    def _neighbours(self, liked_only: bool) -> will_rate.Similarities:
+    def neighbours(self, liked_only: bool) -> will_rate.Similarities:
+        """Item-kNN neighbours over the history's ratings (liked_only: its liked ratings), built once."""
         if liked_only not in self._neighbour_cache:
             self._neighbour_cache[liked_only] = will_rate.similarities(
                 {user: [r.movie_id for r in ratings if _counted(r, liked_only)] for user, ratings in self.history.items()})
@@ -161,8 +162,8 @@ def item_knn(catalogue: Catalogue, liked_only: bool = True) -> Ranker:
     """Cosine item-item similarity over the history's liked ratings (binary, `will_rate.neighbours`); a user's
     score for a movie is the sum of its similarities to the movies the user liked, with the most-rated count
     breaking ties (cold users). liked_only=False: over every rating and every movie the user rated, which estimates
-    "will rate" rather than "will rate and like" (the will-rate estimate `will_rate.ITEM_KNN`)."""
-    estimator = catalogue.will_rate(will_rate.ITEM_KNN, liked_only)
+    "will rate" rather than "will rate and like" (the rated part of the will-rate estimate `will_rate.ITEM_KNN`)."""
+    estimator = will_rate.Estimator(will_rate.ITEM_KNN, _rating_counts(catalogue), catalogue.neighbours(liked_only))
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
         movies = [r.movie_id for r in catalogue.history.get(user[features.USER_KEY], ()) if _counted(r, liked_only)]
@@ -280,7 +281,8 @@ class ModelRanker:
 
     def _will_rate_weights(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[np.ndarray]:
         """The will-rate estimate's scores of each (user, candidates): every user's row over the catalogue at once."""
-        rows = self._will_rate.score_rows([user[snapshot.RATED] for user, _ in requests], self._movie_ids)
+        rows = self._will_rate.score_rows([user[snapshot.RATED] for user, _ in requests], self._movie_ids,
+                                          [user[snapshot.LIKED] for user, _ in requests])
         return [row[np.searchsorted(self._movie_ids, movies)] for row, (_, movies) in zip(rows, requests)]
 
     def _outputs(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[Dict[str, np.ndarray]]:

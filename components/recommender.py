@@ -60,9 +60,10 @@ class ServedVersion:
     def will_rate_estimator(self) -> will_rate.Estimator:
         """The chosen estimate over the snapshot's ratings, built once per loaded version."""
         chosen = self.will_rate_back_test.chosen
+        knn = chosen == will_rate.ITEM_KNN
         return will_rate.Estimator(chosen, rating_counts(self.movies.values()),
-                                   snapshot.load_neighbours(self.snapshot_dir) if chosen == will_rate.ITEM_KNN
-                                   else {})
+                                   *(snapshot.load_neighbours(self.snapshot_dir, prefix) if knn else {}
+                                     for prefix in (snapshot.NEIGHBOURS_PREFIX, snapshot.LIKED_NEIGHBOURS_PREFIX)))
 
     @property
     def snapshot_dir(self) -> str:
@@ -260,7 +261,8 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
         started = time.perf_counter()
         if back_test is None:
             outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
-            scores = ranking_scores(outputs, served.will_rate_estimator.scores(rated, movie_ids))
+            scores = ranking_scores(outputs, served.will_rate_estimator.scores(
+                rated, movie_ids, user.get(snapshot.LIKED, ())))  # a snapshot from before LIKED has no liked part
         else:
             outputs, scores = {}, cold_start_scores(entries, back_test.chosen)
         timings.append(time.perf_counter() - started)

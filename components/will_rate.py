@@ -3,8 +3,12 @@
 The model answers "liked, given rated"; a top N over the catalogue also needs "will the user rate it at all". Two
 estimates, chosen per data set by a back-test, as the cold-start list is (components/cold_start.py):
 - rating_count: the movie's rating count + 1, the same for every user (P(rated) without the user);
-- item_knn: co-rating item-kNN, the summed cosine similarity (binary, over every rating) of the movie to the
-  movies the user rated, each movie keeping its NEIGHBOURS most similar; the rating count breaks ties.
+- item_knn: item-kNN in two parts, each movie keeping its NEIGHBOURS most similar: the summed cosine similarity
+  (binary, over every rating) of the movie to the movies the user rated ("rated with what they rate"), plus the
+  summed cosine similarity over liked ratings only to the movies the user liked ("liked with what they like");
+  the rating count breaks ties. The liked part keeps a movie the user's dislikes are rated with from ranking as
+  high as one their likes are: on the back-tests of ml-latest-small and the generated data it predicts more of
+  the next liked movies than either part alone (README, "Top-N over the catalogue").
 Which one predicts the next movies a user rates and likes depends on the data (how much co-rating structure there
 is beyond popularity), so it is not fixed. The back-test holds out the last HOLD_OUT ratings of every user with at
 least MIN_RATINGS in a history (the pipeline's training split), builds both estimates from the rest, ranks each
@@ -17,7 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy import sparse
@@ -28,7 +32,7 @@ RATING_COUNT = "rating_count"
 ITEM_KNN = "item_knn"
 ESTIMATES = (RATING_COUNT, ITEM_KNN)  # the simpler first: it wins ties
 DESCRIPTIONS = {RATING_COUNT: "(the movie's rating count + 1)",
-                ITEM_KNN: "co-rating item-kNN over the user's rated movies"}
+                ITEM_KNN: "item-kNN over the user's rated and liked movies"}
 NEIGHBOURS = 50
 HOLD_OUT = 5
 MIN_RATINGS = 10
@@ -124,37 +128,58 @@ def top_movies(scores: np.ndarray, movie_ids: np.ndarray, n: int) -> List[int]:
 
 
 class Estimator:
-    """Scores "will rate" for any user and candidates by the chosen estimate, from rating counts and neighbours."""
+    """Scores "will rate" for any user and candidates by the chosen estimate, from rating counts and neighbours:
+    movie_neighbours over every rating, liked_neighbours over liked ratings only (none: item-kNN over the rated
+    movies alone)."""
 
     def __init__(self, chosen: str, rating_counts: Mapping[int, int],
-                 movie_neighbours: Union[Neighbours, Similarities]):
+                 movie_neighbours: Union[Neighbours, Similarities],
+                 liked_neighbours: Union[Neighbours, Similarities, None] = None):
         if chosen not in ESTIMATES:
             raise ValueError(f"unknown will-rate estimate {chosen!r}; one of {ESTIMATES}")
         self.chosen = chosen
-        found = movie_neighbours if isinstance(movie_neighbours, Similarities) else Similarities.of(movie_neighbours)
-        self._ids = np.union1d(np.array(sorted(rating_counts), np.int64), found.movie_ids)
+        parts = [_as_similarities(found) for found in (movie_neighbours, liked_neighbours or {})]
+        self._ids = np.union1d(np.array(sorted(rating_counts), np.int64),
+                               np.union1d(parts[0].movie_ids, parts[1].movie_ids))
         self._counts = np.array([rating_counts.get(m, 0) or 0 for m in self._ids.tolist()], np.float64)
+        self._similarity, self._liked_similarity = (self._matrix(found) for found in parts)
+
+    def _matrix(self, found: Similarities) -> sparse.csr_matrix:
         rows = positions(self._ids, np.repeat(found.movie_ids, np.diff(found.indptr)))[0]
         cols = positions(self._ids, found.movie_ids[found.positions])[0]
-        self._similarity = sparse.csr_matrix((found.similarities, (rows, cols)), shape=(len(self._ids), len(self._ids)))
+        return sparse.csr_matrix((found.similarities, (rows, cols)), shape=(len(self._ids), len(self._ids)))
 
-    def scores(self, user_movies: Iterable[int], candidates: Sequence[int]) -> np.ndarray:
-        """One score per candidate for a user who rated user_movies; higher is likelier rated."""
-        return self.score_rows([user_movies], candidates)[0]
+    def scores(self, user_movies: Iterable[int], candidates: Sequence[int], user_liked: Iterable[int] = ()
+               ) -> np.ndarray:
+        """One score per candidate for a user who rated user_movies and liked user_liked of them; higher is
+        likelier rated."""
+        return self.score_rows([user_movies], candidates, [user_liked])[0]
 
-    def score_rows(self, users_movies: Sequence[Iterable[int]], candidates: Sequence[int]) -> np.ndarray:
-        """scores() for several users at once: row i for the user who rated users_movies[i]."""
+    def score_rows(self, users_movies: Sequence[Iterable[int]], candidates: Sequence[int],
+                   users_liked: Optional[Sequence[Iterable[int]]] = None) -> np.ndarray:
+        """scores() for several users at once: row i for the user who rated users_movies[i] (and liked
+        users_liked[i])."""
         index, known = positions(self._ids, np.asarray(candidates, np.int64))
         counts = np.where(known, self._counts[index], 0.0) if len(self._ids) else np.zeros(len(index))
         if self.chosen == RATING_COUNT:
             return np.tile(counts + 1.0, (len(users_movies), 1))
-        rated = []
+        summed = (_indicator(self._known(users_movies), len(self._ids)) @ self._similarity +  # a repeat counts twice
+                  _indicator(self._known(users_liked or [()] * len(users_movies)), len(self._ids)) @
+                  self._liked_similarity).toarray()
+        knn = np.where(known, summed[:, index], 0.0) if len(self._ids) else np.zeros((len(users_movies), len(index)))
+        return knn + counts / (self._counts.max(initial=0.0) + 1.0) * _TIE_BREAK  # the same for any candidates
+
+    def _known(self, users_movies: Sequence[Iterable[int]]) -> List[np.ndarray]:
+        """Each user's movies as positions in the estimator's movies, the unknown ones left out."""
+        found = []
         for movies in users_movies:
             movie_index, movie_known = positions(self._ids, np.fromiter(movies, np.int64))
-            rated.append(movie_index[movie_known])
-        summed = (_indicator(rated, len(self._ids)) @ self._similarity).toarray()  # a repeat counts twice
-        knn = np.where(known, summed[:, index], 0.0) if len(self._ids) else np.zeros((len(rated), len(index)))
-        return knn + counts / (self._counts.max(initial=0.0) + 1.0) * _TIE_BREAK  # the same for any candidates
+            found.append(movie_index[movie_known])
+        return found
+
+
+def _as_similarities(found: Union[Neighbours, Similarities]) -> Similarities:
+    return found if isinstance(found, Similarities) else Similarities.of(found)
 
 
 def _indicator(rows: Sequence[np.ndarray], n_cols: int) -> sparse.csr_matrix:
@@ -198,11 +223,13 @@ def back_test(ratings: Iterable[sample_features.Rating], n: int = top_n_metrics.
     for rating in ratings:
         by_user.setdefault(rating.user_id, []).append(rating)
     kept: Dict[int, List[int]] = {}
+    kept_liked: Dict[int, List[int]] = {}
     targets: Dict[int, set] = {}
     for user, user_ratings in by_user.items():
         ordered = sample_features.chronological(user_ratings)
         split = len(ordered) - HOLD_OUT if len(ordered) >= MIN_RATINGS else len(ordered)
         kept[user] = [r.movie_id for r in ordered[:split]]
+        kept_liked[user] = [r.movie_id for r in ordered[:split] if sample_features.is_positive(r.rating)]
         seen = set(kept[user])
         liked = {r.movie_id for r in ordered[split:] if sample_features.is_positive(r.rating)} - seen
         if liked:
@@ -214,16 +241,17 @@ def back_test(ratings: Iterable[sample_features.Rating], n: int = top_n_metrics.
         for m in movies:
             counts[m] = counts.get(m, 0) + 1
     movie_ids = np.array(sorted({r.movie_id for rs in by_user.values() for r in rs}), np.int64)
-    movie_neighbours = similarities(kept)
+    movie_neighbours, liked_neighbours = similarities(kept), similarities(kept_liked)
     users = sorted(targets)
     block = max(1, _BLOCK_CELLS // len(movie_ids))
     figures = {}
     for name in ESTIMATES:
-        estimator = Estimator(name, counts, movie_neighbours)
+        estimator = Estimator(name, counts, movie_neighbours, liked_neighbours)
         per_user = []
         for start in range(0, len(users), block):  # a block of users at a time: memory stays block x movies
             block_users = users[start:start + block]
-            scores = estimator.score_rows([kept[user] for user in block_users], movie_ids)
+            scores = estimator.score_rows([kept[user] for user in block_users], movie_ids,
+                                          [kept_liked[user] for user in block_users])
             rated = _indicator([positions(movie_ids, np.array(kept[user], np.int64))[0] for user in block_users],
                                len(movie_ids)).nonzero()
             scores[rated] = -np.inf

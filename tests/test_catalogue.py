@@ -110,10 +110,14 @@ def test_the_will_rate_estimate_is_the_back_tests_over_the_training_history_only
     later = catalogue.Catalogue.from_samples(train, [_sample(1, 15, 5.0, 500 * DAY), _sample(2, 16, 1.0, 501 * DAY)])
     assert later.will_rate_back_test == expected  # nothing after the cutoff is read
     assert data.will_rate().chosen == expected.chosen
-    # Forced to item-kNN over every rating, it is the item_knn baseline with liked_only=False.
+    # Forced to item-kNN, it is the item_knn baseline over every rating plus the one over liked ratings (each
+    # with its own rating-count tie-break, at most 1e-6).
     user, ids = data.user_entry(6), np.array(sorted(data.movies))
-    np.testing.assert_array_equal(data.will_rate(will_rate.ITEM_KNN).scores(user[snapshot.RATED], ids),
-                                  catalogue.item_knn(data, liked_only=False)(user, ids))
+    rated_part, liked_part = (catalogue.item_knn(data, liked_only)(user, ids) for liked_only in (False, True))
+    assert liked_part.max() > 1e-3 and user[snapshot.LIKED]
+    np.testing.assert_allclose(
+        data.will_rate(will_rate.ITEM_KNN).scores(user[snapshot.RATED], ids, user[snapshot.LIKED]),
+        rated_part + liked_part, atol=2e-6)
 
 
 def test_back_tests_given_by_the_feature_snapshot_are_served_and_not_run_again():

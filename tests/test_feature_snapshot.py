@@ -122,6 +122,7 @@ def test_snapshot_counts_every_rating_and_every_movie(world, raw_snapshot):
     for entry in snapshot.users(raw_snapshot.uri):
         own = by_user[entry[features.USER_KEY]]
         assert entry[snapshot.RATED] == sorted({r.movie_id for r in own})
+        assert entry[snapshot.LIKED] == sorted({r.movie_id for r in own if r.rating >= 3.5})
         assert entry[snapshot.FEATURES]["userRatingCount"] == min(len(own), sample_features.USER_WINDOW)
     manifest = snapshot.load_manifest(raw_snapshot.uri)
     assert manifest[snapshot.RATINGS] == len(world.world.ratings)
@@ -234,12 +235,17 @@ def test_snapshot_holds_the_will_rate_back_test_of_the_training_split_and_every_
     assert manifest[snapshot.WILL_RATE_BACK_TEST] == will_rate.back_test(train).to_dict()
     assert raw_snapshot.get_string_custom_property(snapshot.WILL_RATE_BACK_TEST) == \
         manifest[snapshot.WILL_RATE_BACK_TEST]["chosen"]
-    rated = collections.defaultdict(list)
+    rated, liked = collections.defaultdict(list), collections.defaultdict(list)
     for r in world.world.ratings:  # every rating, the first ones (no sample) included
         rated[r.user_id].append(r.movie_id)
+        if r.rating >= 3.5:
+            liked[r.user_id].append(r.movie_id)
     served = snapshot.load_neighbours(raw_snapshot.uri)
     assert served == will_rate.neighbours(rated) and served
     assert manifest[snapshot.NEIGHBOURS_PREFIX] == len(served)
+    served_liked = snapshot.load_neighbours(raw_snapshot.uri, snapshot.LIKED_NEIGHBOURS_PREFIX)
+    assert served_liked == will_rate.neighbours(liked) and served_liked != served
+    assert manifest[snapshot.LIKED_NEIGHBOURS_PREFIX] == len(served_liked)
 
 
 def test_the_catalogue_evaluation_serves_the_snapshots_back_tests_which_are_its_own_over_the_same_samples(

@@ -57,6 +57,20 @@ def test_estimates_score_rating_count_plus_one_or_summed_similarity_with_the_cou
         will_rate.Estimator("popularity", counts, neighbours)
 
 
+def test_item_knn_adds_the_similarity_over_liked_ratings_to_the_movies_the_user_liked():
+    # The user rated 1 (liked) and 2 (disliked); 3 is rated with 1 and 4 with 2, equally, but only 3 is liked
+    # with what the user liked, so it ranks first; without the liked part the count (4's) breaks the tie.
+    counts = {1: 5, 2: 5, 3: 1, 4: 2}
+    rated_neighbours = {1: [(3, 0.5)], 2: [(4, 0.5)]}
+    knn = will_rate.Estimator(will_rate.ITEM_KNN, counts, rated_neighbours, {1: [(3, 0.4)], 2: [(4, 0.9)]})
+    np.testing.assert_allclose(knn.scores([1, 2], [3, 4], user_liked=[1]), [0.9, 0.5], atol=1e-5)
+    np.testing.assert_array_equal(knn.scores([1, 2], [3, 4]), knn.score_rows([[1, 2]], [3, 4])[0])
+    assert knn.scores([1, 2], [3, 4]).argmax() == 1
+    np.testing.assert_array_equal(knn.scores([1, 2], [3, 4]),
+                                  will_rate.Estimator(will_rate.ITEM_KNN, counts, rated_neighbours).scores(
+                                      [1, 2], [3, 4], user_liked=[1]))  # no liked neighbours: the rated part
+
+
 def test_top_movies_cuts_equal_scores_by_movie_id():
     ids = np.array([3, 5, 8, 9, 12])
     assert will_rate.top_movies(np.array([1.0, 2.0, 2.0, 0.5, 2.0]), ids, 2) == [5, 8]

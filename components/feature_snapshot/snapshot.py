@@ -3,12 +3,13 @@
 Entries are built by the functions that build training samples (components/sample_features.py): a user's
 features as of `before` are exactly the user features of a sample at that time, and with `before=None` they
 are the features "as of now", after every rating. The snapshot is a directory:
-- `users-*.jsonl`: {"userId", "features" (sample_features.user_aggregates), "rated" (movieIds), "ratings",
-  "lastRated"} per user;
+- `users-*.jsonl`: {"userId", "features" (sample_features.user_aggregates), "rated" (movieIds), "liked" (the
+  rated movieIds of a liked rating), "ratings", "lastRated"} per user;
 - `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features and movie_aggregates),
   "coldStart" (each cold-start ranker's score as of the latest rating, components/cold_start.py)} per movie;
 - `neighbours-*.jsonl`: {"movieId", "neighbours" ([movieId, cosine similarity] pairs, best first)} per rated
-  movie, the item-kNN will-rate estimate's (components/will_rate.py);
+  movie, over every rating, and `likedNeighbours-*.jsonl` the same over liked ratings: the item-kNN will-rate
+  estimate's two parts (components/will_rate.py);
 - `manifest.json`: counts, the latest rating time, where the ratings came from, the cold-start back-test (which
   ranker a user without ratings is served, and why), the will-rate back-test (what the model's P(like | rated) is
   multiplied by for a top N, and why) and a digest of the contents.
@@ -28,11 +29,13 @@ from components.sample_features import Movie, Rating
 USERS_PREFIX = "users"
 MOVIES_PREFIX = "movies"
 NEIGHBOURS_PREFIX = "neighbours"
+LIKED_NEIGHBOURS_PREFIX = "likedNeighbours"
 ENTRY_SUFFIX = ".jsonl"
 MANIFEST_FILE = "manifest.json"
 # Entry fields besides the feature columns.
 FEATURES = "features"
 RATED = "rated"
+LIKED = "liked"
 RATINGS = "ratings"
 LAST_RATED = "lastRated"
 TITLE = "title"
@@ -59,6 +62,7 @@ def user_entry(user_id: int, ratings: Iterable[Rating], movies: Mapping[int, Mov
         features.USER_KEY: user_id,
         FEATURES: sample_features.user_aggregates(seen, movies),
         RATED: sorted({r.movie_id for r in seen}),
+        LIKED: sorted({r.movie_id for r in seen if sample_features.is_positive(r.rating)}),
         RATINGS: len(seen),
         LAST_RATED: seen[-1].timestamp if seen else None,
     }
@@ -110,8 +114,9 @@ def load_movies(snapshot_dir: str) -> Dict[int, dict]:
     return {entry[features.MOVIE_KEY]: entry for entry in movies}
 
 
-def write_neighbours(snapshot_dir: str, movie_neighbours: will_rate.Neighbours) -> str:
-    path = os.path.join(snapshot_dir, f"{NEIGHBOURS_PREFIX}-00000-of-00001{ENTRY_SUFFIX}")
+def write_neighbours(snapshot_dir: str, movie_neighbours: will_rate.Neighbours, prefix: str = NEIGHBOURS_PREFIX
+                     ) -> str:
+    path = os.path.join(snapshot_dir, f"{prefix}-00000-of-00001{ENTRY_SUFFIX}")
     with tf.io.gfile.GFile(path, "w") as f:
         for movie_id in sorted(movie_neighbours):
             f.write(to_line({features.MOVIE_KEY: movie_id,
@@ -119,9 +124,10 @@ def write_neighbours(snapshot_dir: str, movie_neighbours: will_rate.Neighbours) 
     return path
 
 
-def load_neighbours(snapshot_dir: str) -> will_rate.Neighbours:
-    """Each movie's item-kNN neighbours; {} for a snapshot without them."""
-    entries = (json.loads(line) for line in _lines(snapshot_dir, NEIGHBOURS_PREFIX))
+def load_neighbours(snapshot_dir: str, prefix: str = NEIGHBOURS_PREFIX) -> will_rate.Neighbours:
+    """Each movie's item-kNN neighbours (prefix LIKED_NEIGHBOURS_PREFIX: over liked ratings); {} for a snapshot
+    without them."""
+    entries = (json.loads(line) for line in _lines(snapshot_dir, prefix))
     return {entry[features.MOVIE_KEY]: [(int(m), float(s)) for m, s in entry[NEIGHBOURS]] for entry in entries}
 
 
@@ -130,10 +136,10 @@ def write_manifest(snapshot_dir: str, **details) -> dict:
     digest = hashlib.sha256()
     counts = {USERS_PREFIX: 0, MOVIES_PREFIX: 0, RATINGS: 0}
     as_of = None
-    for prefix in (USERS_PREFIX, MOVIES_PREFIX, NEIGHBOURS_PREFIX):
+    for prefix in (USERS_PREFIX, MOVIES_PREFIX, NEIGHBOURS_PREFIX, LIKED_NEIGHBOURS_PREFIX):
         lines = sorted(_lines(snapshot_dir, prefix))
-        if prefix == NEIGHBOURS_PREFIX and not lines:
-            continue  # not written: the digest of a snapshot from before will-rate back-tests
+        if prefix in (NEIGHBOURS_PREFIX, LIKED_NEIGHBOURS_PREFIX) and not lines:
+            continue  # not written: the digest of a snapshot from before will-rate back-tests (or their liked part)
         counts[prefix] = len(lines)
         digest.update(f"{prefix}:{len(lines)}\n".encode())
         for line in lines:
