@@ -60,10 +60,11 @@ class ServedVersion:
     def will_rate_estimator(self) -> will_rate.Estimator:
         """The chosen estimate over the snapshot's ratings, built once per loaded version."""
         chosen = self.will_rate_back_test.chosen
-        knn = chosen == will_rate.ITEM_KNN
-        return will_rate.Estimator(chosen, rating_counts(self.movies.values()),
-                                   *(snapshot.load_neighbours(self.snapshot_dir, prefix) if knn else {}
-                                     for prefix in (snapshot.NEIGHBOURS_PREFIX, snapshot.LIKED_NEIGHBOURS_PREFIX)))
+        counts = rating_counts(self.movies.values())
+        if chosen != will_rate.ITEM_KNN:
+            return will_rate.Estimator(chosen, counts, {})
+        return will_rate.Estimator(chosen, counts, *(snapshot.load_neighbours(self.snapshot_dir, prefix)
+                                                     for prefix in snapshot.NEIGHBOUR_FILES))
 
     @property
     def snapshot_dir(self) -> str:

@@ -163,9 +163,10 @@ class Estimator:
         counts = np.where(known, self._counts[index], 0.0) if len(self._ids) else np.zeros(len(index))
         if self.chosen == RATING_COUNT:
             return np.tile(counts + 1.0, (len(users_movies), 1))
-        summed = (_indicator(self._known(users_movies), len(self._ids)) @ self._similarity +  # a repeat counts twice
-                  _indicator(self._known(users_liked or [()] * len(users_movies)), len(self._ids)) @
-                  self._liked_similarity).toarray()
+        summed = _indicator(self._known(users_movies), len(self._ids)) @ self._similarity  # a repeat counts twice
+        if users_liked is not None:
+            summed = summed + _indicator(self._known(users_liked), len(self._ids)) @ self._liked_similarity
+        summed = summed.toarray()
         knn = np.where(known, summed[:, index], 0.0) if len(self._ids) else np.zeros((len(users_movies), len(index)))
         return knn + counts / (self._counts.max(initial=0.0) + 1.0) * _TIE_BREAK  # the same for any candidates
 

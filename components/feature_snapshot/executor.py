@@ -83,10 +83,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         will_rate_test = will_rate.back_test(history)
         logging.info("FeatureSnapshot: will rate %s", will_rate_test.summary())
         # From every rating, as the features are; written whichever estimate is chosen, so a snapshot can serve both
-        for prefix, movies_of in ((snapshot.NEIGHBOURS_PREFIX, snapshot.RATED),
-                                  (snapshot.LIKED_NEIGHBOURS_PREFIX, snapshot.LIKED)):
+        users = list(snapshot.users(output.uri))
+        for prefix, movies_of in snapshot.NEIGHBOUR_FILES.items():
             snapshot.write_neighbours(output.uri, will_rate.neighbours(
-                {user[features.USER_KEY]: user[movies_of] for user in snapshot.users(output.uri)}), prefix)
+                {user[features.USER_KEY]: user[movies_of] for user in users}), prefix)
         manifest = snapshot.write_manifest(output.uri, ratings_source=ratings_path or examples.uri,
                                            movies_source=movies_path or examples.uri,
                                            **{snapshot.COLD_START_BACK_TEST: back_test.to_dict(),

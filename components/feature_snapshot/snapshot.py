@@ -42,6 +42,9 @@ TITLE = "title"
 GENRES = "genres"
 COLD_START = "coldStart"
 NEIGHBOURS = "neighbours"
+# Each neighbours file's prefix -> the user-entry field whose movies it is built over, in the order
+# will_rate.Estimator takes them (every rating, then liked ratings).
+NEIGHBOUR_FILES = {NEIGHBOURS_PREFIX: RATED, LIKED_NEIGHBOURS_PREFIX: LIKED}
 # Manifest fields besides the counts of USERS_PREFIX, MOVIES_PREFIX and RATINGS.
 AS_OF = "as_of"  # the latest rating time the snapshot includes
 DIGEST = "digest"
@@ -136,9 +139,9 @@ def write_manifest(snapshot_dir: str, **details) -> dict:
     digest = hashlib.sha256()
     counts = {USERS_PREFIX: 0, MOVIES_PREFIX: 0, RATINGS: 0}
     as_of = None
-    for prefix in (USERS_PREFIX, MOVIES_PREFIX, NEIGHBOURS_PREFIX, LIKED_NEIGHBOURS_PREFIX):
+    for prefix in (USERS_PREFIX, MOVIES_PREFIX, *NEIGHBOUR_FILES):
         lines = sorted(_lines(snapshot_dir, prefix))
-        if prefix in (NEIGHBOURS_PREFIX, LIKED_NEIGHBOURS_PREFIX) and not lines:
+        if prefix in NEIGHBOUR_FILES and not lines:
             continue  # not written: the digest of a snapshot from before will-rate back-tests (or their liked part)
         counts[prefix] = len(lines)
         digest.update(f"{prefix}:{len(lines)}\n".encode())
