@@ -1,6 +1,6 @@
 # The pipeline image: TFX's official image of the pinned TFX version, plus this project.
-# Every task of the compiled Kubeflow pipeline runs it (`python -m pipeline.kfp_entrypoint`); Dataflow and portable
-# Flink/Spark workers can run it too (TFX's image keeps Beam's worker entry point, /opt/apache/beam/boot).
+# Every task of the compiled Kubeflow pipeline runs it (`python -m pipeline.runners.kfp_entrypoint`); Dataflow
+# and portable Flink/Spark workers can run it too (TFX's image keeps Beam's worker entry point, /opt/apache/beam/boot).
 # The base tag must equal the TFX version pinned in pyproject.toml (tests/test_kubeflow_image.py checks it).
 FROM tensorflow/tfx:1.16.0
 
@@ -9,11 +9,16 @@ FROM tensorflow/tfx:1.16.0
 # (the sources are gone by then) against the image's libraries.
 COPY pyproject.toml README.md /tmp/sparrow-tfx-src/
 COPY components /tmp/sparrow-tfx-src/components
+COPY models /tmp/sparrow-tfx-src/models
+COPY recommender /tmp/sparrow-tfx-src/recommender
+COPY dataio /tmp/sparrow-tfx-src/dataio
+COPY compat /tmp/sparrow-tfx-src/compat
 COPY pipeline /tmp/sparrow-tfx-src/pipeline
 RUN python -m pip install --no-cache-dir --no-deps /tmp/sparrow-tfx-src \
     && rm -rf /tmp/sparrow-tfx-src \
-    && python -c "import components.trainer, components.evaluation, pipeline.kfp_entrypoint"
+    && python -c "import models.trainer, models.preprocessing, components.evaluator.eval_config, recommender.serve, \
+    pipeline.runners.kfp_entrypoint"
 
-# ImportSchemaGen reads the curated schema from here (pipeline/image.py SCHEMA_PATH).
+# ImportSchemaGen reads the curated schema from here (pipeline/runners/image.py SCHEMA_PATH).
 WORKDIR /opt/sparrow-tfx
 COPY schema ./schema

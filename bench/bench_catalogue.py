@@ -1,5 +1,5 @@
 """Top-N over the whole catalogue of finished runs: the pushed model vs most-rated, recent-most-rated, item-kNN
-and gradient-boosted trees, over the same candidates and the same eval users (`components.catalogue`), as one
+and gradient-boosted trees, over the same candidates and the same eval users (`recommender.catalogue`), as one
 table with ratios.
 
     python -m bench.bench_catalogue --work-dir .work/seed1 --work-dir .work/seed2 --work-dir .work/seed3 --min-liked 5
@@ -22,11 +22,12 @@ import time
 from typing import List, Sequence
 
 import numpy as np
+from tfx.dsl.io import fileio
 
 from bench import common
-from components import catalogue, cold_start, features, recommender, serving, will_rate
-from components.sample_gen import beam_samples
-from tfx.dsl.io import fileio
+from dataio.examples import read_samples
+from models import features, signatures
+from recommender import catalogue, cold_start, serve, will_rate
 
 _OURS = "ours"
 _MODEL_ONLY = "model_only"  # the model for cold-start users too, as before the cold-start path
@@ -50,7 +51,7 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
     import pandas as pd
 
     from bench import tree_baseline
-    from components.feature_snapshot import snapshot
+    from recommender import snapshot
 
     frame = pd.DataFrame.from_records(train_samples)
     model = tree_baseline.fit(tree_baseline.feature_frame(frame), frame[features.LABEL_KEY].to_numpy(), seed)
@@ -62,9 +63,9 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
         if not user[snapshot.RATED]:
             return cold(user, candidates)
         movies = [entries[m] for m in candidates.tolist()]
-        rows = recommender.request_rows(user[features.USER_KEY], user[snapshot.FEATURES], movies)
+        rows = serve.request_rows(user[features.USER_KEY], user[snapshot.FEATURES], movies)
         probabilities = model.predict_proba(tree_baseline.feature_frame(rows))[:, 1]
-        return recommender.ranking_scores({serving.PROBABILITY_KEY: probabilities},
+        return serve.ranking_scores({signatures.PROBABILITY_KEY: probabilities},
                                           rated.scores(user[snapshot.RATED], candidates, user[snapshot.LIKED]))
     return rank
 
@@ -72,9 +73,9 @@ def tree_ranker(train_samples: List[dict], data: catalogue.Catalogue, seed: int)
 def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = catalogue.TOP_N) -> dict:
     root = os.path.join(work_dir, "pipeline_root")
     started = time.perf_counter()
-    train = list(beam_samples.read_samples(_split_dir(root, "train")))
-    data = catalogue.Catalogue.from_samples(train, beam_samples.read_samples(_split_dir(root, "eval")))
-    served = recommender.load_newest(os.path.join(work_dir, "serving"))
+    train = list(read_samples(_split_dir(root, "train")))
+    data = catalogue.Catalogue.from_samples(train, read_samples(_split_dir(root, "eval")))
+    served = serve.load_newest(os.path.join(work_dir, "serving"))
     rankers = {_OURS: catalogue.ModelRanker(served.signature, data, top_n=top_n),
                _MODEL_ONLY: catalogue.ModelRanker(served.signature, data, cold_start=False),
                **{name: catalogue.ModelRanker(served.signature, data, will_rate_estimate=estimate, top_n=top_n)

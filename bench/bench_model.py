@@ -5,7 +5,7 @@
     python -m bench.bench_model --ours-only --hparam l2=1e-5   # a tuning trial: ours only, nothing written
     python -m bench.bench_model --movielens ../shared/data/ml-latest-small-2015 --work-dir .work/bench-model-ml
 
-Ours is trained by the Trainer's own code (components.trainer.fit: make_dataset, build_model, early stopping) on
+Ours is trained by the Trainer's own code (models.trainer.fit: make_dataset, build_model, early stopping) on
 the real Transform component's output: the pipeline runs once on the split into --work-dir, later runs reuse the
 newest Transform artifacts there. Every system is scored by the same exact (sklearn) metrics on the eval split.
 With --movielens the pipeline's SampleGen makes the samples from raw ratings (point-in-time features, its time
@@ -47,7 +47,7 @@ def transform_artifacts(work_dir: str, data_flag: str, data: str) -> TransformAr
     root = os.path.join(work_dir, "pipeline_root", "Transform")
     if _newest(os.path.join(root, "transform_graph", "*")) is None:
         print(f"running the pipeline once on {data} for Transform's output ({work_dir})", flush=True)
-        subprocess.run([sys.executable, "-m", "pipeline.cli", "run", data_flag, data, "--work-dir", work_dir],
+        subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", data_flag, data, "--work-dir", work_dir],
                        check=True, cwd=common.REPO_ROOT)
     examples = _newest(os.path.join(root, "transformed_examples", "*"))
     return TransformArtifacts(_newest(os.path.join(root, "transform_graph", "*")),
@@ -60,8 +60,8 @@ def samples_as_csv(work_dir: str, out_dir: str) -> str:
     only (a sampled negative has no rating to score), for the references to train on."""
     import csv
 
-    from components import features, sample_features
-    from components.sample_gen import beam_samples
+    from dataio.examples import read_samples
+    from models import features, sample_features
 
     examples = _newest(os.path.join(work_dir, "pipeline_root", "SampleGen", "examples", "*"))
     if examples is None:
@@ -71,7 +71,7 @@ def samples_as_csv(work_dir: str, out_dir: str) -> str:
         with open(os.path.join(out_dir, split, "samples.csv"), "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(features.COLUMN_NAMES)
-            for sample in beam_samples.read_samples(os.path.join(examples, f"Split-{split}")):
+            for sample in read_samples(os.path.join(examples, f"Split-{split}")):
                 if sample.get(features.RATED_KEY) != 0:
                     writer.writerow([sample_features.format_cell(c, sample[c.name]) for c in features.COLUMNS])
     return out_dir
@@ -82,8 +82,8 @@ def train_and_evaluate(artifacts: TransformArtifacts, hparams) -> Dict[str, floa
     import numpy as np
     import tensorflow_transform as tft
 
-    from components import model as model_lib
-    from components import trainer
+    from models import model as model_lib
+    from models import trainer
 
     tft_output = tft.TFTransformOutput(artifacts.graph)
     model, summary = trainer.fit(artifacts.train_files, tft_output, hparams)
@@ -114,8 +114,8 @@ def run_seeds(label: str, train_one, seeds: Sequence[int]) -> Dict[str, object]:
 def hparams_with(seed: int, overrides: Mapping[str, object], sample_gen: bool = False):
     """What the pipeline's Trainer trains with (on SampleGen's samples, or on sample CSVs), with the overrides and
     the seed."""
-    from components import model as model_lib
     from components.sample_gen.config import SampleGenConfig
+    from models import model as model_lib
     from pipeline.pipeline import trainer_hparams
     config = trainer_hparams(dict(overrides), SampleGenConfig() if sample_gen else None)
     return model_lib.HParams.from_config({**config, "seed": seed})
@@ -211,7 +211,7 @@ def ablation_table(rows: Sequence[Mapping]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from pipeline.commands.run import parse_hparams
+    from pipeline.cli.commands.run import parse_hparams
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_model", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -228,7 +228,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.movielens:
         artifacts = transform_artifacts(args.work_dir, "--movielens", args.movielens)
-        data, results_name = samples_as_csv(args.work_dir, os.path.join(args.work_dir, "samples-csv")), f"model-{os.path.basename(args.movielens.rstrip('/'))}"
+        data = samples_as_csv(args.work_dir, os.path.join(args.work_dir, "samples-csv"))
+        results_name = f"model-{os.path.basename(args.movielens.rstrip('/'))}"
     else:
         data = args.data or (str(common.shared_data("sparrowrecsys", "split") or "") or
                              parser.error("no ../shared/data/sparrowrecsys/split; pass --data"))

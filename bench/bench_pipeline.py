@@ -1,6 +1,6 @@
 """The whole local pipeline (`sparrow-tfx run`, direct runner): wall time, peak memory, time per component.
 
-    python -m bench.bench_pipeline                          # sparrow split: cold run and re-run, ours vs. a previous version
+    python -m bench.bench_pipeline                          # sparrow split: cold run and re-run, ours vs. previous
     python -m bench.bench_pipeline --scale 100000 1000000   # generated ratings through the whole pipeline
 
 The reference is this project at an earlier commit (`--reference-commit`, default: the last one before the
@@ -84,7 +84,8 @@ def component_peaks(samples: Sequence[tuple], windows: Mapping[str, tuple]) -> D
 
 
 def _component_windows(work_dir: Path) -> Dict[str, tuple]:
-    from pipeline import configs, metadata  # ML Metadata's reader, only once a run has written its store
+    from pipeline import configs
+    from pipeline.report import metadata  # ML Metadata's reader, only once a run has written its store
     record = metadata.latest_run(str(work_dir / "metadata.sqlite"), configs.PIPELINE_NAME)
     return {n.node_id: (n.start_ms, n.end_ms) for n in record.nodes.values()} if record else {}
 
@@ -138,7 +139,7 @@ def reference_checkout(commit: str) -> Iterator[Path]:
 
 
 def run_command(*args: str) -> List[str]:
-    return [sys.executable, "-m", "pipeline.cli", "run", *args]
+    return [sys.executable, "-m", "pipeline.cli.main", "run", *args]
 
 
 def checkout_env(checkout: Path) -> Dict[str, str]:

@@ -39,10 +39,10 @@ def measure(raw_dir: str, out_dir: str, features_mode: str, shuffle_shards: int)
 
     from components.sample_gen import beam_samples, executor, report
     from components.sample_gen.config import SampleGenConfig
-    from pipeline import beam_runners
+    from pipeline.runners import beam
 
     config = SampleGenConfig(features_mode=features_mode, shuffle_shards=shuffle_shards)
-    beam_args = beam_runners.direct_args()
+    beam_args = beam.direct_args()
     shards = beam_samples.shard_count(config, [os.path.join(raw_dir, "ratings.csv")], PipelineOptions(beam_args))
     load_before = os.getloadavg()[0]
     rss_before, cpu_before, start = _rss_mb(), os.times(), time.perf_counter()

@@ -23,7 +23,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -48,8 +48,8 @@ def latency_ms(call: Callable[[], object], warmup: int, calls: int) -> Dict[str,
 
 def pick_candidates(served, user_id: Optional[int], count: int):
     """(user entry, `count` movieIds it has not rated: the lowest ids); by default the first user with enough."""
-    from components import features
-    from components.feature_snapshot import snapshot
+    from models import features
+    from recommender import snapshot
 
     for user in snapshot.users(served.snapshot_dir):
         if user_id is not None and user[features.USER_KEY] != user_id:
@@ -64,7 +64,7 @@ def pick_candidates(served, user_id: Optional[int], count: int):
 
 
 def version_dir(model: str) -> str:
-    from components import serving_dir
+    from recommender import serving_dir
 
     if os.path.exists(os.path.join(model, "saved_model.pb")):
         return model
@@ -78,27 +78,27 @@ def measure(args) -> Dict[str, object]:
     import tensorflow as tf
 
     from bench import example_client, reference_serving
-    from components import features, recommender, serving
-    from components.feature_snapshot import snapshot
+    from models import features, signatures
+    from recommender import serve, snapshot
 
-    served = recommender.ServedVersion.load(version_dir(args.model))
+    served = serve.ServedVersion.load(version_dir(args.model))
     user, movie_ids = pick_candidates(served, args.user, args.candidates)
     user_id, user_features = user[features.USER_KEY], user[snapshot.FEATURES]
-    timed = lambda call: latency_ms(call, args.warmup, args.calls)  # noqa: E731
+    timed = lambda call: latency_ms(call, args.warmup, args.calls)
 
     # Ours: both signatures, with the request prebuilt and built per call.
-    as_tensors = recommender.as_tensors
+    as_tensors = serve.as_tensors
     features_request = as_tensors(served.candidates.request(user_id, user_features, movie_ids))
     examples = example_client.ExampleTable(served.movies)
     serialized = tf.constant(examples.request(user_id, user_features, movie_ids))
-    by_examples = served.model.signatures[serving.SERVING_SIGNATURE]
+    by_examples = served.model.signatures[signatures.SERVING_SIGNATURE]
     scores = {
-        "serve_features": recommender.score_candidates(served, user_id, user_features, movie_ids),
-        "serving_default": by_examples(examples=serialized)[serving.PROBABILITY_KEY].numpy().reshape(-1),
+        "serve_features": serve.score_candidates(served, user_id, user_features, movie_ids),
+        "serving_default": by_examples(examples=serialized)[signatures.PROBABILITY_KEY].numpy().reshape(-1),
     }
     paths = {
         "serve_features call": timed(lambda: served.signature(**features_request)),
-        "serve_features client": timed(lambda: recommender.score_candidates(served, user_id, user_features,
+        "serve_features client": timed(lambda: serve.score_candidates(served, user_id, user_features,
                                                                             movie_ids)),
         "serving_default call": timed(lambda: by_examples(examples=serialized)),
         "serving_default client": timed(lambda: by_examples(examples=tf.constant(
@@ -108,7 +108,7 @@ def measure(args) -> Dict[str, object]:
     }
 
     # The original, on the same candidates and features (its missing values are 0, as its CSV reader's).
-    reference_table = recommender.CandidateTable(served.movies, reference_serving.request_dtypes(), 0.0)
+    reference_table = serve.CandidateTable(served.movies, reference_serving.request_dtypes(), 0.0)
     reference_request = as_tensors(reference_table.request(user_id, user_features, movie_ids))
     with tempfile.TemporaryDirectory(prefix="bench-serving-original-") as export_dir:
         buckets = reference_serving.num_buckets(served.movies, [user_id])

@@ -14,7 +14,7 @@ from typing import Callable, Dict, Mapping, Optional, Sequence
 import numpy as np
 from sklearn import metrics
 
-from components import features
+from models import features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"

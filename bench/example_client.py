@@ -11,8 +11,8 @@ from typing import List, Mapping, Sequence
 
 import tensorflow as tf
 
-from components import features, recommender
-from components.feature_snapshot import snapshot
+from models import features
+from recommender import serve, snapshot
 
 _LISTS = {
     "string": lambda v: tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(v).encode()])),
@@ -43,5 +43,5 @@ class ExampleTable:
 def naive_request(user_id: int, user_features: Mapping[str, object], movies: Mapping[int, dict],
                   movie_ids: Sequence[int]) -> List[bytes]:
     """One tf.train.Example built and serialized per candidate."""
-    rows = recommender.request_rows(user_id, user_features, [movies[m] for m in movie_ids])
+    rows = serve.request_rows(user_id, user_features, [movies[m] for m in movie_ids])
     return [example_bytes(row) for row in rows]

@@ -23,7 +23,7 @@ import tensorflow as tf
 import tf_keras
 
 from bench import common
-from components import features
+from models import features
 
 ORIGINAL_NUM_BUCKETS = {features.MOVIE_KEY: 1001, features.USER_KEY: 30001}
 EVAL_BATCH_SIZE = 1024  # prediction only: the batch size does not change the scores

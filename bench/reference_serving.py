@@ -14,7 +14,7 @@ import tensorflow as tf
 import tf_keras
 
 from bench import reference_model
-from components import features
+from models import features
 
 
 def request_dtypes() -> Dict[str, tf.DType]:

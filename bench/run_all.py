@@ -31,14 +31,14 @@ SERVING_WORK_DIR = os.path.join(common.REPO_ROOT, ".work", "bench-serving")
 def _pushed_ml_run() -> str:
     """The work dir of a run on ml-latest-small-2015 with a pushed model (.work/bench-serving), run once when absent:
     the model bench_serving times and bench_catalogue ranks with, as the README's figures were measured."""
-    from components import serving_dir
     from pipeline import configs
+    from recommender import serving_dir
 
     serving = configs.LocalPaths(SERVING_WORK_DIR).serving_dir
     if serving_dir.latest_version_dir(serving) is None:
         movielens = str(common.shared_data("ml-latest-small-2015"))
         print(f"pushing a model: sparrow-tfx run --movielens {movielens} --work-dir {SERVING_WORK_DIR}", flush=True)
-        subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--movielens", movielens,
+        subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", "--movielens", movielens,
                         "--work-dir", SERVING_WORK_DIR], check=True, cwd=common.REPO_ROOT)
     return SERVING_WORK_DIR
 

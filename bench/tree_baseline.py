@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from bench import common
-from components import features
+from models import features
 
 FEATURE_KEYS = (features.MOVIE_KEY, features.USER_KEY, *common.GENRE_KEYS, *common.NUMERIC_KEYS)
 MAX_ITER = 1000  # an upper bound only: early stopping picks the number of trees

@@ -5,7 +5,7 @@ import ast
 import dataclasses
 import hashlib
 import os
-from typing import Optional, Set
+from typing import List, Optional, Set
 
 PIPELINE_NAME = "sparrow-tfx"  # KFP needs [a-z0-9][a-z0-9-]*
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,8 +43,15 @@ class LocalPaths:
         return os.path.join(self.work_dir, "data")
 
 
-# The modules of the pipeline's preprocessing_fn and run_fn (pipeline.PREPROCESSING_FN, RUN_FN).
-MODEL_CODE_MODULES = ("components.preprocessing", "components.trainer")
+# The package of the code Transform and Trainer run (pipeline.PREPROCESSING_FN, RUN_FN).
+MODEL_CODE_PACKAGE = "models"
+
+
+def model_code_modules(root: str = PROJECT_ROOT, package: str = MODEL_CODE_PACKAGE) -> List[str]:
+    """Every module of the model code package."""
+    base = os.path.join(root, package)
+    return sorted(f"{package}.{name[:-3]}" for name in os.listdir(base)
+                  if name.endswith(".py") and name != "__init__.py")
 
 
 def _module_file(root: str, module: str) -> Optional[str]:
@@ -80,11 +87,11 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-def code_version(root: str = PROJECT_ROOT, modules=MODEL_CODE_MODULES) -> str:
-    """A digest of the code that decides what Transform and Trainer make: the project modules that the
-    preprocessing and training modules import, directly or not, as syntax trees without docstrings (comments,
-    layout and code the model never imports do not change it). Third-party code is pinned by the lock."""
-    trees, pending = {}, list(modules)
+def code_version(root: str = PROJECT_ROOT) -> str:
+    """A digest of the code that decides what Transform and Trainer make: the model code package and the project
+    modules it imports (the compat adapters it runs through), as syntax trees without docstrings (comments and
+    layout do not change it). Third-party code is pinned by the lock."""
+    trees, pending = {}, model_code_modules(root)
     while pending:
         module = pending.pop()
         path = _module_file(root, module)

@@ -10,32 +10,34 @@ import json
 from typing import List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
+
 # Not `tfx.v1`: it imports every extension (Vertex AI's client alone took a third of a cached re-run).
 from tfx.components import CsvExampleGen, StatisticsGen, Trainer, Transform
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.experimental.conditionals.conditional import Cond
 from tfx.dsl.placeholder import placeholder as ph
+from tfx.orchestration import data_types
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, trainer_pb2, transform_pb2
-from tfx.components.evaluator import constants as evaluator_constants
-from tfx.orchestration import data_types
 from tfx.utils import proto_utils
 
-from components import evaluation, preprocessing
-from components import model as model_lib
-from components import trainer as trainer_lib
 from components.atomic_pusher.component import AtomicPusher
 from components.catalogue_eval import spec as catalogue_spec
 from components.catalogue_eval.component import CatalogueEvaluator
 from components.data_gate.component import DataGate
+from components.evaluator import eval_config
 from components.evaluator.component import Evaluator
 from components.feature_snapshot.component import FeatureSnapshot
 from components.sample_gen.component import SampleGen
 from components.sample_gen.config import SampleGenConfig
 from components.serving_baseline.component import ServingBaseline
+from models import model as model_lib
+from models import preprocessing
+from models import trainer as trainer_lib
 
-PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
-RUN_FN = "components.trainer.run_fn"
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.trainer.run_fn"
 
 # Run-time parameters of a compiled pipeline (Kubeflow). Protobuf rejects a RuntimeParameter inside a message and
 # TFX takes a proto at run time only whole, as its JSON string: the training steps travel in the TrainArgs JSON and
@@ -114,7 +116,7 @@ def create_pipeline(
     sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
     these options (in place of CsvExampleGen), and the feature snapshot served with the model takes every rating
     and the titles from the same files (from sample CSVs it takes the ratings the samples carry, no titles).
-    serving_state: what serves now (components.serving_dir.serving_state), part of ServingBaseline's cache key.
+    serving_state: what serves now (recommender.serving_dir.serving_state), part of ServingBaseline's cache key.
     """
     input_base = _run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters)
     if sample_gen is None:
@@ -152,7 +154,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline_model"],
-        eval_config=_run_time(EVAL_CONFIG_PARAMETER, evaluation.eval_config(min_auc, max_auc_regression),
+        eval_config=_run_time(EVAL_CONFIG_PARAMETER, eval_config.eval_config(min_auc, max_auc_regression),
                               runtime_parameters))
     catalogue_evaluator = CatalogueEvaluator(examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
                                              feature_snapshot=feature_snapshot.outputs["feature_snapshot"],

@@ -12,8 +12,9 @@ import hashlib
 import os
 from typing import Callable, Dict, List, Optional, Tuple
 
-from components import features
-from pipeline import configs, metadata
+from models import features
+from pipeline import configs
+from pipeline.report import metadata
 
 PIPELINE_NAME = "bad-inputs"
 Rows = List[List[str]]
@@ -105,7 +106,7 @@ def validation_pipeline(data_root: str, splits: List[str], work_dir: str, allow_
     from tfx import v1 as tfx
 
     from components.data_gate.component import DataGate
-    from pipeline import beam_runners
+    from pipeline.runners import beam
 
     example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=tfx.proto.Input(
         splits=[tfx.proto.Input.Split(name=split, pattern=f"{split}/*") for split in splits]))
@@ -118,7 +119,7 @@ def validation_pipeline(data_root: str, splits: List[str], work_dir: str, allow_
         components=[example_gen, statistics_gen, schema_gen, gate],
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             os.path.join(work_dir, "metadata.sqlite")),
-        beam_pipeline_args=beam_runners.direct_args())
+        beam_pipeline_args=beam.direct_args())
 
 
 @dataclasses.dataclass(frozen=True)

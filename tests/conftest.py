@@ -33,7 +33,7 @@ def shared_data(*parts: str) -> str:
 
 def run_cli(*args: str, timeout: int = 2400, check: bool = True) -> subprocess.CompletedProcess:
     """Runs `sparrow-tfx ARGS` as a user would, in a fresh process."""
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO_ROOT, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "pipeline.cli.main", *args], cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"sparrow-tfx {' '.join(args)} exited {result.returncode}\n"
@@ -55,7 +55,7 @@ class PipelineRun:
 
     def record(self):
         """This run's record in ML Metadata, whatever ran on the store since."""
-        from pipeline import metadata
+        from pipeline.report import metadata
 
         [record] = [r for r in metadata.runs(self.paths.metadata_path, configs.PIPELINE_NAME)
                     if r.run_id == self.run_id]
@@ -136,7 +136,7 @@ def s3_server(tmp_path) -> S3Server:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(f"moto server did not start: {(tmp_path / 'moto.log').read_text()}")
+                    raise AssertionError(f"moto server did not start: {(tmp_path / 'moto.log').read_text()}") from None
                 time.sleep(0.3)
         request = urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
         urllib.request.urlopen(request, timeout=10)

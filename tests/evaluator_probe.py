@@ -13,11 +13,11 @@ import sys
 
 import tensorflow_model_analysis as tfma
 from tfx.components.evaluator import constants
-from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as specs
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
-from components import evaluation
-from components.evaluator import executor
+from components.evaluator import eval_config, executor
 
 MIN_AUC = 0.0
 
@@ -33,7 +33,7 @@ def evaluate(examples_dir: str, model_dir: str, output_dir: str) -> dict:
     executor.Executor().Do(
         {specs.EXAMPLES_KEY: [examples], specs.MODEL_KEY: [model]},
         {specs.EVALUATION_KEY: [evaluation_artifact], specs.BLESSING_KEY: [blessing]},
-        {specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(evaluation.eval_config(MIN_AUC, max_auc_regression=1.0)),
+        {specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(eval_config.eval_config(MIN_AUC, max_auc_regression=1.0)),
          specs.EXAMPLE_SPLITS_KEY: json.dumps(["eval"])})
     result = tfma.load_eval_result(evaluation_artifact.uri)
     overall = dict(result.slicing_metrics)[()][""][""]

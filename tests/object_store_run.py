@@ -14,9 +14,12 @@ import os
 import sys
 import threading
 
-from components import file_systems, serving_dir
+from compat import file_systems
 from components.sample_gen.config import SampleGenConfig
-from pipeline import cli, configs, local_runner
+from pipeline import configs
+from pipeline.cli import main
+from pipeline.runners import local
+from recommender import serving_dir
 from tests import serving_dir_probe
 
 DATA_SIZE = 2000  # ratings: the smallest data SampleGen makes both splits of
@@ -40,7 +43,7 @@ class ObjectStorePaths(configs.LocalPaths):
 def cli_output(*args: str) -> dict:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(list(args))
+        code = main.main(list(args))
     return {"exit": code, "stdout": out.getvalue(), "stderr": err.getvalue()[-2000:]}
 
 
@@ -60,7 +63,7 @@ def run(store_root: str, work_dir: str) -> dict:
     reader = threading.Thread(target=poll)
     reader.start()
     try:
-        record = local_runner.run(os.path.join(data, "raw"), paths, min_auc=0.0, max_auc_regression=1.0,
+        record = local.run(os.path.join(data, "raw"), paths, min_auc=0.0, max_auc_regression=1.0,
                                   train_steps=TRAIN_STEPS, sample_gen=SampleGenConfig())
     finally:
         done.set()

@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 
-from components import features, sample_features
-from pipeline import configs, metadata
+from models import features, sample_features
+from pipeline import configs
 from tests.conftest import E2E_DATA_SIZE
 
 

@@ -1,7 +1,8 @@
 """Publishes versions into a serving directory while a reader polls it as a server would; prints what the reader saw.
 
 Run as `python -m tests.serving_dir_probe BASE_DIR WORK_DIR` (an object-store BASE_DIR needs its file system's
-environment) or call `publish_while_polling`. A failed push is made by an extras directory with a dangling link; a\nversion prefix without its marker stands for a push that failed while copying into it.
+environment) or call `publish_while_polling`. A failed push is made by an extras directory with a dangling link; a
+version prefix without its marker stands for a push that failed while copying into it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Dict
 
 import tensorflow as tf
 
-from components import file_systems, serving_dir
+from compat import file_systems
+from recommender import serving_dir
 
 
 def small_saved_model(path: str) -> str:

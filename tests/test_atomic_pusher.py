@@ -10,10 +10,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components import serving_dir
 from components.atomic_pusher import executor, spec
-from components.feature_snapshot import snapshot
-from components.sample_features import Movie
+from models.sample_features import Movie
+from recommender import serving_dir, snapshot
 
 pytestmark = pytest.mark.slow  # imports TensorFlow and TFX
 

@@ -13,8 +13,10 @@ import shutil
 
 import pytest
 
-from components import features
-from pipeline import configs, metadata, preflight
+from models import features
+from pipeline import configs
+from pipeline.report import metadata
+from pipeline.runners import preflight
 from tests import bad_data
 from tests.conftest import run_cli
 

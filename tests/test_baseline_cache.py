@@ -9,7 +9,8 @@ import os
 import pytest
 
 from components.serving_baseline import spec as baseline_spec
-from pipeline import configs, metadata
+from pipeline import configs
+from pipeline.report import metadata
 
 DATA_SIZE = 2000  # ratings: the smallest data SampleGen makes both splits of
 TRAIN_STEPS = 10  # the model's quality is not tested
@@ -17,12 +18,12 @@ TRAIN_STEPS = 10  # the model's quality is not tested
 
 def run_on(paths: configs.LocalPaths, seed: int) -> metadata.RunRecord:
     from components.sample_gen.config import SampleGenConfig
-    from pipeline import local_runner
     from pipeline.datasets import synthetic
+    from pipeline.runners import local
 
     data = synthetic.ensure_generated(paths.data_dir, DATA_SIZE, seed)
     # Any model is blessed (neither gate stops it): every run pushes unless the same model already serves.
-    return local_runner.run(os.path.join(data, "raw"), paths, min_auc=0.0, max_auc_regression=1.0,
+    return local.run(os.path.join(data, "raw"), paths, min_auc=0.0, max_auc_regression=1.0,
                             min_catalogue_ratio=0.0, train_steps=TRAIN_STEPS, sample_gen=SampleGenConfig())
 
 

@@ -19,7 +19,8 @@ from typing import Dict
 
 import pytest
 
-from pipeline import configs, metadata
+from pipeline import configs
+from pipeline.report import metadata
 from tests.conftest import free_port
 
 DATA_SIZE = 2000  # ratings: the smallest data SampleGen makes both splits of
@@ -54,7 +55,7 @@ def job_service(tmp_path_factory) -> JobService:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(f"the job service did not start: {log.read_text()}")
+                    raise AssertionError(f"the job service did not start: {log.read_text()}") from None
                 time.sleep(0.3)
         yield JobService(f"localhost:{port}", log)
     finally:
@@ -167,9 +168,9 @@ def direct_outputs(raw_data, tmp_path_factory):
 @pytest.mark.parametrize("runner", ["flink", "spark"])
 def test_a_portable_preset_on_the_job_service_gives_the_direct_runners_outputs(runner, job_service, raw_data,
                                                                               direct_outputs, tmp_path):
-    from pipeline import beam_runners
+    from pipeline.runners import beam
 
-    args = beam_runners.pipeline_args(beam_runners.BeamSettings(runner=runner, job_endpoint=job_service.endpoint))
+    args = beam.pipeline_args(beam.BeamSettings(runner=runner, job_endpoint=job_service.endpoint))
     assert "--environment_type=LOOPBACK" in args
     jobs_before = job_service.jobs_done()
     record = run_beam_nodes(raw_data, str(tmp_path / "work"), args)

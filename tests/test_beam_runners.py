@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from pipeline import beam_runners
-from pipeline.beam_runners import BeamSettings, BeamSettingsError
+from pipeline.runners import beam
+from pipeline.runners.beam import BeamSettings, BeamSettingsError
 from tests.conftest import run_cli
 
 IMAGE = "registry.example/sparrow-tfx:1"
@@ -22,44 +22,44 @@ def beam_options(args):
 
 
 def test_direct_is_the_default_in_one_process_with_one_worker():
-    args = beam_runners.pipeline_args(BeamSettings())
-    assert args == beam_runners.direct_args() == beam_runners.direct_args(workers=1) == []  # Beam's defaults
+    args = beam.pipeline_args(BeamSettings())
+    assert args == beam.direct_args() == beam.direct_args(workers=1) == []  # Beam's defaults
 
 
 def test_the_default_direct_runner_does_not_make_tfx_package_itself():
     from tfx.components.statistics_gen.executor import Executor
 
-    default = Executor(Executor.Context(beam_pipeline_args=beam_runners.direct_args()))
+    default = Executor(Executor.Context(beam_pipeline_args=beam.direct_args()))
     assert not any(arg.startswith("--extra_package") for arg in default._beam_pipeline_args)
     assert type(default._make_beam_pipeline().runner).__name__ == "SwitchingDirectRunner"
 
 
 def test_parallel_direct_modes_default_to_one_worker_per_cpu():
-    args = beam_runners.direct_args(running_mode="multi_processing")
+    args = beam.direct_args(running_mode="multi_processing")
     assert beam_options(args) == {"direct_running_mode": "multi_processing", "direct_num_workers": 0}
 
 
 def test_dataflow_runs_workers_in_the_pipeline_image():
-    options = beam_options(beam_runners.pipeline_args(DATAFLOW, worker_image=IMAGE))
+    options = beam_options(beam.pipeline_args(DATAFLOW, worker_image=IMAGE))
     assert options == {"runner": "DataflowRunner", "project": "proj", "region": "europe-west1",
                        "temp_location": "gs://bucket/tmp", "sdk_container_image": IMAGE}
-    assert "sdk_container_image" not in beam_options(beam_runners.pipeline_args(DATAFLOW))
+    assert "sdk_container_image" not in beam_options(beam.pipeline_args(DATAFLOW))
 
 
 @pytest.mark.parametrize("runner,runner_class", [("flink", "FlinkRunner"), ("spark", "SparkRunner")])
 def test_portable_runners_use_the_job_server_and_an_sdk_environment(runner, runner_class):
     settings = BeamSettings(runner=runner, job_endpoint="jobserver:8099")
-    local = beam_options(beam_runners.pipeline_args(settings))
+    local = beam_options(beam.pipeline_args(settings))
     assert local == {"runner": runner_class, "job_endpoint": "jobserver:8099", "environment_type": "LOOPBACK"}
-    compiled = beam_options(beam_runners.pipeline_args(settings, worker_image=IMAGE))
+    compiled = beam_options(beam.pipeline_args(settings, worker_image=IMAGE))
     assert (compiled["environment_type"], compiled["environment_config"]) == ("DOCKER", IMAGE)
     pool = BeamSettings(runner=runner, job_endpoint="jobserver:8099", environment_type="EXTERNAL",
                         environment_config="localhost:50000")
-    assert beam_options(beam_runners.pipeline_args(pool, IMAGE))["environment_config"] == "localhost:50000"
+    assert beam_options(beam.pipeline_args(pool, IMAGE))["environment_config"] == "localhost:50000"
 
 
 def test_extra_flags_are_passed_on():
-    args = beam_runners.pipeline_args(BeamSettings(extra_args=("--max_num_workers=8",)))
+    args = beam.pipeline_args(BeamSettings(extra_args=("--max_num_workers=8",)))
     assert args[-1] == "--max_num_workers=8"
 
 
@@ -76,7 +76,7 @@ def test_extra_flags_are_passed_on():
 ])
 def test_flags_that_do_not_fit_the_runner_are_named(settings, message):
     with pytest.raises(BeamSettingsError, match=message.replace("(", r"\(")):
-        beam_runners.pipeline_args(settings)
+        beam.pipeline_args(settings)
 
 
 def test_run_command_rejects_misfit_flags_before_running():
@@ -130,9 +130,9 @@ def test_multi_worker_direct_runs_lose_no_records(tmp_path):
     synthetic.generate(str(tmp_path / "data"), num_ratings=3000)
     data_root = str(tmp_path / "data" / "samples")
     single = run_example_gen(data_root, str(tmp_path / "one"),
-                             beam_runners.pipeline_args(BeamSettings(direct_workers=1)))
+                             beam.pipeline_args(BeamSettings(direct_workers=1)))
     assert {split: len(records) for split, records in single.items()} == {
         split: csv_rows(os.path.join(data_root, split)) for split in ("train", "eval")}
     for name, settings in [("default", BeamSettings()),
                            ("processes", BeamSettings(direct_workers=2, direct_running_mode="multi_processing"))]:
-        assert run_example_gen(data_root, str(tmp_path / name), beam_runners.pipeline_args(settings)) == single, name
+        assert run_example_gen(data_root, str(tmp_path / name), beam.pipeline_args(settings)) == single, name

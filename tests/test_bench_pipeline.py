@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bench import bench_pipeline
-from pipeline import summary
+from pipeline.report import summary
 
 
 def _printed(states, pushed: bool) -> str:

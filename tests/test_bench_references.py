@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench import common, tree_baseline
-from components import features
+from models import features
 
 FIGURES = {"roc_auc", "pr_auc", "accuracy", "train_examples"}
 # Enough steps at batch 12 for the unnormalized original to get past raw years and counts (~0.8-0.9 AUC).

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features, recommender, sample_features
-from components.feature_snapshot import snapshot
+from models import features, sample_features
+from recommender import serve, snapshot
 
 TITLES = {1: ("Toy Story (1995)", "Animation|Children|Comedy"), 2: ("Heat (1995)", "Action|Crime|Thriller"),
           3: ("Untitled", "(no genres listed)")}  # no year, no genres: the missing-value cases
@@ -40,10 +40,10 @@ def test_candidate_request_equals_the_row_by_row_request(snapshot_entries, missi
     movies, user = snapshot_entries
     dtypes = serve_features_dtypes()
     candidates = [3, 1, 3]
-    table = recommender.CandidateTable(movies, dtypes, missing_number)
+    table = serve.CandidateTable(movies, dtypes, missing_number)
     request = table.request(7, user[snapshot.FEATURES], candidates)
-    rows = recommender.request_rows(7, user[snapshot.FEATURES], [movies[m] for m in candidates])
-    expected = recommender.row_columns(rows, dtypes, missing_number)
+    rows = serve.request_rows(7, user[snapshot.FEATURES], [movies[m] for m in candidates])
+    expected = serve.row_columns(rows, dtypes, missing_number)
     assert list(request) == list(dtypes)
     for name, values in expected.items():
         assert request[name].dtype == values.dtype, name
@@ -56,19 +56,20 @@ def test_candidate_request_equals_the_row_by_row_request(snapshot_entries, missi
 
 def test_ranking_is_by_the_rank_score_where_the_model_has_one_else_by_p_like_times_the_will_rate_estimate(
         snapshot_entries):
-    from components import serving, will_rate
+    from models import signatures
+    from recommender import will_rate
 
     movie_entries, _ = snapshot_entries
     entries = [movie_entries[m] for m in (1, 2, 3)]  # rated twice, once, never
-    counts = recommender.rating_counts(entries)
+    counts = serve.rating_counts(entries)
     assert counts == {1: 2, 2: 1, 3: 0}
     liked = np.array([0.5, 0.5, 0.9])
     by_count = will_rate.Estimator(will_rate.RATING_COUNT, counts, {}).scores([7], [1, 2, 3])
-    np.testing.assert_allclose(recommender.ranking_scores({serving.PROBABILITY_KEY: liked}, by_count),
+    np.testing.assert_allclose(serve.ranking_scores({signatures.PROBABILITY_KEY: liked}, by_count),
                                liked * [3.0, 2.0, 1.0])
     by_knn = will_rate.Estimator(will_rate.ITEM_KNN, counts, {7: [(3, 0.5), (2, 0.25)]}).scores([7], [1, 2, 3])
-    np.testing.assert_allclose(recommender.ranking_scores({serving.PROBABILITY_KEY: liked}, by_knn),
+    np.testing.assert_allclose(serve.ranking_scores({signatures.PROBABILITY_KEY: liked}, by_knn),
                                liked * [0.0, 0.25, 0.5], atol=1e-5)
     rank = np.array([0.1, 0.8, 0.5])
-    by_head = recommender.ranking_scores({serving.PROBABILITY_KEY: liked, serving.RANK_SCORE_KEY: rank}, by_count)
+    by_head = serve.ranking_scores({signatures.PROBABILITY_KEY: liked, signatures.RANK_SCORE_KEY: rank}, by_count)
     np.testing.assert_array_equal(by_head, rank)

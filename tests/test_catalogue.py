@@ -1,13 +1,13 @@
-"""components.catalogue on hand-made samples: history from train only, targets, candidates and the metrics."""
+"""recommender.catalogue on hand-made samples: history from train only, targets, candidates and the metrics."""
 import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from components import catalogue, cold_start, features
-from components.feature_snapshot import snapshot
-from components.sample_features import Rating
+from models import features
+from models.sample_features import Rating
+from recommender import catalogue, cold_start, snapshot
 
 
 def _sample(user, movie, rating, timestamp, genre="Drama"):
@@ -101,7 +101,7 @@ def test_catalogue_gate_compares_ours_with_the_most_rated_list_over_all_users():
 
 
 def test_the_will_rate_estimate_is_the_back_tests_over_the_training_history_only():
-    from components import will_rate
+    from recommender import will_rate
 
     train = _trend_history(range(11, 21))
     data = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY)])
@@ -121,7 +121,7 @@ def test_the_will_rate_estimate_is_the_back_tests_over_the_training_history_only
 
 
 def test_back_tests_given_by_the_feature_snapshot_are_served_and_not_run_again():
-    from components import will_rate
+    from recommender import will_rate
 
     train = _trend_history(range(11, 21))
     own = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY)])
@@ -145,7 +145,7 @@ def _trend_history(window_likes):
 @pytest.mark.parametrize("window_likes, served", [(range(11, 21), cold_start.RECENT_MOST_RATED),
                                                   (range(1, 11), cold_start.MOST_RATED)])
 def test_cold_start_users_get_the_list_the_back_test_chose_over_the_training_history(window_likes, served):
-    from components import recommender
+    from recommender import serve
 
     train = _trend_history(window_likes)
     # The eval period: new user 30 likes a recent favourite, new user 31 an old one.
@@ -161,13 +161,13 @@ def test_cold_start_users_get_the_list_the_back_test_chose_over_the_training_his
     entries, ids = data.movie_entries(), np.array(sorted(data.movies))
     for name, baseline in catalogue.baselines(data).items():
         if name in cold_start.RANKERS:
-            assert recommender.cold_start_scores([entries[m] for m in ids], name).tolist() == \
+            assert serve.cold_start_scores([entries[m] for m in ids], name).tolist() == \
                 baseline({}, ids).tolist(), name
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_scoring_the_likeliest_rated_candidates_first_keeps_the_exact_top_n(seed):
-    from components import will_rate
+    from recommender import will_rate
 
     rng = np.random.default_rng(seed)
     sizes = rng.integers(5, 400, size=int(rng.integers(1, 5)))  # users ranked together

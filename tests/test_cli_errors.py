@@ -2,8 +2,6 @@
 output directory is created."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.conftest import run_cli

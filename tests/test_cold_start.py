@@ -1,9 +1,9 @@
-"""components.cold_start on small hand-made histories: the back-test picks the list that predicted the held-out
+"""recommender.cold_start on small hand-made histories: the back-test picks the list that predicted the held-out
 window, by a deterministic rule, from the ratings it is given only."""
 import pytest
 
-from components import cold_start
-from components.sample_features import Rating
+from models.sample_features import Rating
+from recommender import cold_start
 
 DAY = cold_start.DAY
 END = 490  # the history's last day: the held-out window is days 400-490

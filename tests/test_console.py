@@ -63,7 +63,8 @@ def test_missing_file_is_one_line_before_the_pipeline_starts(tmp_path):
 def test_unknown_option_names_the_options():
     result = run_cli("run", "--sample-option", "max_rejected=3", check=False)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: --sample-option max_rejected: no such SampleGen option; the options are split_mode, ")
+    assert result.stderr.startswith(
+        "error: --sample-option max_rejected: no such SampleGen option; the options are split_mode, ")
     assert_quiet(result.stdout, result.stderr)
 
 
@@ -125,8 +126,8 @@ def test_make_run_screen_shows_progress_then_the_fix(tmp_path):
     done = re.findall(r"✓ (\w+) +done in +\d+\.\d s", final)
     assert set(done) <= {"ImportSchemaGen"}
     assert re.search(rf"✗ SampleGen +failed in +\d+\.\d s  \({len(done) + 1}/11\)", final)
-    assert (f"SampleGen: 2 malformed input rows (implausible_timestamp: 1, wrong_column_count: 1), more than "
-            f"max_rejected_rows=0; the first:") in final
+    assert ("SampleGen: 2 malformed input rows (implausible_timestamp: 1, wrong_column_count: 1), more than "
+            "max_rejected_rows=0; the first:") in final
     assert f"{ratings}:{lines + 1}: expected 4 columns (userId,movieId,rating,timestamp), found 3: '1,2,3'" in final
     assert (f"{ratings}:{lines + 2}: timestamp 1400000000000 (year 46334) is after the plausible range "
             "1995-01-01..") in final

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from pipeline import cli
+from pipeline.cli import main
 from pipeline.datasets import movielens
 
 VARIANT = "ml-latest-small"
@@ -139,14 +139,14 @@ def test_command_line(server, tmp_path, capsys):
     base_url, served, _ = server
     sha256 = publish(served, release_zip())
     out = str(tmp_path / "out")
-    assert cli.main(["download", "movielens", "--output", out, "--base-url", base_url, "--sha256", sha256]) == 0
+    assert main.main(["download", "movielens", "--output", out, "--base-url", base_url, "--sha256", sha256]) == 0
     shown = capsys.readouterr().out
     assert f"sparrow-tfx run --movielens {os.path.join(out, VARIANT)}" in shown
     for done, step in enumerate(movielens.DOWNLOAD_STEPS, start=1):  # not a terminal: one line per step
         assert re.search(rf"^\[0:\d\d\] {step} done in \d+\.\d s \({done}/3 steps done\)$", shown, re.M), shown
-    assert cli.main(["download", "movielens", "--variant", "ml-25m", "--output", out, "--base-url", base_url]) == 1
+    assert main.main(["download", "movielens", "--variant", "ml-25m", "--output", out, "--base-url", base_url]) == 1
     shown = capsys.readouterr()
     assert "HTTP 404" in shown.err
     assert re.search(r"^\[0:\d\d\] download failed in \d+\.\d s \(1/3 steps done\)$", shown.out, re.M), shown.out
     with pytest.raises(SystemExit):
-        cli.main(["download", "movielens", "--variant", "ml-1m"])  # another file format: not offered
+        main.main(["download", "movielens", "--variant", "ml-1m"])  # another file format: not offered

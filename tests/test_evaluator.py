@@ -9,9 +9,9 @@ import tensorflow_transform as tft
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from components import model, schema, serving, trainer
 from components.evaluator import executor
 from components.serving_baseline import spec as baseline_spec
+from models import model, schema, signatures, trainer
 from tests import test_trainer
 from tests.conftest import REPO_ROOT
 from tests.test_preprocessing import _row
@@ -49,7 +49,7 @@ def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probab
     assert model.has_rate_head(built)
     model_dir = tmp_path_factory.mktemp("model")
     built.save(path_utils.serving_model_path(str(model_dir)), save_format="tf", save_traces=False,
-               signatures=serving.make_signatures(built, tft_output))
+               signatures=signatures.make_signatures(built, tft_output))
     examples_dir = tmp_path_factory.mktemp("examples")
     (examples_dir / "Split-eval").mkdir()
     rng = np.random.default_rng(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bench import example_client
-from components.feature_snapshot import snapshot
+from recommender import snapshot
 from tests.test_candidate_table import snapshot_entries  # noqa: F401 (the fixture)
 
 

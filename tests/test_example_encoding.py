@@ -5,8 +5,8 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import features
 from components.sample_gen.example_encoding import to_example
+from models import features
 
 _VALUES = {
     "int": st.integers(-2**63, 2**63 - 1),

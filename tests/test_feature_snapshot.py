@@ -12,14 +12,16 @@ import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
-from components import cold_start, features, sample_features
 from components.feature_snapshot import executor as snapshot_executor
-from components.feature_snapshot import snapshot, spec
+from components.feature_snapshot import spec
 from components.sample_gen import executor as sample_gen_executor
 from components.sample_gen import spec as sample_gen_spec
-from components.sample_gen.beam_samples import read_samples, to_example
 from components.sample_gen.config import SampleGenConfig
+from components.sample_gen.example_encoding import to_example
+from dataio.examples import read_samples
+from models import features, sample_features
 from pipeline.datasets import synthetic
+from recommender import cold_start, snapshot
 from tests.serving_data import as_in_example
 
 pytestmark = pytest.mark.slow
@@ -228,7 +230,7 @@ def test_raw_ratings_need_raw_movies_and_existing_files(world, tmp_path):
 
 
 def test_snapshot_holds_the_will_rate_back_test_of_the_training_split_and_every_ratings_neighbours(world, raw_snapshot):
-    from components import will_rate
+    from recommender import will_rate
 
     manifest = snapshot.load_manifest(raw_snapshot.uri)
     train = training_ratings(world)
@@ -250,8 +252,8 @@ def test_snapshot_holds_the_will_rate_back_test_of_the_training_split_and_every_
 
 def test_the_catalogue_evaluation_serves_the_snapshots_back_tests_which_are_its_own_over_the_same_samples(
         world, raw_snapshot):
-    from components import catalogue
     from components.catalogue_eval import executor as catalogue_executor
+    from recommender import catalogue
 
     served_cold_start, served_will_rate = catalogue_executor.served_back_tests(
         snapshot.load_manifest(raw_snapshot.uri))

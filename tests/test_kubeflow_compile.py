@@ -11,7 +11,7 @@ import yaml
 
 from components.sample_gen.config import SampleGenConfig
 from pipeline import configs
-from pipeline import image as pipeline_image
+from pipeline.runners import image as pipeline_image
 
 pytestmark = pytest.mark.slow  # compiling imports TFX
 
@@ -68,22 +68,23 @@ def test_only_containers_running_our_entrypoint_in_the_pipeline_image(spec):
 
 
 def test_runtime_parameters_keep_their_defaults(spec):
+    import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
     from tfx.proto import trainer_pb2
-    import tensorflow_model_analysis as tfma
 
-    from components import evaluation
+    from components.evaluator import eval_config
 
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert parameters["data_root"] == {"parameterType": "STRING"}  # no default: every run names its data
     train_args = json_format.Parse(parameters["train_args"]["defaultValue"], trainer_pb2.TrainArgs())
     assert train_args == trainer_pb2.TrainArgs(splits=["train"], num_steps=0)
-    gate = evaluation.Gate.from_eval_config(
+    gate = eval_config.Gate.from_eval_config(
         json_format.Parse(parameters["eval_config"]["defaultValue"], tfma.EvalConfig()))
-    assert gate == evaluation.Gate(configs.DEFAULT_MIN_AUC, configs.DEFAULT_MAX_AUC_REGRESSION)
+    assert gate == eval_config.Gate(configs.DEFAULT_MIN_AUC, configs.DEFAULT_MAX_AUC_REGRESSION)
     assert parameters["train_args"]["isOptional"] and parameters["eval_config"]["isOptional"]
     tasks = spec["root"]["dag"]["tasks"]
-    for task, key, parameter in [("SampleGen", "input_base", "data_root"), ("FeatureSnapshot", "input_base", "data_root"),
+    for task, key, parameter in [("SampleGen", "input_base", "data_root"),
+                                 ("FeatureSnapshot", "input_base", "data_root"),
                                  ("Trainer", "train_args", "train_args"), ("Evaluator", "eval_config", "eval_config"),
                                  *[("SampleGen", option, option) for option in SAMPLE_GEN_OPTIONS]]:
         assert tasks[task]["inputs"]["parameters"][key] == {"componentInputParameter": parameter}
@@ -92,9 +93,9 @@ def test_runtime_parameters_keep_their_defaults(spec):
 
 
 def test_dag_edges_are_create_pipelines(spec, compiled_pipeline):
-    from pipeline import kubeflow_runner
+    from pipeline.runners import kubeflow
 
-    pipeline = kubeflow_runner.build_pipeline(kubeflow_runner.CompileSettings(
+    pipeline = kubeflow.build_pipeline(kubeflow.CompileSettings(
         image="unused", pipeline_root=compiled_pipeline.pipeline_root, serving_dir=compiled_pipeline.serving_dir))
     upstream = {node.id: sorted(n.id for n in node.upstream_nodes) for node in pipeline.components}
     tasks = spec["root"]["dag"]["tasks"]
@@ -147,10 +148,10 @@ def test_kfp_loads_the_package(compiled_pipeline):
 
 
 def compile_in_process(tmp_path, *flags: str) -> dict:
-    from pipeline import cli
+    from pipeline.cli import main
 
     output = str(tmp_path / "pipeline.yaml")
-    assert cli.main(["compile", "--output", output, *flags]) == 0
+    assert main.main(["compile", "--output", output, *flags]) == 0
     with open(output) as f:
         return yaml.safe_load(f)
 

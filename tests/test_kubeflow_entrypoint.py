@@ -1,11 +1,11 @@
-"""pipeline/kfp_entrypoint.py: TFX's container entry point made to accept what the open-source KFP launcher sends
-(upstream inputs with an empty type, the launcher's own `executor-logs` output typed system.Artifact)."""
+"""pipeline/runners/kfp_entrypoint.py: TFX's container entry point made to accept what the open-source KFP
+launcher sends (upstream inputs with an empty type, the launcher's own `executor-logs` output typed system.Artifact)."""
 import json
 import os
 
 import pytest
 
-from pipeline import kfp_entrypoint
+from pipeline.runners import kfp_entrypoint
 
 MODEL_TYPE = {"instanceSchema": "title: tfx.Model\ntype: object\n"}
 SERVING_BASELINE = "components.serving_baseline.executor.Executor"
@@ -86,8 +86,8 @@ def test_a_real_executor_runs_through_the_entrypoint_where_tfxs_own_fails(tmp_pa
 
 def test_custom_artifact_types_resolve_to_their_classes_in_tfxs_entry_point():
     """Fails when an upgrade changes the map from schema title to class path that TFX's entry point reads."""
-    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
     from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
     from tfx.utils import import_utils
 
     from components.catalogue_eval import spec

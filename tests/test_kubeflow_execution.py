@@ -35,8 +35,8 @@ from typing import Dict, List, Optional
 import pytest
 import yaml
 
-from pipeline import image as pipeline_image
-from pipeline.commands import submit
+from pipeline.cli.commands import submit
+from pipeline.runners import image as pipeline_image
 from tests.conftest import REPO_ROOT, run_cli
 
 DATA_SIZE = 3000  # ratings
@@ -116,9 +116,9 @@ class LocalKfpRun:
         from google.protobuf import json_format
         from kfp.pipeline_spec import pipeline_spec_pb2
 
-        from pipeline import kubeflow_runner
+        from pipeline.runners import kubeflow
 
-        return kubeflow_runner.task_order(json_format.ParseDict(self.spec, pipeline_spec_pb2.PipelineSpec()))
+        return kubeflow.task_order(json_format.ParseDict(self.spec, pipeline_spec_pb2.PipelineSpec()))
 
     def run(self, stand_ins: Optional[Dict[str, TaskResult]] = None) -> Dict[str, TaskResult]:
         """Every task in DAG order: from KFP's cache where it would be, else run (or its stand-in taken)."""

@@ -6,11 +6,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomli  # tomllib arrived in Python 3.11; pytest brings tomli on 3.10
 
 import pytest
+import tomli  # tomllib arrived in Python 3.11; pytest brings tomli on 3.10
 
-from pipeline import image as pipeline_image
+from pipeline.runners import image as pipeline_image
 from tests.conftest import REPO_ROOT
 
 DOCKERFILE = os.path.join(REPO_ROOT, "Dockerfile")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features, model
+from models import features, model
 
 xf = features.transformed_name
 VOCAB_SIZES = {f.name: 20 + f.oov_buckets for f in features.CATEGORICAL_FEATURES}

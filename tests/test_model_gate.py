@@ -10,8 +10,9 @@ import threading
 
 import pytest
 
-from components import features
-from pipeline import configs, metadata
+from models import features
+from pipeline import configs
+from pipeline.report import metadata
 from tests import bad_data
 from tests.conftest import E2E_DATA_SIZE, E2E_MIN_AUC, run_cli
 
@@ -169,7 +170,8 @@ def test_pushed_model_scores_unseen_ids_and_missing_optional_features(e2e_run):
     import numpy as np
     import tensorflow as tf
 
-    from components import serving, serving_dir
+    from models import signatures
+    from recommender import serving_dir
 
     model = tf.saved_model.load(serving_dir.latest_version_dir(e2e_run.paths.serving_dir))
     required = {"movieId": 10**8, "userId": 10**8 + 1, "timestamp": 1_500_000_000, "movieGenre1": "Drama"}
@@ -181,7 +183,7 @@ def test_pushed_model_scores_unseen_ids_and_missing_optional_features(e2e_run):
         _example(required),  # every optional feature missing
         _example({**required, "userGenre1": "Cyberpunk"}),  # a genre outside the vocabulary
     ]
-    scores = model.signatures[serving.SERVING_SIGNATURE](examples=tf.constant(requests))[serving.PROBABILITY_KEY]
+    scores = model.signatures[signatures.SERVING_SIGNATURE](examples=tf.constant(requests))[signatures.PROBABILITY_KEY]
     scores = np.asarray(scores).reshape(-1)
     assert scores.shape == (3,)
     assert np.all(np.isfinite(scores)) and np.all((scores > 0) & (scores < 1)), scores

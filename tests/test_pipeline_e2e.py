@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features, serving, serving_dir
-from pipeline import configs, metadata
-from tests.conftest import E2E_DATA_SIZE, E2E_MIN_AUC, run_cli, shared_data
+from models import features, signatures
+from recommender import serving_dir
+from tests.conftest import E2E_MIN_AUC, run_cli, shared_data
 
 pytestmark = pytest.mark.e2e
 CORE_NODES = {"StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform", "Trainer", "ServingBaseline",
@@ -61,8 +61,8 @@ def pushed_model(e2e_run):
 def test_pushed_model_scores_examples_including_unseen_ids(e2e_run, pushed_model):
     rows = _eval_rows(e2e_run.data_root, 50)
     unseen = dict(rows[0], userId="987654321", movieId="987654321", movieGenre2="", userAvgRating="")
-    scores = pushed_model.signatures[serving.SERVING_SIGNATURE](
-        examples=tf.constant([_example(r) for r in rows + [unseen]]))[serving.PROBABILITY_KEY].numpy()
+    scores = pushed_model.signatures[signatures.SERVING_SIGNATURE](
+        examples=tf.constant([_example(r) for r in rows + [unseen]]))[signatures.PROBABILITY_KEY].numpy()
     assert scores.shape == (51, 1)
     assert ((scores >= 0) & (scores <= 1)).all()
     assert np.std(scores) > 1e-3, "the model scores every example the same"
@@ -70,10 +70,10 @@ def test_pushed_model_scores_examples_including_unseen_ids(e2e_run, pushed_model
 
 def test_feature_tensor_signature_agrees_with_the_example_signature(e2e_run, pushed_model):
     rows = _eval_rows(e2e_run.data_root, 20)
-    from_examples = pushed_model.signatures[serving.SERVING_SIGNATURE](
-        examples=tf.constant([_example(r) for r in rows]))[serving.PROBABILITY_KEY].numpy()
+    from_examples = pushed_model.signatures[signatures.SERVING_SIGNATURE](
+        examples=tf.constant([_example(r) for r in rows]))[signatures.PROBABILITY_KEY].numpy()
     request = {}
-    for spec_name, spec in pushed_model.signatures[serving.FEATURES_SIGNATURE].structured_input_signature[1].items():
+    for spec_name, spec in pushed_model.signatures[signatures.FEATURES_SIGNATURE].structured_input_signature[1].items():
         column = features.COLUMNS_BY_NAME[spec_name]
         values = [r[spec_name] for r in rows]
         if column.kind == "string":
@@ -81,7 +81,8 @@ def test_feature_tensor_signature_agrees_with_the_example_signature(e2e_run, pus
         else:
             request[spec_name] = tf.constant([float(v) if v else np.nan for v in values], spec.dtype) \
                 if spec.dtype.is_floating else tf.constant([int(float(v)) for v in values], spec.dtype)
-    from_features = pushed_model.signatures[serving.FEATURES_SIGNATURE](**request)[serving.PROBABILITY_KEY].numpy()
+    served_features = pushed_model.signatures[signatures.FEATURES_SIGNATURE]
+    from_features = served_features(**request)[signatures.PROBABILITY_KEY].numpy()
     np.testing.assert_allclose(from_features, from_examples, atol=1e-5)
 
 

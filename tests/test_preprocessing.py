@@ -5,7 +5,7 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from components import features, preprocessing, schema
+from models import features, preprocessing, schema
 
 xf = features.transformed_name
 

@@ -1,11 +1,12 @@
-"""UserRanking, the per-user NDCG@k and recall@k metric added to TFMA (components/ranking_metrics.py)."""
+"""UserRanking, the per-user NDCG@k and recall@k metric added to TFMA (components/evaluator/ranking_metrics.py)."""
 import pickle
 
 import numpy as np
 import pytest
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 
-from components import evaluation, features, ranking_metrics
+from components.evaluator import eval_config, ranking_metrics
+from models import features
 
 
 def _ranking(queries, top_k_list, user_ids=None):
@@ -72,16 +73,16 @@ def test_ranking_without_any_positive_is_nan():
 
 
 def test_eval_config_ranks_per_user_and_tfma_builds_ndcg_and_recall_at_10():
-    config = evaluation.eval_config(min_auc=0.6, max_auc_regression=0.01)
+    config = eval_config.eval_config(min_auc=0.6, max_auc_regression=0.01)
     assert not any(spec.query_key for spec in config.metrics_specs)  # no per-query grouping of whole examples
     computations = metric_specs.to_computations(config.metrics_specs, eval_config=config)
     keys = {(key.name, key.sub_key.top_k if key.sub_key else None) for c in computations for key in c.keys}
-    assert {("ndcg", evaluation.RANKING_K), ("recall", evaluation.RANKING_K)} <= keys
+    assert {("ndcg", eval_config.RANKING_K), ("recall", eval_config.RANKING_K)} <= keys
     assert features.USER_KEY in config.metrics_specs[0].metrics[-1].config
 
 
 def test_gate_thresholds_read_back_from_the_eval_config():
-    gate = evaluation.Gate.from_eval_config(evaluation.eval_config(min_auc=0.65, max_auc_regression=0.02))
+    gate = eval_config.Gate.from_eval_config(eval_config.eval_config(min_auc=0.65, max_auc_regression=0.02))
     assert (gate.min_auc, gate.max_auc_regression) == pytest.approx((0.65, 0.02))
 
 
@@ -117,14 +118,14 @@ def _ndcg_at(k, labels, scores):
 
 @pytest.mark.e2e
 def test_tfma_ranking_metrics_equal_a_recomputation_per_user(e2e_run):
-    from pipeline import configs, metadata, summary
+    from pipeline.report import summary
 
     record = e2e_run.record()
     evaluator = record.node(summary.EVALUATOR)
     overall = summary.load_slice_metrics(evaluator.output("evaluation").uri)[summary.OVERALL].candidate
     lists = [(labels, scores) for labels, scores in _user_lists(
         evaluator.inputs["examples"][0].uri, evaluator.inputs["model"][0].uri) if any(labels)]
-    k = evaluation.RANKING_K
+    k = eval_config.RANKING_K
     assert len(lists) >= 10
     ndcg = np.mean([_ndcg_at(k, labels, scores) for labels, scores in lists])
     recall = np.mean([np.asarray(labels)[np.argsort(-np.asarray(scores), kind="stable")][:k].sum() / sum(labels)

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from components import cold_start, features, recommender, serving_dir, will_rate
-from components.feature_snapshot import snapshot
+from models import features
+from recommender import cold_start, serve, serving_dir, snapshot, will_rate
 from tests.conftest import run_cli
 from tests.serving_data import raw_dir
 
@@ -30,7 +30,7 @@ def rated_by_user(e2e_run):
 
 @pytest.fixture(scope="module")
 def served(e2e_run):
-    return recommender.load_newest(e2e_run.paths.serving_dir)
+    return serve.load_newest(e2e_run.paths.serving_dir)
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def test_recommend_json_top_n_are_distinct_unrated_and_sorted(e2e_run, heavy_use
 
 def test_recommend_ranks_every_candidate_by_its_score(served, heavy_user, rated_by_user):
     """The top N is the head of the whole ranking: no better-scored candidate was left out."""
-    everything = recommender.recommend(served, heavy_user, top=len(served.movies))
-    top = recommender.recommend(served, heavy_user, top=5)
+    everything = serve.recommend(served, heavy_user, top=len(served.movies))
+    top = serve.recommend(served, heavy_user, top=5)
     assert [i.movie_id for i in top.items] == [i.movie_id for i in everything.items[:5]]
     assert len(everything.items) == everything.candidates
     assert {i.movie_id for i in everything.items} == set(served.movies) - rated_by_user[heavy_user]
@@ -82,21 +82,21 @@ def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run, served):
 
 
 def test_a_user_without_ratings_gets_the_list_the_back_test_chose(served, heavy_user):
-    cold = recommender.recommend(served, UNKNOWN_USER, top=5)
+    cold = serve.recommend(served, UNKNOWN_USER, top=5)
     chosen = served.cold_start.chosen
     scores = {m: e[snapshot.COLD_START][chosen] for m, e in served.movies.items()}
-    assert cold.path == recommender.cold_start_path(chosen) and not cold.known_user
+    assert cold.path == serve.cold_start_path(chosen) and not cold.known_user
     assert cold.cold_start == served.manifest[snapshot.COLD_START_BACK_TEST]
     assert [i.movie_id for i in cold.items] == sorted(scores, key=lambda m: (-scores[m], m))[:5]
     assert all(e[snapshot.COLD_START][cold_start.MOST_RATED] == e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY]
                for e in served.movies.values())
-    assert recommender.recommend(served, heavy_user, top=5).path == recommender.MODEL_PATH
+    assert serve.recommend(served, heavy_user, top=5).path == serve.MODEL_PATH
 
 
 def test_a_version_pushed_before_the_back_test_serves_the_most_rated_movies(served):
     manifest = {k: v for k, v in served.manifest.items() if k != snapshot.COLD_START_BACK_TEST}
     old = dataclasses.replace(served, manifest=manifest)
-    cold = recommender.recommend(old, UNKNOWN_USER, top=5)
+    cold = serve.recommend(old, UNKNOWN_USER, top=5)
     counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
     assert cold.path == "cold_start_most_rated"
     assert [i.movie_id for i in cold.items] == sorted(counts, key=lambda m: (-counts[m], m))[:5]
@@ -104,10 +104,10 @@ def test_a_version_pushed_before_the_back_test_serves_the_most_rated_movies(serv
 
 def test_a_known_user_is_ranked_by_p_like_times_the_will_rate_estimate_the_back_test_chose(
         e2e_run, served, heavy_user, rated_by_user):
-    result = recommender.recommend(served, heavy_user, top=20)
+    result = serve.recommend(served, heavy_user, top=20)
     chosen = served.manifest[snapshot.WILL_RATE_BACK_TEST]["chosen"]
     assert result.will_rate == served.manifest[snapshot.WILL_RATE_BACK_TEST] and chosen in will_rate.ESTIMATES
-    estimate = will_rate.Estimator(chosen, recommender.rating_counts(served.movies.values()),
+    estimate = will_rate.Estimator(chosen, serve.rating_counts(served.movies.values()),
                                    snapshot.load_neighbours(served.snapshot_dir),
                                    snapshot.load_neighbours(served.snapshot_dir, snapshot.LIKED_NEIGHBOURS_PREFIX))
     movie_ids = [i.movie_id for i in result.items]
@@ -122,7 +122,7 @@ def test_a_known_user_is_ranked_by_p_like_times_the_will_rate_estimate_the_back_
 
 def test_a_version_pushed_before_the_will_rate_back_test_ranks_by_the_rating_count(served, heavy_user):
     manifest = {k: v for k, v in served.manifest.items() if k != snapshot.WILL_RATE_BACK_TEST}
-    old = recommender.recommend(dataclasses.replace(served, manifest=manifest), heavy_user, top=10)
+    old = serve.recommend(dataclasses.replace(served, manifest=manifest), heavy_user, top=10)
     counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
     assert old.will_rate["chosen"] == will_rate.RATING_COUNT and old.will_rate["users"] == 0
     assert [i.score for i in old.items] == pytest.approx([i.probability * (counts[i.movie_id] + 1) for i in old.items])
@@ -130,13 +130,13 @@ def test_a_version_pushed_before_the_will_rate_back_test_ranks_by_the_rating_cou
 
 def test_given_candidates_are_scored_as_given(served, heavy_user):
     candidates = sorted(served.movies)[:4]
-    result = recommender.recommend(served, heavy_user, top=10, candidates=candidates + candidates[:1])
+    result = serve.recommend(served, heavy_user, top=10, candidates=candidates + candidates[:1])
     assert result.candidates == 4
     assert sorted(i.movie_id for i in result.items) == candidates
 
 
 def test_unknown_candidates_and_missing_snapshots_are_clear_errors(e2e_run, served, heavy_user, tmp_path):
     with pytest.raises(ValueError, match=r"candidate movieIds not in the feature snapshot .*\[99999999\]"):
-        recommender.recommend(served, heavy_user, candidates=[99999999])
+        serve.recommend(served, heavy_user, candidates=[99999999])
     result = run_cli("recommend", "--user", "1", "--serving-dir", str(tmp_path / "empty"), check=False)
     assert result.returncode == 1 and "no pushed model version under" in result.stderr

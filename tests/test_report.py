@@ -11,9 +11,10 @@ import nbformat
 import pytest
 from tensorflow_model_analysis.proto import config_pb2, validation_result_pb2
 
-from components import features, serving_dir
-from pipeline import configs, metadata, summary
-from pipeline.report import page, review, svg
+from models import features
+from pipeline import configs
+from pipeline.report import metadata, page, review, summary, svg
+from recommender import serving_dir
 from tests.conftest import E2E_MIN_AUC, REPO_ROOT, run_cli
 from tests.test_console import assert_quiet
 
@@ -21,7 +22,7 @@ NOTEBOOK = os.path.join(REPO_ROOT, "notebooks", "review.ipynb")
 
 
 def tfma_overall_and_slices(record: metadata.RunRecord):
-    """The run's TFMA output read with tfma.load_metrics directly (not through pipeline.summary).
+    """The run's TFMA output read with tfma.load_metrics directly (not through pipeline.report.summary).
 
     Returns ({model: {metric: value}} for the overall slice, {slice id: {metric: value}} for the candidate).
     """
@@ -94,14 +95,16 @@ def _review(blessed, gate=None, slices=None, catalogue=None, catalogue_gate=None
 
 def test_page_shows_the_catalogue_per_user_group_and_the_failed_catalogue_gate():
     def groups(recall):
-        return {"all": {"users": 9, "recall@10": recall, "coverage": 40}, "with_history": {"users": 4, "recall@10": 0.5},
+        return {"all": {"users": 9, "recall@10": recall, "coverage": 40},
+                "with_history": {"users": 4, "recall@10": 0.5},
                 "cold_start": {"users": 5, "recall@10": 0.2}, "userActivity<10": {"users": 3, "recall@10": 0.1}}
 
     text = page.render(_review(
         blessed=False, catalogue={"ours": groups(0.3), "most_rated": groups(0.4)},
         catalogue_gate=(False, "recall@10 over 9 eval users: ours 0.3000 < 1.00 x most_rated 0.4000")))
     assert 'id="decision">NOT BLESSED<' in text
-    assert "Catalogue gate: recall@10 over 9 eval users: ours 0.3000 &lt; 1.00 x most_rated 0.4000: <b>failed</b>" in text
+    assert ("Catalogue gate: recall@10 over 9 eval users: ours 0.3000 &lt; 1.00 x most_rated 0.4000: "
+            "<b>failed</b>") in text
     assert 'data-slice="all" data-model="most_rated" data-metric="recall@10" data-value="0.4"' in text
     assert "cold-start users (no training ratings)" in text and "users with &lt;10 training ratings" in text
     assert "Distinct movies in all top lists: ours 40, most_rated 40." in text

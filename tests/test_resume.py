@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from pipeline import configs, metadata
+from pipeline import configs
 from pipeline import pipeline as pipeline_lib
+from pipeline.report import metadata
 from tests.conftest import REPO_ROOT, run_cli
 
 DATA_SIZE = 2000  # ratings: enough for a real Trainer, small enough to keep the test short
@@ -42,7 +43,7 @@ def test_run_killed_during_training_resumes_from_cache(tmp_path):
     paths = configs.LocalPaths(work_dir)
     command = ("run", "--work-dir", work_dir, "--size", str(DATA_SIZE), "--min-auc", "0")  # blessing is not tested
     with open(tmp_path / "killed-run.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *command], cwd=REPO_ROOT, stdout=log,
+        process = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", *command], cwd=REPO_ROOT, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_for_running_trainer(process, paths.metadata_path)

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from components import serving_dir
-from pipeline import configs, metadata, summary
-from pipeline.report import lineage
+from pipeline import configs
+from pipeline.report import lineage, metadata, summary
+from recommender import serving_dir
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e

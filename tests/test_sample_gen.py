@@ -17,10 +17,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import features, sample_features
 from components.sample_gen import beam_samples, report, spec
 from components.sample_gen import negatives as negatives_lib
 from components.sample_gen.config import LEAKY, POINT_IN_TIME, SPLIT_USER_LAST, SampleGenConfig
+from dataio.examples import read_samples
+from dataio.shuffle_shards import RATINGS_BYTES_PER_SHARD
+from models import features, sample_features
 from pipeline.datasets import synthetic
 
 Rating, Movie = sample_features.Rating, sample_features.Movie
@@ -40,7 +42,7 @@ def run_sample_gen(raw_dir, out_dir, config: SampleGenConfig = SampleGenConfig()
     split_dirs = {split: str(out_dir / split) for split in spec.SPLITS}
     counts = beam_samples.run(beam.Pipeline, [f"{raw_dir}/ratings.csv"], [f"{raw_dir}/movies.csv"], config,
                               split_dirs, str(out_dir))
-    return {split: list(beam_samples.read_samples(d)) for split, d in split_dirs.items()}, counts
+    return {split: list(read_samples(d)) for split, d in split_dirs.items()}, counts
 
 
 def sample_key(sample) -> tuple:
@@ -76,7 +78,8 @@ def brute_force_sample(r: Rating, ratings: Sequence[Rating], movies: Dict[int, M
         "movieRatingCount": len(movie_ratings), "movieAvgRating": _mean(movie_ratings),
         "movieRatingStddev": _stdev(movie_ratings),
         **_numbered("userRatedMovie", [x.movie_id for x in reversed(liked)], 5),
-        "userRatingCount": len(earlier), "userAvgReleaseYear": round(statistics.fmean(years)) if years else None, "userReleaseYearStddev": _stdev(years),
+        "userRatingCount": len(earlier), "userAvgReleaseYear": round(statistics.fmean(years)) if years else None,
+        "userReleaseYearStddev": _stdev(years),
         "userAvgRating": _mean([x.rating for x in earlier]), "userRatingStddev": _stdev([x.rating for x in earlier]),
         **_numbered("userGenre", sorted(genre_counts, key=lambda g: (-genre_counts[g], g)), 5),
     }
@@ -304,7 +307,7 @@ def test_sharded_passes_make_what_one_pipeline_makes(tmp_path, world, config):
 
 def test_shard_count_follows_the_ratings_size_on_the_direct_runner_only(tmp_path):
     ratings = tmp_path / "ratings.csv"
-    ratings.write_bytes(b"x" * (2 * beam_samples.SHARD_BYTES + 1))
+    ratings.write_bytes(b"x" * (2 * RATINGS_BYTES_PER_SHARD + 1))
     direct, dataflow = PipelineOptions([]), PipelineOptions(["--runner=DataflowRunner"])
     assert beam_samples.shard_count(SampleGenConfig(), [str(ratings)], direct) == 3
     assert beam_samples.shard_count(SampleGenConfig(), [str(ratings)], PipelineOptions(["--runner=direct"])) == 3
@@ -322,7 +325,7 @@ def test_read_samples_takes_csv_example_gen_empty_cells_as_absent(tmp_path):
     example.features.feature[features.RELEASE_YEAR_KEY].int64_list.SetInParent()
     with tf.io.TFRecordWriter(str(tmp_path / "data.gz"), options="GZIP") as writer:
         writer.write(example.SerializeToString())
-    [sample] = beam_samples.read_samples(str(tmp_path))
+    [sample] = read_samples(str(tmp_path))
     assert sample[features.USER_KEY] == 7
     assert sample[features.MOVIE_GENRE_KEYS[2]] is None and sample[features.RELEASE_YEAR_KEY] is None
 
@@ -344,7 +347,8 @@ def test_sampled_negatives_leave_the_real_samples_alone_and_read_no_later_rating
     """Negatives are added to train only, the same sharded or not, each point in time; the real samples (eval's
     among them, so its AUC stays comparable) are those of a run without negatives."""
     raw_dir = write_raw(tmp_path / "raw", world.movies, world.ratings)
-    runs = {shards: run_sample_gen(raw_dir, tmp_path / f"out{shards}", dataclasses.replace(config, shuffle_shards=shards))
+    runs = {shards: run_sample_gen(raw_dir, tmp_path / f"out{shards}",
+                                   dataclasses.replace(config, shuffle_shards=shards))
             for shards in (1, 3)}
     plain, plain_report = run_sample_gen(raw_dir, tmp_path / "plain",
                                          dataclasses.replace(config, negatives_per_rating=0, shuffle_shards=1))

@@ -20,13 +20,13 @@ def run_sample_gen(raw_dir: str, work_dir: str) -> List[dict]:
     from tfx.orchestration.pipeline import Pipeline
 
     from components.sample_gen.component import SampleGen
-    from pipeline import beam_runners
+    from pipeline.runners import beam
 
     connection = tfx_metadata.sqlite_metadata_connection_config(os.path.join(work_dir, "metadata.sqlite"))
     BeamDagRunner().run(Pipeline(
         pipeline_name="sample-gen-cache", pipeline_root=os.path.join(work_dir, "root"),
         components=[SampleGen(input_base=raw_dir)], enable_cache=True, metadata_connection_config=connection,
-        beam_pipeline_args=beam_runners.direct_args()))
+        beam_pipeline_args=beam.direct_args()))
     store = metadata_store.MetadataStore(connection)
     executions = sorted(store.get_executions(), key=lambda e: e.id)
     state = metadata_store_pb2.Execution.State.Name

@@ -4,7 +4,8 @@ import re
 import pytest
 
 from components.sample_gen import report
-from pipeline import configs, metadata
+from pipeline import configs
+from pipeline.report import metadata
 from tests.conftest import run_cli, shared_data
 
 pytestmark = pytest.mark.e2e

@@ -9,9 +9,11 @@ import pytest
 import tensorflow_data_validation as tfdv
 from tfx.types import artifact_utils
 
-from components import schema, sample_features
-from components.sample_gen import beam_samples, executor, raw_rows, report, spec
+from components.sample_gen import executor, report, spec
 from components.sample_gen.config import SampleGenConfig
+from dataio import raw_rows
+from dataio.examples import read_samples
+from models import sample_features, schema
 from pipeline.datasets import synthetic
 from tests.conftest import shared_data
 from tests.test_sample_gen import assert_same_samples, brute_force_sample, sample_key
@@ -199,7 +201,7 @@ def test_real_movielens_ratings(tmp_path):
     with open(os.path.join(raw, "ratings.csv")) as f:
         ratings = [raw_rows.parse_rating(line.rstrip("\n")) for line in f.readlines()[1:]]
     written = [s for split in spec.SPLITS
-               for s in beam_samples.read_samples(artifact_utils.get_split_uri([examples], split))]
+               for s in read_samples(artifact_utils.get_split_uri([examples], split))]
     chosen = random.Random(0).sample(written, 200)
     assert_same_samples(chosen, {sample_key(s): brute_force_sample(
         sample_features.Rating(s["userId"], s["movieId"], s["rating"], s["timestamp"]), ratings, movies, leaky=False)

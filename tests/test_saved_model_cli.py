@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features, recommender, serving, serving_dir
+from models import features, signatures
+from recommender import serve, serving_dir
 from tests.serving_data import eval_examples
 
 pytestmark = pytest.mark.e2e
@@ -57,34 +58,34 @@ def test_show_all_lists_the_serving_signatures(version_dir):
     text = saved_model_cli("show", "--all", "--dir", version_dir)
     assert "MetaGraphDef with tag-set: 'serve'" in text
     signatures = parse_show_all(text)
-    probability = {serving.PROBABILITY_KEY: ("DT_FLOAT", "(-1, 1)")}
-    assert signatures[serving.SERVING_SIGNATURE] == {
+    probability = {signatures.PROBABILITY_KEY: ("DT_FLOAT", "(-1, 1)")}
+    assert signatures[signatures.SERVING_SIGNATURE] == {
         "inputs": {"examples": ("DT_STRING", "(-1)")}, "outputs": probability,
         "method": "tensorflow/serving/predict"}
-    assert signatures[serving.FEATURES_SIGNATURE] == {
+    assert signatures[signatures.FEATURES_SIGNATURE] == {
         "inputs": {name: (expected_feature_dtype(name), "(-1)") for name in features.MODEL_FEATURE_KEYS},
         "outputs": probability, "method": "tensorflow/serving/predict"}
-    assert serving.TRANSFORM_SIGNATURE in signatures
+    assert signatures.TRANSFORM_SIGNATURE in signatures
 
 
 def test_saved_model_cli_runs_both_signatures_to_the_pipelines_scores(e2e_run, version_dir, tmp_path):
     examples = eval_examples(e2e_run, SAMPLES)
-    expected = tf.saved_model.load(version_dir).signatures[serving.SERVING_SIGNATURE](
-        examples=tf.constant([record for record, _ in examples]))[serving.PROBABILITY_KEY].numpy()
+    expected = tf.saved_model.load(version_dir).signatures[signatures.SERVING_SIGNATURE](
+        examples=tf.constant([record for record, _ in examples]))[signatures.PROBABILITY_KEY].numpy()
 
     # serving_default from tf.Examples with the model's features only: no label, rating or rating time.
     requests = [{name: [sample[name]] for name in features.MODEL_FEATURE_KEYS if sample[name] is not None}
                 for _, sample in examples]
     saved_model_cli("run", "--dir", version_dir, "--tag_set", "serve", "--signature_def",
-                    serving.SERVING_SIGNATURE, "--input_examples", f"examples={requests!r}",
+                    signatures.SERVING_SIGNATURE, "--input_examples", f"examples={requests!r}",
                     "--outdir", str(tmp_path / "examples"))
     np.testing.assert_allclose(np.load(tmp_path / "examples" / "probability.npy"), expected, atol=1e-6)
 
     # serve_features from one tensor per feature, missing values as "" and NaN.
-    served = recommender.load_newest(e2e_run.paths.serving_dir)
-    request = recommender.feature_request([sample for _, sample in examples], served.signature)
+    served = serve.load_newest(e2e_run.paths.serving_dir)
+    request = serve.feature_request([sample for _, sample in examples], served.signature)
     np.savez(tmp_path / "request.npz", **{name: tensor.numpy() for name, tensor in request.items()})
     inputs = ";".join(f"{name}={tmp_path / 'request.npz'}[{name}]" for name in request)
     saved_model_cli("run", "--dir", version_dir, "--tag_set", "serve", "--signature_def",
-                    serving.FEATURES_SIGNATURE, "--inputs", inputs, "--outdir", str(tmp_path / "features"))
+                    signatures.FEATURES_SIGNATURE, "--inputs", inputs, "--outdir", str(tmp_path / "features"))
     np.testing.assert_allclose(np.load(tmp_path / "features" / "probability.npy"), expected, atol=1e-6)

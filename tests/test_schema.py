@@ -1,10 +1,10 @@
 """The committed schema is the one the feature spec generates, and it says what the spec says."""
-from components import features, schema
+from models import features, schema
 
 
 def test_committed_schema_matches_the_feature_spec():
     with open(schema.SCHEMA_PATH) as f:
-        assert f.read() == schema.schema_text(), "run `python -m components.schema --write`"
+        assert f.read() == schema.schema_text(), "run `python -m models.schema --write`"
 
 
 def test_schema_lists_every_column_with_presence_and_domains():

@@ -25,7 +25,7 @@ def assert_safe(result: dict) -> None:
 
 
 def test_local_publish_is_one_rename_and_a_failed_push_is_cleaned(tmp_path):
-    from components import serving_dir
+    from recommender import serving_dir
     from tests import serving_dir_probe
 
     base = str(tmp_path / "serving")
@@ -39,7 +39,7 @@ def test_local_publish_is_one_rename_and_a_failed_push_is_cleaned(tmp_path):
 
 
 def test_the_next_push_removes_only_old_leftovers(tmp_path):
-    from components import serving_dir
+    from recommender import serving_dir
     from tests import serving_dir_probe
 
     base, model = str(tmp_path / "serving"), serving_dir_probe.small_saved_model(str(tmp_path / "model"))
@@ -58,7 +58,7 @@ def test_the_next_push_removes_only_old_leftovers(tmp_path):
 
 def test_a_local_version_pushed_before_commit_markers_stays_served(tmp_path):
     """An upgrade must not unserve, nor let the next push delete, what an earlier release pushed."""
-    from components import serving_dir
+    from recommender import serving_dir
     from tests import serving_dir_probe
 
     base, model = str(tmp_path / "serving"), serving_dir_probe.small_saved_model(str(tmp_path / "model"))
@@ -77,8 +77,8 @@ def test_a_local_version_pushed_before_commit_markers_stays_served(tmp_path):
 def test_s3_publish_commits_with_a_marker_written_last(s3_server, tmp_path):
     # In a child process: tensorflow-io's S3 file system aborts the process that used it at exit.
     result = subprocess.run([sys.executable, "-m", "tests.serving_dir_probe", f"{s3_server.bucket}/models/sparrow",
-                             str(tmp_path)], cwd=REPO_ROOT, env={**os.environ, **s3_server.environment}, capture_output=True,
-                            text=True, timeout=600)
+                             str(tmp_path)], cwd=REPO_ROOT, env={**os.environ, **s3_server.environment},
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     print(outcome)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import recommender, serving
-from components.feature_snapshot import snapshot
+from models import signatures
+from recommender import serve, snapshot
 from tests.serving_data import as_in_example, eval_examples, raw_dir, read_raw
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ SAMPLES_COMPARED = 400
 
 
 def test_serving_path_scores_eval_samples_as_the_evaluation_does(e2e_run):
-    served = recommender.load_newest(e2e_run.paths.serving_dir)
+    served = serve.load_newest(e2e_run.paths.serving_dir)
     raw = read_raw(raw_dir(e2e_run))
     examples = eval_examples(e2e_run, SAMPLES_COMPARED)
     rows = []
@@ -31,11 +31,11 @@ def test_serving_path_scores_eval_samples_as_the_evaluation_does(e2e_run):
         movie = snapshot.movie_entry(raw.movies[movie_id], raw.titles[movie_id], raw.by_movie[movie_id], before=at)
         served_features = as_in_example({**user[snapshot.FEATURES], **movie[snapshot.FEATURES]})
         assert served_features == {name: sample[name] for name in served_features}, f"features differ: {sample}"
-        rows += recommender.request_rows(user_id, user[snapshot.FEATURES], [movie])
+        rows += serve.request_rows(user_id, user[snapshot.FEATURES], [movie])
 
-    serving_scores = recommender.score(served, rows)
-    evaluation_scores = served.model.signatures[serving.SERVING_SIGNATURE](
-        examples=tf.constant([record for record, _ in examples]))[serving.PROBABILITY_KEY].numpy().reshape(-1)
+    serving_scores = serve.score(served, rows)
+    evaluation_scores = served.model.signatures[signatures.SERVING_SIGNATURE](
+        examples=tf.constant([record for record, _ in examples]))[signatures.PROBABILITY_KEY].numpy().reshape(-1)
     print(f"skew: {len(rows)} eval samples, max |serving - evaluation| = "
           f"{np.max(np.abs(serving_scores - evaluation_scores)):.3g}")
     assert len(rows) == SAMPLES_COMPARED

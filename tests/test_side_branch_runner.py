@@ -13,9 +13,10 @@ from tfx.orchestration import metadata as tfx_metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.types.standard_artifacts import String
 
-from pipeline import metadata, side_branch_runner
 from pipeline import pipeline as pipeline_lib
-from pipeline.side_branch_runner import SideBranchDagRunner
+from pipeline.report import metadata
+from pipeline.runners import side_branch
+from pipeline.runners.side_branch import SideBranchDagRunner
 from tests.test_data_gate import _compiled_nodes
 
 PIPELINE_NAME = "side-branch-test"
@@ -41,7 +42,7 @@ def _wait_until_running(log_dir: str, node: str) -> None:
 
 
 def _current_run():
-    run, = side_branch_runner._RUNS.values()
+    run, = side_branch._RUNS.values()
     return run
 
 
@@ -136,7 +137,7 @@ def test_a_side_node_runs_in_the_worker_beside_the_main_path(tmp_path):
     assert nodes["Sink"]["worker_stopped"]  # the last side node had run: the worker stopped while the run went on
     record = metadata.latest_run(str(tmp_path / "metadata.sqlite"), PIPELINE_NAME)
     assert {node: record.node(node).state for node in nodes} == dict.fromkeys(nodes, "COMPLETE")
-    assert not side_branch_runner._RUNS
+    assert not side_branch._RUNS
 
 
 @pytest.mark.slow
@@ -148,7 +149,7 @@ def test_a_failed_side_node_fails_the_run_at_the_next_node(tmp_path):
     assert record.node("Side").state == "FAILED" and "Sink" not in record.nodes and "Sink" not in nodes
     if nodes["Main"]["side_in_worker"]:  # Side failed while Main ran: Later, the next to start, does not
         assert "Later" not in nodes and "Later" not in record.nodes
-    assert not side_branch_runner._RUNS
+    assert not side_branch._RUNS
 
 
 def test_before_the_worker_is_ready_a_side_node_runs_here(tmp_path):

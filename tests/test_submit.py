@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 import yaml
 
-from pipeline.commands import submit
+from pipeline.cli.commands import submit
 from tests.conftest import run_cli
 
 TOKEN = "test-token-5f1c"  # a made-up bearer token
@@ -67,10 +67,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._reply(200, {"recurring_run_id": "rec-1", "display_name": body["display_name"]})
         return self._reply(404, {"message": f"no route {path}"})
 
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):
         self._handle("GET")
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self._handle("POST")
 
     def log_message(self, *args):
@@ -198,10 +198,10 @@ def test_sample_options_are_checked_as_sample_gen_checks_them(compiled_pipeline,
 
 
 def test_sample_options_need_a_sample_gen_package(tmp_path):
-    from pipeline import cli
+    from pipeline.cli import main
 
     package = str(tmp_path / "csv.yaml")
-    assert cli.main(["compile", "--samples", "--output", package, "--pipeline-root", "gs://bucket/root"]) == 0
+    assert main.main(["compile", "--samples", "--output", package, "--pipeline-root", "gs://bucket/root"]) == 0
     with open(package) as f:
         spec = yaml.safe_load(f)
     with pytest.raises(submit.SubmitError, match="--sample-option applies to raw MovieLens input; this package "

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from components import features, sample_features
+from models import features, sample_features
 from pipeline.datasets import synthetic
 
 

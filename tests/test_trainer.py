@@ -10,7 +10,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from components import features, model, preprocessing, recommender, schema, serving, trainer
+from models import features, model, preprocessing, schema, signatures, trainer
+from recommender import serve
 from tests.test_preprocessing import _row
 
 ROWS = 300
@@ -147,22 +148,22 @@ def test_sampled_negatives_add_a_rate_head_served_beside_the_liked_probability(t
     # Early stopping watches the liked AUC over the real ratings of the validation records.
     assert all(model.validation_metric(built) in epoch and f"val_{model.RATE_OUTPUT}_roc_auc" in epoch
                for epoch in summary["epochs"])
-    signatures = serving.make_signatures(built, tft_output, popularity_cap=POPULARITY_CAP)
-    built.save(str(tmp_path / "model"), save_format="tf", save_traces=False, signatures=signatures)
+    exported = signatures.make_signatures(built, tft_output, popularity_cap=POPULARITY_CAP)
+    built.save(str(tmp_path / "model"), save_format="tf", save_traces=False, signatures=exported)
     loaded = tf.saved_model.load(str(tmp_path / "model"))
-    serve_features = loaded.signatures[serving.FEATURES_SIGNATURE]
-    assert set(serve_features.structured_outputs) == {serving.PROBABILITY_KEY, serving.RATE_PROBABILITY_KEY,
-                                                      serving.RANK_SCORE_KEY}
+    serve_features = loaded.signatures[signatures.FEATURES_SIGNATURE]
+    assert set(serve_features.structured_outputs) == {signatures.PROBABILITY_KEY, signatures.RATE_PROBABILITY_KEY,
+                                                      signatures.RANK_SCORE_KEY}
     # The rank score undoes the popularity the negatives were drawn by: the cap's weight, 1 for a missing count.
     rows = [{**row, features.MOVIE_RATING_COUNT_KEY: count} for row, count in
             zip(_request_rows(3), [0, POPULARITY_CAP * 3, None])]
-    served = serve_features(**recommender.feature_request(rows, serve_features))
+    served = serve_features(**serve.feature_request(rows, serve_features))
     outputs = {name: values.numpy().reshape(-1) for name, values in served.items()}
-    liked, rated = outputs[serving.PROBABILITY_KEY], outputs[serving.RATE_PROBABILITY_KEY]
-    np.testing.assert_allclose(outputs[serving.RANK_SCORE_KEY], liked * rated / (1 - rated) * [1, POPULARITY_CAP, 1],
+    liked, rated = outputs[signatures.PROBABILITY_KEY], outputs[signatures.RATE_PROBABILITY_KEY]
+    np.testing.assert_allclose(outputs[signatures.RANK_SCORE_KEY], liked * rated / (1 - rated) * [1, POPULARITY_CAP, 1],
                                rtol=1e-5)
     # TFMA and TF Serving's clients read the liked probability alone, under its name.
-    assert set(loaded.signatures[serving.SERVING_SIGNATURE].structured_outputs) == {serving.PROBABILITY_KEY}
+    assert set(loaded.signatures[signatures.SERVING_SIGNATURE].structured_outputs) == {signatures.PROBABILITY_KEY}
 
 
 def test_without_sampled_negatives_the_model_has_one_head(transformed):

@@ -1,12 +1,12 @@
-"""components.will_rate: item-kNN neighbours against a brute-force cosine, the estimates' scores and the back-test
+"""recommender.will_rate: item-kNN neighbours against a brute-force cosine, the estimates' scores and the back-test
 that chooses between them."""
 import itertools
 
 import numpy as np
 import pytest
 
-from components import will_rate
-from components.sample_features import Rating
+from models.sample_features import Rating
+from recommender import will_rate
 
 
 def _brute_force(user_movies, k):

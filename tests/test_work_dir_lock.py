@@ -10,12 +10,13 @@ import time
 
 import pytest
 
-from pipeline import work_dir_lock
+from pipeline.runners import work_dir_lock
 from tests.conftest import REPO_ROOT
 
 
 def start_run(work_dir: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--work-dir", work_dir, "--size", "3000"],
+    command = [sys.executable, "-m", "pipeline.cli.main", "run", "--work-dir", work_dir, "--size", "3000"]
+    return subprocess.Popen(command,
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 

@@ -14,9 +14,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, proto_utils
 
-from components import serving_dir
 from components.atomic_pusher import spec
-from components.feature_snapshot import snapshot
+from recommender import serving_dir, snapshot
 
 
 def _snapshot_digest(snapshot_dir: Optional[str]) -> Optional[str]:

@@ -7,8 +7,8 @@ training split, through the model's serving signature, which is what `recommend`
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 
-from components import catalogue
 from components.catalogue_eval import executor, spec
+from recommender import catalogue
 
 
 class CatalogueEvaluator(base_component.BaseComponent):
@@ -18,8 +18,8 @@ class CatalogueEvaluator(base_component.BaseComponent):
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, feature_snapshot: types.BaseChannel,
                  top_n: int = catalogue.TOP_N, min_liked: int = 1, min_ratio_to_popularity: float = 0.0):
         """feature_snapshot: the run's, whose cold-start and will-rate back-tests (over the same training split)
-        the pass serves, as `recommend` does. min_ratio_to_popularity: the candidate is blessed only if its recall@top_n over all eval users is at
-        least this times the most-rated list's (0: no catalogue gate)."""
+        the pass serves, as `recommend` does. min_ratio_to_popularity: the candidate is blessed only if its
+        recall@top_n over all eval users is at least this times the most-rated list's (0: no catalogue gate)."""
         super().__init__(spec.CatalogueEvaluatorSpec(
             examples=examples, model=model, feature_snapshot=feature_snapshot, top_n=top_n, min_liked=min_liked,
             min_ratio_to_popularity=min_ratio_to_popularity,

@@ -11,10 +11,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components import catalogue, cold_start, serving, will_rate
 from components.catalogue_eval import spec
-from components.feature_snapshot import snapshot
-from components.sample_gen import beam_samples
+from dataio.examples import read_samples
+from models import signatures
+from recommender import catalogue, cold_start, snapshot, will_rate
 
 
 def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
@@ -55,10 +55,10 @@ class Executor(base_executor.BaseExecutor):
         manifest = snapshot.load_manifest(artifact_utils.get_single_uri(input_dict[spec.FEATURE_SNAPSHOT_KEY]))
         started = time.perf_counter()
         data = catalogue.Catalogue.from_samples(*(
-            beam_samples.read_samples(artifact_utils.get_split_uri([examples], split), catalogue.SAMPLE_COLUMNS)
+            read_samples(artifact_utils.get_split_uri([examples], split), catalogue.SAMPLE_COLUMNS)
             for split in (spec.TRAIN_SPLIT, spec.EVAL_SPLIT)), *served_back_tests(manifest))
         loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
-        rankers = {spec.OURS: catalogue.ModelRanker(loaded.signatures[serving.FEATURES_SIGNATURE], data,
+        rankers = {spec.OURS: catalogue.ModelRanker(loaded.signatures[signatures.FEATURES_SIGNATURE], data,
                                                      top_n=exec_properties[spec.TOP_N_KEY]),
                    **catalogue.baselines(data, spec.BASELINES)}
         results = catalogue.evaluate(data, rankers, exec_properties[spec.TOP_N_KEY],

@@ -12,7 +12,7 @@ EVALUATION_KEY = "catalogue_evaluation"
 TOP_N_KEY = "top_n"
 MIN_LIKED_KEY = "min_liked"
 MIN_RATIO_KEY = "min_ratio_to_popularity"  # the gate: ours >= this x most-rated; 0 turns it off
-METRICS_FILE = "catalogue_metrics.json"  # components.catalogue.evaluate's result, every ranker and group
+METRICS_FILE = "catalogue_metrics.json"  # recommender.catalogue.evaluate's result, every ranker and group
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 # Rankers computed in the pass: what `recommend` serves and the baselines a practitioner compares with. The liked-
 # only item-kNN reference stays in bench/: one more neighbour pass on every run, for a reference, not a gate.

@@ -5,7 +5,7 @@ made of: a user's first ratings, a movie without genres), or, without raw files,
 Rows SampleGen rejects (unparseable, unknown movie) are left out here too, with SampleGen's own parser.
 
 Two shuffles: ratings by user, and ratings with the movies by movie. On the direct runner, which holds a
-shuffle's whole input in memory, large inputs run as sharded passes (`components/shuffle_shards.py`): the
+shuffle's whole input in memory, large inputs run as sharded passes (`dataio/shuffle_shards.py`): the
 sources read and their ratings written to shards by user and by movie, then per shard both shuffles; memory is
 that of one shard. Shuffled ratings are packed bytes, several times smaller than the objects they pack.
 """
@@ -22,9 +22,9 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, 
 import apache_beam as beam
 import tensorflow as tf
 
-from components import features, sample_features, shuffle_shards
-from components.feature_snapshot import snapshot
-from components.sample_gen import raw_rows
+from dataio import raw_rows, shuffle_shards
+from models import features, sample_features
+from recommender import snapshot
 
 MovieWithTitle = Tuple[sample_features.Movie, str]
 _MOVIE_STATIC = (features.RELEASE_YEAR_KEY, *features.MOVIE_GENRE_KEYS)

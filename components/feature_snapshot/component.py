@@ -1,7 +1,7 @@
 """FeatureSnapshot: the latest features of every user and movie, to serve the model with.
 
 Training samples carry each rating's features as of that rating; serving needs them as of now. This component
-computes them with the same functions (components/sample_features.py) over every rating the pipeline saw, and
+computes them with the same functions (models/sample_features.py) over every rating the pipeline saw, and
 the Pusher publishes the result inside the model's version directory, so a model and its features are versioned
 together. Ratings come from the raw files when given (what SampleGen read), else from the samples.
 """

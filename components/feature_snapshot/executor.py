@@ -12,13 +12,13 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from components import cold_start, features, sample_features, shuffle_shards, will_rate
-from components.feature_snapshot import beam_snapshot, snapshot, spec
-from components.sample_gen import beam_samples
+from components.feature_snapshot import beam_snapshot, spec
+from dataio import shuffle_shards
+from models import features, sample_features
+from recommender import cold_start, snapshot, will_rate
 
 # shuffle_shards=0 on the direct runner: a shard per ~100k ratings, in ratings.csv (as SampleGen shards them) or in
 # samples (gzipped tf.Examples, ~67 bytes each)
-RATINGS_BYTES_PER_SHARD = beam_samples.SHARD_BYTES
 SAMPLE_BYTES_PER_SHARD = 6_500_000
 
 
@@ -73,7 +73,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         shards = shuffle_shards.shard_count(
             exec_properties.get(spec.SHUFFLE_SHARDS_KEY) or 0, [ratings_path] if ratings_path else example_patterns,
-            self._make_beam_pipeline().options, RATINGS_BYTES_PER_SHARD if ratings_path else SAMPLE_BYTES_PER_SHARD)
+            self._make_beam_pipeline().options,
+            shuffle_shards.RATINGS_BYTES_PER_SHARD if ratings_path else SAMPLE_BYTES_PER_SHARD)
         logging.info("FeatureSnapshot: %d shuffle shard(s)", shards)
         beam_snapshot.run(self._make_beam_pipeline, sources, shards, output.uri, movies_path or "the samples")
 

@@ -27,22 +27,19 @@ import struct
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
-import numpy as np
-import tensorflow as tf
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from tfx.dsl.io import fileio
 
-from components import features, sample_features, shuffle_shards
 from components.sample_gen import config as config_lib
-from components.sample_gen import negatives, raw_rows, report, spec
+from components.sample_gen import negatives, report, spec
 from components.sample_gen.example_encoding import to_example
+from dataio import raw_rows, shuffle_shards
+from models import sample_features
 
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
 REJECTED_EXAMPLES_KEPT = 10  # the report lists the first rejected rows (by file and line)
 _DAY = 86_400  # the exact cutoff is found in two counting passes: which day, then which second of it
-# shuffle_shards=0 on the direct runner: a shard per this many bytes of ratings files (~100k ratings of MovieLens)
-SHARD_BYTES = 2_500_000
 _REJECTED = "rejected"
 # Shuffled values are packed bytes: the direct runner holds each shuffle's values in memory as Python objects,
 # and a bytes value is several times smaller than the tuple it packs.
@@ -478,9 +475,10 @@ def _sharded(run_pass: Callable[..., None], shards: int, ratings_files: Sequence
 
 
 def shard_count(config: config_lib.SampleGenConfig, ratings_files: Sequence[str], options: PipelineOptions) -> int:
-    """config.shuffle_shards, or when it is 0 (automatic) one per SHARD_BYTES of ratings files on the direct runner,
-    else one (`shuffle_shards.shard_count`)."""
-    return shuffle_shards.shard_count(config.shuffle_shards, ratings_files, options, SHARD_BYTES)
+    """config.shuffle_shards, or when it is 0 (automatic) one per RATINGS_BYTES_PER_SHARD of ratings files on the
+    direct runner, else one (`shuffle_shards.shard_count`)."""
+    return shuffle_shards.shard_count(config.shuffle_shards, ratings_files, options,
+                                      shuffle_shards.RATINGS_BYTES_PER_SHARD)
 
 
 def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str], movies_files: Sequence[str],
@@ -500,32 +498,3 @@ def run(make_pipeline: Callable[[], beam.Pipeline], ratings_files: Sequence[str]
             _sharded(run_pass, shards, ratings_files, movies_files, config, split_dirs, report_dir)
         items = _report_items(report_dir)
     return report.complete(report_dir, items, run_pass.results)
-
-
-_PARSED_DTYPES = {"int": tf.int64, "float": tf.float32, "string": tf.string}
-
-
-def read_samples(split_dir: str, columns: Optional[Sequence[str]] = None, batch_size: int = 4096
-                 ) -> Iterator[Dict[str, object]]:
-    """The tf.Examples of one split directory back as samples: every column (or only `columns`), None where
-    absent. Parsed in batches: a proto per example took most of a catalogue evaluation's time."""
-    wanted = [c for c in features.EXAMPLE_COLUMNS if columns is None or c.name in columns]
-    parse_spec = {c.name: tf.io.RaggedFeature(_PARSED_DTYPES[c.kind], row_splits_dtype=tf.int64) for c in wanted}
-
-    def parse(records):
-        parsed = tf.io.parse_example(records, parse_spec)
-        return {name: (values.values, values.row_splits) for name, values in parsed.items()}
-
-    files = tf.io.gfile.glob(os.path.join(split_dir, "*.gz"))
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch_size).map(parse)
-    for batch in dataset.as_numpy_iterator():
-        by_column = []
-        for column in wanted:
-            values, splits = batch[column.name]
-            first = values[np.minimum(splits[:-1], max(len(values) - 1, 0))].tolist() if len(values) else \
-                [None] * (len(splits) - 1)
-            if column.kind == "string":
-                first = [v.decode("utf-8") if isinstance(v, bytes) else v for v in first]
-            by_column.append([v if present else None for v, present in zip(first, (splits[1:] > splits[:-1]))])
-        for row in zip(*by_column):
-            yield dict(zip((c.name for c in wanted), row))

@@ -5,7 +5,7 @@ TFRecords, split_names set), so StatisticsGen, Transform and Evaluator consume i
 Cache: run locally, TFX's FileBasedDriver fingerprints the input files, so changed files invalidate the cache and
 unchanged ones are served from it. Open-source Kubeflow Pipelines never runs that driver (TFX compiles it into a
 `preCacheCheck` hook only Vertex runs) and keys its cache on the data_root string alone, so compiled specs turn
-KFP's cache off for this task (pipeline/kubeflow_runner.py).
+KFP's cache off for this task (pipeline/runners/kubeflow.py).
 """
 import dataclasses
 from typing import Union

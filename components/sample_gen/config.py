@@ -5,7 +5,8 @@ import dataclasses
 import datetime
 from typing import List
 
-from components import sample_features
+from dataio.raw_rows import DEFAULT_EARLIEST_RATING_DATE, DEFAULT_LATEST_RATING_DAYS_AHEAD
+from models import sample_features
 
 # split_mode: samples are split by time, never by random rows.
 SPLIT_GLOBAL_TIME = "global_time"  # eval: samples at or after the (1 - eval_fraction) quantile of rating times
@@ -13,10 +14,6 @@ SPLIT_USER_LAST = "user_last"  # eval: each user's last `eval_ratings_per_user` 
 # features_mode
 POINT_IN_TIME = "point_in_time"  # every feature from ratings strictly before the sample's time
 LEAKY = "leaky"  # movie statistics over all ratings, later ones included (SparrowRecSys' Spark job)
-# A raw rating outside [earliest date, now + days ahead] is malformed (e.g. a timestamp in milliseconds): MovieLens
-# began collecting ratings in 1995.
-DEFAULT_EARLIEST_RATING_DATE = "1995-01-01"
-DEFAULT_LATEST_RATING_DAYS_AHEAD = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +29,7 @@ class SampleGenConfig:
     # The job's shuffles as this many sequential pipelines, each shuffling one hash shard (intermediates on
     # disk): memory of one shard on the direct runner, which holds a shuffle's input in memory. 1: one pipeline
     # (what Flink, Spark and Dataflow want: their shuffles spill to disk); 0: automatic, 1 on those and on the
-    # direct runner one per ~100k ratings (beam_samples.SHARD_BYTES of ratings files).
+    # direct runner one per ~100k ratings (shuffle_shards.RATINGS_BYTES_PER_SHARD of ratings files).
     shuffle_shards: int = 0
     # Train split only: per rating (user u, time t) this many draws of a movie released by t's year, uniformly;
     # each movie u had not rated up to t is a sampled negative (rated=0, label 0) with the features as of t,

@@ -10,7 +10,7 @@ import functools
 import struct
 from typing import Mapping
 
-from components import features
+from models import features
 
 _FLOAT = struct.Struct("<f")
 # Field numbers: Example.features 1 > Features.feature 1 (map entry: key 1, value 2) > Feature.bytes_list 1,
@@ -41,7 +41,7 @@ _VALUE_BYTES = {
 _COLUMNS = tuple((c.name, c.kind, _VALUE_BYTES[c.kind]) for c in features.EXAMPLE_COLUMNS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _entry_prefix(name: str, kind: str, size: int) -> bytes:
     """A feature's map entry up to its value's bytes, for a value of `size` bytes (the value comes last)."""
     feature = _field(_LIST_FIELD[kind], _field(1, bytes(size)))

@@ -16,7 +16,7 @@ import random
 import struct
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from components import features, sample_features
+from models import features, sample_features
 
 _SEED = struct.Struct("<qqqq")
 _KEEP_PERSON = b"keep"  # the keep draw's hash is not the movie draws' one

@@ -8,7 +8,7 @@ Its result depends on the serving directory, not only on its inputs: a caching r
 serves now) so that a push by another run misses the cache; a runner that cannot (a compiled spec) must disable
 caching for this node.
 """
-from typing import Optional, Union
+from typing import Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec

@@ -7,8 +7,8 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components import serving_dir
 from components.serving_baseline import spec
+from recommender import serving_dir
 
 
 class Executor(base_executor.BaseExecutor):

@@ -16,7 +16,7 @@ import urllib.request
 import zipfile
 from typing import Dict, Optional
 
-from pipeline.progress import Step, no_step
+from pipeline.cli.progress import Step, no_step
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
 RAW_FILES = ("ratings.csv", "movies.csv")

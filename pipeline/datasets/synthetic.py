@@ -13,9 +13,9 @@ from typing import Dict, Iterator, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from components import features, sample_features
-from components.sample_gen import raw_rows
-from pipeline.progress import Step, no_step
+from dataio import raw_rows
+from models import features, sample_features
+from pipeline.cli.progress import Step, no_step
 
 _START = 946684800  # 2000-01-01
 _END = 1420070400  # 2015-01-01

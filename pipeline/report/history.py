@@ -6,7 +6,7 @@ import datetime
 import os
 from typing import List, Optional
 
-from pipeline import metadata, summary
+from pipeline.report import metadata, summary
 
 
 @dataclasses.dataclass

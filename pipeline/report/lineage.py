@@ -12,7 +12,7 @@ from typing import List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import metadata
+from pipeline.report import metadata
 
 PUSHED_MODEL_TYPE = "PushedModel"
 # Execution properties worth showing: where data and schema came from, how the model was trained.

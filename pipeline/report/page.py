@@ -10,11 +10,11 @@ import math
 from html import escape
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from components import catalogue, features
 from components.catalogue_eval import spec as catalogue_spec
-from pipeline import summary
+from models import features
 from pipeline.report import review as review_lib
-from pipeline.report import svg
+from pipeline.report import summary, svg
+from recommender import catalogue
 
 CANDIDATE, BASELINE, DIFF = summary.CANDIDATE_MODEL, summary.BASELINE_MODEL, "diff"
 SLICE_COLUMNS = (  # (metric name in TFMA's output, header)

@@ -7,7 +7,7 @@ import os
 import pathlib
 from typing import Dict, List, Tuple
 
-from pipeline import metadata, summary
+from pipeline.report import metadata, summary
 
 STATISTICS_GEN = "StatisticsGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
@@ -190,7 +190,7 @@ def _output(record: metadata.RunRecord, node_id: str, key: str):
 
 
 def load(record: metadata.RunRecord) -> Review:
-    from components import file_systems
+    from compat import file_systems
 
     file_systems.register_for(*(artifact.uri for node in record.nodes.values()
                                 for artifacts in node.outputs.values() for artifact in artifacts))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from pipeline import configs, metadata
+from pipeline import configs
+from pipeline.report import metadata
 
 
 def add_arguments(parser) -> None:

@@ -26,7 +26,7 @@ def _xy(x: float, y: float) -> Tuple[float, float]:
 
 
 def _polyline(points: Sequence[Tuple[float, float]], color: str, dashed: bool) -> str:
-    coords = " ".join("%.1f,%.1f" % _xy(x, y) for x, y in points)
+    coords = " ".join("{:.1f},{:.1f}".format(*_xy(x, y)) for x, y in points)
     dash = ' stroke-dasharray="5,4"' if dashed else ""
     return f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"{dash}/>'
 

@@ -1,0 +1,282 @@
+"""Recommendations from the newest pushed model: a user's candidates, their features as of now, one batched score.
+
+The features come from the feature snapshot published inside the model's version directory (see
+components/feature_snapshot), so a model is always served with the features it was pushed with. Requests go
+to the `serve_features` signature (one dense tensor per raw feature), all candidates in one call.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import time
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from models import features, signatures
+from recommender import cold_start, serving_dir, snapshot, will_rate
+
+
+@dataclasses.dataclass
+class ServedVersion:
+    """One pushed version: the loaded model and its snapshot's movies."""
+    version_dir: str
+    model: object  # holds the variables the signature uses
+    movies: Dict[int, dict]
+    manifest: dict
+
+    @property
+    def signature(self):
+        return self.model.signatures[signatures.FEATURES_SIGNATURE]
+
+    @functools.cached_property
+    def candidates(self) -> "CandidateTable":
+        return CandidateTable(self.movies, input_dtypes(self.signature))
+
+    @property
+    def version(self) -> str:
+        return os.path.basename(self.version_dir.rstrip("/"))
+
+    @property
+    def cold_start(self) -> cold_start.BackTest:
+        """The back-test that chose the cold-start ranker; a version pushed before it had one serves the most-rated
+        movies."""
+        if snapshot.COLD_START_BACK_TEST not in self.manifest:
+            return cold_start.BackTest(cold_start.MOST_RATED, 0, 0, None, None, {}, {})
+        return cold_start.BackTest.from_dict(self.manifest[snapshot.COLD_START_BACK_TEST])
+
+    @property
+    def will_rate_back_test(self) -> will_rate.BackTest:
+        """The back-test that chose the will-rate estimate; a version pushed before it had one ranks by rating
+        count."""
+        if snapshot.WILL_RATE_BACK_TEST not in self.manifest:
+            return will_rate.BackTest(will_rate.RATING_COUNT, 0, {})
+        return will_rate.BackTest.from_dict(self.manifest[snapshot.WILL_RATE_BACK_TEST])
+
+    @functools.cached_property
+    def will_rate_estimator(self) -> will_rate.Estimator:
+        """The chosen estimate over the snapshot's ratings, built once per loaded version."""
+        chosen = self.will_rate_back_test.chosen
+        counts = rating_counts(self.movies.values())
+        if chosen != will_rate.ITEM_KNN:
+            return will_rate.Estimator(chosen, counts, {})
+        return will_rate.Estimator(chosen, counts, *(snapshot.load_neighbours(self.snapshot_dir, prefix)
+                                                     for prefix in snapshot.NEIGHBOUR_FILES))
+
+    @property
+    def snapshot_dir(self) -> str:
+        return os.path.join(self.version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)
+
+    @classmethod
+    def load(cls, version_dir: str) -> "ServedVersion":
+        snapshot_dir = os.path.join(version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)
+        manifest = snapshot.load_manifest(snapshot_dir)
+        return cls(version_dir, tf.saved_model.load(version_dir), snapshot.load_movies(snapshot_dir), manifest)
+
+
+def load_newest(base_dir: str) -> ServedVersion:
+    version_dir = serving_dir.latest_version_dir(base_dir)
+    if version_dir is None:
+        raise FileNotFoundError(f"no pushed model version under {base_dir} (run the pipeline first)")
+    return ServedVersion.load(version_dir)
+
+
+def request_rows(user_id: int, user_features: Mapping[str, object], movie_entries: Sequence[dict]) -> List[dict]:
+    """One sample-like row per candidate movie: the user's features and the movie's, None where missing."""
+    return [{features.USER_KEY: user_id, features.MOVIE_KEY: entry[features.MOVIE_KEY], **user_features,
+             **entry[snapshot.FEATURES]} for entry in movie_entries]
+
+
+def _column(name: str, values: Sequence, dtype: tf.DType, movie_ids: Sequence[int],
+            missing_number: float = math.nan) -> np.ndarray:
+    """One input's values as an array of its dtype; missing is "" (strings) or missing_number (numbers)."""
+    if dtype == tf.string:
+        return np.array(["" if v is None else str(v) for v in values], object)
+    if dtype.is_floating:
+        return np.array([missing_number if v is None else float(v) for v in values], dtype.as_numpy_dtype)
+    missing = [m for m, v in zip(movie_ids, values) if v is None]
+    if missing:
+        raise ValueError(f"feature {name} is required by the model but missing for movieIds {missing[:5]}")
+    return np.array(values, dtype.as_numpy_dtype)
+
+
+def input_dtypes(signature) -> Dict[str, tf.DType]:
+    return {name: spec.dtype for name, spec in signature.structured_input_signature[1].items()}
+
+
+def row_columns(rows: Sequence[Mapping[str, object]], dtypes: Mapping[str, tf.DType],
+                missing_number: float = math.nan) -> Dict[str, np.ndarray]:
+    """One array per input name in dtypes, with the rows' values."""
+    movie_ids = [row.get(features.MOVIE_KEY) for row in rows]
+    return {name: _column(name, [row.get(name) for row in rows], dtype, movie_ids, missing_number)
+            for name, dtype in dtypes.items()}
+
+
+def as_tensors(request: Mapping[str, np.ndarray]) -> Dict[str, tf.Tensor]:
+    """Made before the call: a loaded signature converting numpy arrays itself took 4-5 ms more per 1,000 rows."""
+    return {name: tf.constant(values) for name, values in request.items()}
+
+
+def feature_request(rows: Sequence[Mapping[str, object]], signature) -> Dict[str, tf.Tensor]:
+    """serve_features' inputs for the rows: one tensor per feature; missing is "" (strings) or NaN (numbers)."""
+    return as_tensors(row_columns(rows, input_dtypes(signature)))
+
+
+def score(served: ServedVersion, rows: Sequence[Mapping[str, object]]) -> np.ndarray:
+    """Probabilities for the rows, in one batched call of serve_features."""
+    signature = served.signature
+    outputs = signature(**feature_request(rows, signature))
+    return outputs[signatures.PROBABILITY_KEY].numpy().reshape(-1)
+
+
+class CandidateTable:
+    """Every snapshot movie's request values, converted once per loaded version: a request for any candidates is
+    then one gather per input. Building a row per candidate in Python took longer than the model call."""
+
+    def __init__(self, movies: Mapping[int, dict], dtypes: Mapping[str, tf.DType], missing_number=math.nan):
+        ids = sorted(movies)
+        self._position = {movie_id: i for i, movie_id in enumerate(ids)}
+        movie_keys = {features.MOVIE_KEY, *(movies[ids[0]][snapshot.FEATURES] if ids else ())}
+        self._movie_columns = row_columns(request_rows(0, {}, [movies[m] for m in ids]),
+                                          {k: v for k, v in dtypes.items() if k in movie_keys}, missing_number)
+        self._user_dtypes = {k: v for k, v in dtypes.items() if k not in movie_keys}
+        self._names, self._missing_number = list(dtypes), missing_number
+
+    def request(self, user_id: int, user_features: Mapping[str, object],
+                movie_ids: Sequence[int]) -> Dict[str, np.ndarray]:
+        """One array per input: the movies' values gathered, the user's repeated."""
+        index = np.fromiter((self._position[m] for m in movie_ids), np.int64, len(movie_ids))
+        user = row_columns([{features.USER_KEY: user_id, **user_features}], self._user_dtypes, self._missing_number)
+        return {name: self._movie_columns[name][index] if name in self._movie_columns else
+                np.repeat(user[name], len(index)) for name in self._names}
+
+
+def candidate_outputs(served: ServedVersion, user_id: int, user_features: Mapping[str, object],
+                      movie_ids: Sequence[int]) -> Dict[str, np.ndarray]:
+    """serve_features' outputs (PROBABILITY_KEY, and RATE_PROBABILITY_KEY from a model with the "will rate"
+    head) for user_id and each candidate, in one batched call."""
+    outputs = served.signature(**as_tensors(served.candidates.request(user_id, user_features, movie_ids)))
+    return {name: values.numpy().reshape(-1) for name, values in outputs.items()}
+
+
+def score_candidates(served: ServedVersion, user_id: int, user_features: Mapping[str, object],
+                     movie_ids: Sequence[int]) -> np.ndarray:
+    """Probabilities for user_id and each candidate, in one batched call of serve_features."""
+    return candidate_outputs(served, user_id, user_features, movie_ids)[signatures.PROBABILITY_KEY]
+
+
+MODEL_PATH = "model"
+# Measured over the catalogue (bench/bench_catalogue.py): for a user without ratings the model's list is worse than
+# a popularity list, so such a user gets the cold-start ranker the snapshot's back-test chose (recommender/cold_start).
+COLD_START_PATH_PREFIX = "cold_start_"
+
+
+def cold_start_path(ranker: str) -> str:
+    """The path a user without ratings takes, e.g. cold_start_recent_most_rated."""
+    return COLD_START_PATH_PREFIX + ranker
+
+
+def rating_counts(movie_entries: Iterable[dict]) -> Dict[int, int]:
+    """Each movie's rating count in the feature snapshot."""
+    return {entry[features.MOVIE_KEY]: entry[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] or 0
+            for entry in movie_entries}
+
+
+def most_rated_scores(movie_entries: Sequence[dict]) -> np.ndarray:
+    return np.array([entry[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] or 0 for entry in movie_entries],
+                    np.float64)
+
+
+def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
+    """The cold-start ranking: each movie's score by the ranker, as of the snapshot. The most-rated score is the
+    rating count (also in snapshots from before the other rankers)."""
+    if ranker == cold_start.MOST_RATED:
+        return most_rated_scores(movie_entries)
+    return np.array([entry[snapshot.COLD_START][ranker] for entry in movie_entries], np.float64)
+
+
+def ranking_scores(outputs: Mapping[str, np.ndarray], will_rate_scores: np.ndarray) -> np.ndarray:
+    """What a user's top N is ranked by, P(rated and liked): the model's rank score where it has the "will rate"
+    head (trained with sampled negatives, `serving.rank_scores`), else P(like | rated), the model's probability,
+    times the will-rate estimate the snapshot's back-test chose (recommender/will_rate.py). The probability alone
+    answers "liked, given rated" and sends rarely rated movies with high averages to everyone."""
+    if signatures.RANK_SCORE_KEY in outputs:
+        return outputs[signatures.RANK_SCORE_KEY]
+    return outputs[signatures.PROBABILITY_KEY] * will_rate_scores
+
+
+@dataclasses.dataclass
+class Recommendation:
+    movie_id: int
+    title: str
+    genres: List[str]
+    score: float  # the ranking score (`ranking_scores`), or the cold-start ranker's score
+    probability: Optional[float]  # the model's P(like | rated); None on the cold-start path
+    rate_probability: Optional[float] = None  # the model's P(rated), from a model with the "will rate" head
+
+
+@dataclasses.dataclass
+class Recommendations:
+    user_id: int
+    known_user: bool  # False: no ratings in the snapshot
+    path: str  # MODEL_PATH, or cold_start_path(the back-test's ranker) for a user without ratings
+    user_features: Dict[str, object]
+    rated: int  # movies the user has rated, left out of the candidates
+    candidates: int
+    items: List[Recommendation]
+    seconds_first_call: float  # request building and the batched call, as a cold client sees it
+    seconds_warm_call: float  # the same again, as a running server sees it
+    cold_start: Optional[dict] = None  # on the cold-start path: the back-test that chose it (BackTest.to_dict())
+    will_rate: Optional[dict] = None  # on the model path: the will-rate back-test (will_rate.BackTest.to_dict())
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def recommend(served: ServedVersion, user_id: int, top: int = 10,
+              candidates: Optional[Sequence[int]] = None) -> Recommendations:
+    """The top movies for user_id among candidates (default: every movie of the snapshot the user has not rated)."""
+    user = snapshot.find_user(served.snapshot_dir, user_id)
+    known = user is not None
+    user = user or snapshot.user_entry(user_id, [], {})
+    rated = set(user[snapshot.RATED])
+    if candidates is None:
+        movie_ids = sorted(set(served.movies) - rated)
+    else:
+        unknown = [m for m in candidates if m not in served.movies]
+        if unknown:
+            raise ValueError(f"candidate movieIds not in the feature snapshot of version {served.version}: "
+                             f"{unknown[:10]}")
+        movie_ids = list(dict.fromkeys(candidates))
+    if not movie_ids:
+        raise ValueError(f"user {user_id} has no candidate movies left (rated {len(rated)} of {len(served.movies)})")
+    entries = [served.movies[m] for m in movie_ids]
+    back_test = None if rated else served.cold_start
+    path = MODEL_PATH if back_test is None else cold_start_path(back_test.chosen)
+    # built once per loaded version, as a server would at load
+    _ = served.candidates, served.will_rate_estimator
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        if back_test is None:
+            outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
+            scores = ranking_scores(outputs, served.will_rate_estimator.scores(
+                rated, movie_ids, user.get(snapshot.LIKED, ())))  # a snapshot from before LIKED has no liked part
+        else:
+            outputs, scores = {}, cold_start_scores(entries, back_test.chosen)
+        timings.append(time.perf_counter() - started)
+    order = sorted(range(len(entries)), key=lambda i: (-scores[i], movie_ids[i]))[:top]
+
+    def output(name: str, i: int) -> Optional[float]:
+        return float(outputs[name][i]) if name in outputs else None
+
+    items = [Recommendation(movie_ids[i], entries[i][snapshot.TITLE], entries[i][snapshot.GENRES],
+                            float(scores[i]), output(signatures.PROBABILITY_KEY, i),
+                            output(signatures.RATE_PROBABILITY_KEY, i))
+             for i in order]
+    return Recommendations(user_id, known, path, user[snapshot.FEATURES], len(rated), len(movie_ids), items,
+                           *timings, None if back_test is None else back_test.to_dict(),
+                           served.will_rate_back_test.to_dict() if back_test is None else None)
