@@ -7,6 +7,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.data_gate import report, spec
+from tests.helpers.compiled_pipeline import compiled_nodes
 
 
 def test_report_gives_split_feature_short_description_and_details():
@@ -29,22 +30,9 @@ def test_report_gives_split_feature_short_description_and_details():
     assert report.report({"train": anomalies_pb2.Anomalies()}) == []
 
 
-def _compiled_nodes(allow_anomalies: bool):
-    from tfx.dsl.compiler import compiler
-
-    from pipeline import pipeline as pipeline_lib
-
-    pipeline = pipeline_lib.create_pipeline(
-        pipeline_name="gate-wiring", pipeline_root="/tmp/unused", data_root="/tmp/unused",
-        schema_path="/tmp/unused/schema.pbtxt", serving_dir="/tmp/unused/serving", min_auc=0.5,
-        max_auc_regression=0.01, allow_anomalies=allow_anomalies)
-    ir = compiler.Compiler().compile(pipeline)
-    return {node.pipeline_node.node_info.id: node.pipeline_node for node in ir.nodes}
-
-
 @pytest.mark.parametrize("allow", [False, True])
 def test_transform_runs_after_the_gate_and_the_flag_reaches_it(allow):
-    nodes = _compiled_nodes(allow)
+    nodes = compiled_nodes(allow)
     gate = nodes["ExampleValidator"]
     assert gate.node_info.type.name.endswith("DataGate")
     assert gate.parameters.parameters[spec.ALLOW_ANOMALIES_KEY].field_value.int_value == int(allow)

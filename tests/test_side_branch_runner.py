@@ -17,7 +17,7 @@ from pipeline import pipeline as pipeline_lib
 from pipeline.report import metadata
 from pipeline.runners import side_branch
 from pipeline.runners.side_branch import SideBranchDagRunner
-from tests.test_data_gate import _compiled_nodes
+from tests.helpers.compiled_pipeline import compiled_nodes
 
 PIPELINE_NAME = "side-branch-test"
 TIMEOUT = 120.0  # seconds a node waits for the other branch
@@ -159,7 +159,7 @@ def test_before_the_worker_is_ready_a_side_node_runs_here(tmp_path):
 
 
 def test_the_pipelines_side_branch_feeds_only_nodes_after_the_trainer():
-    nodes = _compiled_nodes(allow_anomalies=False)
+    nodes = compiled_nodes(allow_anomalies=False)
     for side in pipeline_lib.SIDE_BRANCH_NODES:
         assert sorted(nodes[side].downstream_nodes) == ["CatalogueEvaluator", "Pusher"], side
         for downstream in nodes[side].downstream_nodes:  # the model path never waits for it
