@@ -7,7 +7,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.data_gate import report, spec
-from tests.helpers.compiled_pipeline import compiled_nodes
+from tests.helpers.pipeline_ir import compiled_nodes
 
 
 def test_report_gives_split_feature_short_description_and_details():

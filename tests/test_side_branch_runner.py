@@ -17,7 +17,7 @@ from pipeline import pipeline as pipeline_lib
 from pipeline.report import metadata
 from pipeline.runners import side_branch
 from pipeline.runners.side_branch import SideBranchDagRunner
-from tests.helpers.compiled_pipeline import compiled_nodes
+from tests.helpers.pipeline_ir import compiled_nodes
 
 PIPELINE_NAME = "side-branch-test"
 TIMEOUT = 120.0  # seconds a node waits for the other branch

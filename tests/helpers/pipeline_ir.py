@@ -1,4 +1,5 @@
-"""The pipeline compiled to its IR, for tests of how the nodes are wired."""
+"""The local pipeline compiled to its TFX IR (not the KFP spec of the compiled_pipeline fixture), for tests of how
+the nodes are wired."""
 from __future__ import annotations
 
 
