@@ -108,6 +108,14 @@ def bad_inputs_validation(tmp_path_factory):
     return bad_data.run_validation(str(tmp_path_factory.mktemp("bad-inputs")))
 
 
+@pytest.fixture
+def snapshot_entries():
+    """(movie entries, user entry) of a three-movie feature snapshot: tests/helpers/snapshots.py."""
+    from tests.helpers import snapshots
+
+    return snapshots.snapshot_entries()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,11 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, sample_features
+from models import features
 from recommender import serve, snapshot
-
-TITLES = {1: ("Toy Story (1995)", "Animation|Children|Comedy"), 2: ("Heat (1995)", "Action|Crime|Thriller"),
-          3: ("Untitled", "(no genres listed)")}  # no year, no genres: the missing-value cases
 
 
 def serve_features_dtypes() -> dict:
@@ -23,16 +20,6 @@ def serve_features_dtypes() -> dict:
             return tf.float32
         return tf.int64 if column.required else tf.float64
     return {name: dtype(features.COLUMNS_BY_NAME[name]) for name in features.MODEL_FEATURE_KEYS}
-
-
-@pytest.fixture
-def snapshot_entries():
-    movies = {m: sample_features.parse_movie(m, title, genres) for m, (title, genres) in TITLES.items()}
-    ratings = [sample_features.Rating(7, 1, 4.5, 100), sample_features.Rating(8, 1, 3.0, 200),
-               sample_features.Rating(7, 2, 2.0, 300)]
-    movie_entries = {m: snapshot.movie_entry(movie, TITLES[m][0], [r for r in ratings if r.movie_id == m])
-                     for m, movie in movies.items()}
-    return movie_entries, snapshot.user_entry(7, [r for r in ratings if r.user_id == 7], movies)
 
 
 @pytest.mark.parametrize("missing_number", [math.nan, 0.0])
@@ -51,7 +38,6 @@ def test_candidate_request_equals_the_row_by_row_request(snapshot_entries, missi
     assert list(request[features.MOVIE_KEY]) == candidates
     assert list(request["movieGenre1"]) == ["", "Animation", ""]  # movie 3 has no genre
     assert math.isnan(request["releaseYear"][0]) if math.isnan(missing_number) else request["releaseYear"][0] == 0
-
 
 
 def test_ranking_is_by_the_rank_score_where_the_model_has_one_else_by_p_like_times_the_will_rate_estimate(

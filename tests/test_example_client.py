@@ -6,10 +6,9 @@ import tensorflow as tf
 
 from bench import example_client
 from recommender import snapshot
-from tests.test_candidate_table import snapshot_entries  # noqa: F401 (the fixture)
 
 
-def test_joined_examples_equal_the_examples_built_per_candidate(snapshot_entries):  # noqa: F811
+def test_joined_examples_equal_the_examples_built_per_candidate(snapshot_entries):
     movies, user = snapshot_entries
     candidates = [3, 1, 2]
     joined = example_client.ExampleTable(movies).request(7, user[snapshot.FEATURES], candidates)
