@@ -19,6 +19,6 @@ RUN python -m pip install --no-cache-dir --no-deps /tmp/sparrow-tfx-src \
     && python -c "import models.trainer, models.preprocessing, components.evaluator.eval_config, recommender.serve, \
     pipeline.runners.kfp_entrypoint"
 
-# ImportSchemaGen reads the curated schema from here (pipeline/runners/image.py SCHEMA_PATH).
+# ImportSchemaGen reads the curated schema from here (pipeline/runners/image.py SCHEMA_PATH_IN_IMAGE).
 WORKDIR /opt/sparrow-tfx
 COPY schema ./schema

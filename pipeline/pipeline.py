@@ -7,7 +7,7 @@ same code runs locally and in the pipeline image without a wheel uploaded at com
 from __future__ import annotations
 
 import json
-from typing import List, Optional
+from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -35,6 +35,7 @@ from components.serving_baseline.component import ServingBaseline
 from models import model as model_lib
 from models import preprocessing
 from models import trainer as trainer_lib
+from pipeline import configs
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
@@ -84,41 +85,31 @@ def trainer_hparams(hparams: Optional[dict], sample_gen: Optional[SampleGenConfi
 
 
 def create_pipeline(
-    pipeline_name: str,
+    settings: configs.Settings,
     pipeline_root: str,
-    data_root: str,
     schema_path: str,
     serving_dir: str,
-    min_auc: float,
-    max_auc_regression: float,
-    train_steps: int = 0,
-    hparams: Optional[dict] = None,
     code_version: str = "",
-    beam_pipeline_args: Optional[List[str]] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
-    enable_cache: bool = True,
     runtime_parameters: bool = False,
-    allow_anomalies: bool = False,
-    sample_gen: Optional[SampleGenConfig] = None,
-    min_catalogue_ratio: float = 0.0,
     serving_state: str = "",
+    pipeline_name: str = configs.PIPELINE_NAME,
 ) -> Pipeline:
     """The pipeline: samples -> validated -> transformed -> trained -> evaluated -> gated -> pushed.
 
+    settings: what it trains on and how it gates (configs.Settings). With settings.sample_gen, data_root holds
+    raw MovieLens files: SampleGen makes the samples with those options (in place of CsvExampleGen), and the
+    feature snapshot served with the model takes every rating and the titles from the same files (from sample
+    CSVs it takes the ratings the samples carry, no titles).
     code_version: a digest of the model code; it is part of Transform's and Trainer's configuration, so
     changing the code invalidates their cached results even though they reference it by dotted path.
     runtime_parameters: compile the data root, the training args, the evaluation config and SampleGen's options
     as run-time parameters (names above; SampleGen's under their SampleGenConfig field names) whose defaults are
-    the values given here; an empty data_root has no default.
-    allow_anomalies: data that breaks the schema is trained on with a warning instead of stopping the run.
-    min_catalogue_ratio: blessing also needs the candidate's recall@10 over the catalogue, over all eval users, at
-    least this times the most-rated list's (0: no catalogue gate).
-    sample_gen: data_root holds raw MovieLens files instead of sample CSVs: SampleGen makes the samples with
-    these options (in place of CsvExampleGen), and the feature snapshot served with the model takes every rating
-    and the titles from the same files (from sample CSVs it takes the ratings the samples carry, no titles).
+    the settings' values; an empty data_root has no default.
     serving_state: what serves now (recommender.serving_dir.serving_state), part of ServingBaseline's cache key.
     """
-    input_base = _run_time(DATA_ROOT_PARAMETER, data_root, runtime_parameters)
+    sample_gen = settings.sample_gen
+    input_base = _run_time(DATA_ROOT_PARAMETER, settings.data_root, runtime_parameters)
     if sample_gen is None:
         example_gen = CsvExampleGen(input_base=input_base, input_config=sample_splits())
     else:
@@ -126,7 +117,7 @@ def create_pipeline(
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ImportSchemaGen(schema_file=schema_path)
     example_validator = DataGate(statistics=statistics_gen.outputs["statistics"],
-                                 schema=schema_gen.outputs["schema"], allow_anomalies=allow_anomalies)
+                                 schema=schema_gen.outputs["schema"], allow_anomalies=settings.allow_anomalies)
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -145,20 +136,22 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=_run_time(TRAIN_ARGS_PARAMETER, trainer_pb2.TrainArgs(splits=["train"], num_steps=train_steps),
+        train_args=_run_time(TRAIN_ARGS_PARAMETER,
+                             trainer_pb2.TrainArgs(splits=["train"], num_steps=settings.train_steps),
                              runtime_parameters),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
-        custom_config={**trainer_hparams(hparams, sample_gen), trainer_lib.CODE_VERSION_KEY: code_version})
+        custom_config={**trainer_hparams(settings.hparams, sample_gen), trainer_lib.CODE_VERSION_KEY: code_version})
     baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir, serving_state=serving_state)
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline_model"],
-        eval_config=_run_time(EVAL_CONFIG_PARAMETER, eval_config.eval_config(min_auc, max_auc_regression),
+        eval_config=_run_time(EVAL_CONFIG_PARAMETER,
+                              eval_config.eval_config(settings.min_auc, settings.max_auc_regression),
                               runtime_parameters))
     catalogue_evaluator = CatalogueEvaluator(examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
                                              feature_snapshot=feature_snapshot.outputs["feature_snapshot"],
-                                             min_ratio_to_popularity=min_catalogue_ratio)
+                                             min_ratio_to_popularity=settings.min_catalogue_ratio)
     # Only a model blessed by both gates reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
     blessed = ph.logical_and(
         evaluator.outputs["blessing"].future()[0].custom_property(
@@ -175,6 +168,6 @@ def create_pipeline(
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, transform, feature_snapshot,
                     trainer, baseline, evaluator, catalogue_evaluator, pusher],
-        enable_cache=enable_cache,
+        enable_cache=settings.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args or [])
+        beam_pipeline_args=list(settings.beam_pipeline_args or ()))

@@ -12,7 +12,7 @@ import hashlib
 import os
 from typing import Callable, Dict, List, Optional, Tuple
 
-from models import features
+from models import features, schema
 from pipeline import configs
 from pipeline.report import metadata
 
@@ -111,7 +111,7 @@ def validation_pipeline(data_root: str, splits: List[str], work_dir: str, allow_
     example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=tfx.proto.Input(
         splits=[tfx.proto.Input.Split(name=split, pattern=f"{split}/*") for split in splits]))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=configs.SCHEMA_PATH)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema.SCHEMA_PATH)
     gate = DataGate(statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
                     allow_anomalies=allow_anomalies)
     return tfx.dsl.Pipeline(

@@ -15,7 +15,6 @@ import sys
 import threading
 
 from compat import file_systems
-from components.sample_gen.config import SampleGenConfig
 from pipeline import configs
 from pipeline.cli import main
 from pipeline.runners import local
@@ -63,8 +62,8 @@ def run(store_root: str, work_dir: str) -> dict:
     reader = threading.Thread(target=poll)
     reader.start()
     try:
-        record = local.run(os.path.join(data, "raw"), paths, min_auc=0.0, max_auc_regression=1.0,
-                                  train_steps=TRAIN_STEPS, sample_gen=SampleGenConfig())
+        record = local.run(configs.Settings(data_root=os.path.join(data, "raw"), min_auc=0.0,
+                                            max_auc_regression=1.0, train_steps=TRAIN_STEPS), paths)
     finally:
         done.set()
         reader.join()

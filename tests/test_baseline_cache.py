@@ -17,14 +17,13 @@ TRAIN_STEPS = 10  # the model's quality is not tested
 
 
 def run_on(paths: configs.LocalPaths, seed: int) -> metadata.RunRecord:
-    from components.sample_gen.config import SampleGenConfig
     from pipeline.datasets import synthetic
     from pipeline.runners import local
 
     data = synthetic.ensure_generated(paths.data_dir, DATA_SIZE, seed)
     # Any model is blessed (neither gate stops it): every run pushes unless the same model already serves.
-    return local.run(os.path.join(data, "raw"), paths, min_auc=0.0, max_auc_regression=1.0,
-                            min_catalogue_ratio=0.0, train_steps=TRAIN_STEPS, sample_gen=SampleGenConfig())
+    return local.run(configs.Settings(data_root=os.path.join(data, "raw"), min_auc=0.0, max_auc_regression=1.0,
+                                      min_catalogue_ratio=0.0, train_steps=TRAIN_STEPS), paths)
 
 
 def pushed_version(record: metadata.RunRecord) -> str:

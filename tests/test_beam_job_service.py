@@ -69,14 +69,13 @@ def run_beam_nodes(raw_data: str, work_dir: str, beam_pipeline_args) -> metadata
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
     from tfx.orchestration.pipeline import Pipeline
 
-    from components.sample_gen.config import SampleGenConfig
+    from models import schema
     from pipeline import pipeline as pipeline_lib
 
     paths = configs.LocalPaths(work_dir)
     whole = pipeline_lib.create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME, pipeline_root=paths.pipeline_root,
-        data_root=raw_data, schema_path=configs.SCHEMA_PATH, serving_dir=paths.serving_dir,
-        min_auc=0.0, max_auc_regression=1.0, sample_gen=SampleGenConfig())
+        configs.Settings(data_root=raw_data, min_auc=0.0, max_auc_regression=1.0),
+        pipeline_root=paths.pipeline_root, schema_path=schema.SCHEMA_PATH, serving_dir=paths.serving_dir)
     nodes = [node for node in whole.components if node.id in BEAM_NODES]
     assert sorted(node.id for node in nodes) == sorted(BEAM_NODES)
     for node in nodes:  # the nodes after these are not in this pipeline

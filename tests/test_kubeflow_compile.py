@@ -80,7 +80,8 @@ def test_runtime_parameters_keep_their_defaults(spec):
     assert train_args == trainer_pb2.TrainArgs(splits=["train"], num_steps=0)
     gate = eval_config.Gate.from_eval_config(
         json_format.Parse(parameters["eval_config"]["defaultValue"], tfma.EvalConfig()))
-    assert gate == eval_config.Gate(configs.DEFAULT_MIN_AUC, configs.DEFAULT_MAX_AUC_REGRESSION)
+    defaults = configs.Settings()
+    assert gate == eval_config.Gate(defaults.min_auc, defaults.max_auc_regression)
     assert parameters["train_args"]["isOptional"] and parameters["eval_config"]["isOptional"]
     tasks = spec["root"]["dag"]["tasks"]
     for task, key, parameter in [("SampleGen", "input_base", "data_root"),

@@ -55,8 +55,8 @@ def test_schema_is_copied_where_the_compiled_spec_reads_it():
             workdir = args
         elif keyword == "COPY" and args.split()[0] == "schema":
             schema_target = os.path.normpath(os.path.join(workdir, args.split()[1]))
-    assert schema_target == os.path.dirname(pipeline_image.SCHEMA_PATH)
-    assert os.path.exists(os.path.join(REPO_ROOT, "schema", os.path.basename(pipeline_image.SCHEMA_PATH)))
+    assert schema_target == os.path.dirname(pipeline_image.SCHEMA_PATH_IN_IMAGE)
+    assert os.path.exists(os.path.join(REPO_ROOT, "schema", os.path.basename(pipeline_image.SCHEMA_PATH_IN_IMAGE)))
 
 
 def test_dockerignore_lets_in_what_the_dockerfile_copies():

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from models import schema
 from pipeline import configs
 from pipeline.report import lineage, metadata, summary
 from recommender import serving_dir
@@ -66,8 +67,8 @@ def test_lineage_walks_back_to_data_schema_transform_graph_and_trainer(e2e_run, 
     (model,) = traced.made_by("Trainer", "Model")
     assert model.producer.execution.id == first_run.node("Trainer").execution.id
     assert model.run_id == first_run.run_id
-    (schema,) = traced.made_by("ImportSchemaGen", "Schema")
-    assert metadata.custom_property(schema.producer.execution, "schema_file") == configs.SCHEMA_PATH
+    (schema_artifact,) = traced.made_by("ImportSchemaGen", "Schema")
+    assert metadata.custom_property(schema_artifact.producer.execution, "schema_file") == schema.SCHEMA_PATH
 
 
 def test_lineage_command_prints_the_summary_and_the_tree(e2e_run, first_run, pushed_version):
@@ -77,7 +78,7 @@ def test_lineage_command_prints_the_summary_and_the_tree(e2e_run, first_run, pus
     (data,) = lineage.trace(e2e_run.paths.metadata_path, pushed_version).data()
     input_base = metadata.custom_property(data.producer.execution, "input_base")
     assert f"data:            {input_base} ({data.producer.node_id}, examples #{data.artifact.id}" in output
-    assert "schema:          " in output and configs.SCHEMA_PATH in output
+    assert "schema:          " in output and schema.SCHEMA_PATH in output
     assert "transform graph: #" in output and transform_graph in output
     assert f"trainer run:     execution {trainer}, run {first_run.run_id}" in output
     assert "made by Evaluator" in output and "made by ServingBaseline" in output

@@ -4,7 +4,7 @@ import importlib.metadata
 PROJECT_DISTRIBUTION = "sparrow-tfx"
 IMAGE_REPOSITORY = "sparrow-tfx"
 PROJECT_DIR = "/opt/sparrow-tfx"  # the Dockerfile's WORKDIR: the project's schema/ is read from here
-SCHEMA_PATH = f"{PROJECT_DIR}/schema/schema.pbtxt"
+SCHEMA_PATH_IN_IMAGE = f"{PROJECT_DIR}/schema/schema.pbtxt"
 ENTRYPOINT_COMMAND = ("python", "-m", "pipeline.runners.kfp_entrypoint")  # every container of the compiled spec
 
 

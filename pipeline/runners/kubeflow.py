@@ -22,7 +22,6 @@ from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from components.sample_gen.component import SampleGen
-from components.sample_gen.config import SampleGenConfig
 from components.serving_baseline.component import ServingBaseline
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
@@ -41,18 +40,12 @@ _INPUT_ARTIFACT_REFERENCE = re.compile(r"inputs\.artifacts\['([^']+)'\]")
 
 @dataclasses.dataclass(frozen=True)
 class CompileSettings:
+    """Where the compiled pipeline runs; what it trains on and how it gates are `settings`, the run-time
+    parameters' defaults."""
     image: str
+    settings: configs.Settings = configs.Settings()
     pipeline_root: Optional[str] = None  # None: given when the run is created (`sparrow-tfx submit --pipeline-root`)
     serving_dir: Optional[str] = None  # None: <pipeline_root>/serving
-    data_root: str = ""  # the data_root parameter's default; "" makes it a required parameter
-    train_steps: int = 0
-    min_auc: float = configs.DEFAULT_MIN_AUC
-    max_auc_regression: float = configs.DEFAULT_MAX_AUC_REGRESSION
-    min_catalogue_ratio: float = configs.DEFAULT_MIN_CATALOGUE_RATIO
-    hparams: Optional[dict] = None
-    beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
-    enable_cache: bool = True
-    sample_gen: Optional[SampleGenConfig] = SampleGenConfig()  # None: data_root holds sample CSVs
 
 
 def check_root(flag: str, uri: str) -> None:
@@ -62,40 +55,31 @@ def check_root(flag: str, uri: str) -> None:
                          f"mounts; got {uri!r} (TFX cannot write KFP's default minio:// root)")
 
 
-def serving_dir(settings: CompileSettings) -> str:
-    if settings.serving_dir:
-        check_root("--serving-dir", settings.serving_dir)
-        return settings.serving_dir
-    if not settings.pipeline_root:
+def serving_dir(compile_settings: CompileSettings) -> str:
+    if compile_settings.serving_dir:
+        check_root("--serving-dir", compile_settings.serving_dir)
+        return compile_settings.serving_dir
+    if not compile_settings.pipeline_root:
         raise ValueError("--serving-dir is required without --pipeline-root (the default is <pipeline root>/serving)")
-    return settings.pipeline_root.rstrip("/") + "/serving"
+    return compile_settings.pipeline_root.rstrip("/") + "/serving"
 
 
-def build_pipeline(settings: CompileSettings):
-    if settings.pipeline_root:
-        check_root("--pipeline-root", settings.pipeline_root)
+def build_pipeline(compile_settings: CompileSettings):
+    if compile_settings.pipeline_root:
+        check_root("--pipeline-root", compile_settings.pipeline_root)
     return pipeline_lib.create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
-        pipeline_root=settings.pipeline_root or "",
-        data_root=settings.data_root,
-        schema_path=pipeline_image.SCHEMA_PATH,
-        serving_dir=serving_dir(settings),
-        min_auc=settings.min_auc,
-        max_auc_regression=settings.max_auc_regression,
-        min_catalogue_ratio=settings.min_catalogue_ratio,
-        train_steps=settings.train_steps,
-        hparams=settings.hparams,
+        compile_settings.settings,
+        pipeline_root=compile_settings.pipeline_root or "",
+        schema_path=pipeline_image.SCHEMA_PATH_IN_IMAGE,
+        serving_dir=serving_dir(compile_settings),
         code_version=configs.code_version(),
-        beam_pipeline_args=settings.beam_pipeline_args,
-        enable_cache=settings.enable_cache,
-        sample_gen=settings.sample_gen,
         runtime_parameters=True)
 
 
-def compile_spec(settings: CompileSettings) -> pipeline_spec_pb2.PipelineSpec:
-    pipeline = build_pipeline(settings)
+def compile_spec(compile_settings: CompileSettings) -> pipeline_spec_pb2.PipelineSpec:
+    pipeline = build_pipeline(compile_settings)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-        default_image=settings.image, default_commands=list(pipeline_image.ENTRYPOINT_COMMAND),
+        default_image=compile_settings.image, default_commands=list(pipeline_image.ENTRYPOINT_COMMAND),
         use_pipeline_spec_2_1=True))
     job = runner.run(pipeline, write_out=False)
     spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
@@ -103,8 +87,8 @@ def compile_spec(settings: CompileSettings) -> pipeline_spec_pb2.PipelineSpec:
     name_condition_inputs_by_task_keys(spec)
     for task_name in set(UNCACHED_TASKS) & set(spec.root.dag.tasks):
         spec.root.dag.tasks[task_name].caching_options.enable_cache = False
-    if settings.pipeline_root:
-        spec.default_pipeline_root = settings.pipeline_root
+    if compile_settings.pipeline_root:
+        spec.default_pipeline_root = compile_settings.pipeline_root
     return spec
 
 

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 from tfx.orchestration import metadata as tfx_metadata
 
 from compat import file_systems
-from components.sample_gen.config import SampleGenConfig
+from models import schema
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 from pipeline.cli.progress import Progress
@@ -44,42 +45,25 @@ def _own_run(paths: configs.LocalPaths, run_id: Optional[str]) -> Optional[metad
 
 
 def run(
-    data_root: str,
+    settings: configs.Settings,
     paths: configs.LocalPaths,
-    min_auc: float = configs.DEFAULT_MIN_AUC,
-    max_auc_regression: float = configs.DEFAULT_MAX_AUC_REGRESSION,
-    min_catalogue_ratio: float = configs.DEFAULT_MIN_CATALOGUE_RATIO,
-    train_steps: int = 0,
-    hparams: Optional[dict] = None,
-    beam_pipeline_args: Optional[List[str]] = None,
-    enable_cache: bool = True,
-    allow_anomalies: bool = False,
-    sample_gen: Optional[SampleGenConfig] = None,
     progress: Optional[Callable[[int], Progress]] = None,
 ) -> metadata.RunRecord:
     """Runs the whole pipeline and returns what ML Metadata recorded of this run; ComponentFailed if a node failed.
 
+    settings: its data_root is a local path or a URI; its beam_pipeline_args default to the direct runner's.
     progress: makes the run's Progress from the number of nodes (None: none shown).
     """
     file_systems.register_for(paths.pipeline_root, paths.serving_dir)
+    data_root = settings.data_root if "://" in settings.data_root else os.path.abspath(settings.data_root)
+    beam_pipeline_args = beam.direct_args() if settings.beam_pipeline_args is None else settings.beam_pipeline_args
     pipeline = pipeline_lib.create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
+        dataclasses.replace(settings, data_root=data_root, beam_pipeline_args=beam_pipeline_args),
         pipeline_root=paths.pipeline_root,
-        data_root=os.path.abspath(data_root),
-        schema_path=configs.SCHEMA_PATH,
+        schema_path=schema.SCHEMA_PATH,
         serving_dir=paths.serving_dir,
-        min_auc=min_auc,
-        max_auc_regression=max_auc_regression,
-        min_catalogue_ratio=min_catalogue_ratio,
-        train_steps=train_steps,
-        hparams=hparams,
         code_version=configs.code_version(),
-        beam_pipeline_args=beam_pipeline_args if beam_pipeline_args is not None else beam.direct_args(),
-        metadata_connection_config=tfx_metadata.sqlite_metadata_connection_config(
-            paths.metadata_path),
-        enable_cache=enable_cache,
-        allow_anomalies=allow_anomalies,
-        sample_gen=sample_gen,
+        metadata_connection_config=tfx_metadata.sqlite_metadata_connection_config(paths.metadata_path),
         serving_state=serving_dir.serving_state(paths.serving_dir))  # held still by the work dir's lock
     logging.info("Running %s on %s (work dir %s)", configs.PIPELINE_NAME, data_root, paths.work_dir)
     shown = progress(len(pipeline.components)) if progress else None

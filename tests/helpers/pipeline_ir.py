@@ -7,11 +7,12 @@ def compiled_nodes(allow_anomalies: bool):
     """{node id: PipelineNode} of the compiled local pipeline (placeholder paths: nothing runs)."""
     from tfx.dsl.compiler import compiler
 
+    from pipeline import configs
     from pipeline import pipeline as pipeline_lib
 
     pipeline = pipeline_lib.create_pipeline(
-        pipeline_name="gate-wiring", pipeline_root="/tmp/unused", data_root="/tmp/unused",
-        schema_path="/tmp/unused/schema.pbtxt", serving_dir="/tmp/unused/serving", min_auc=0.5,
-        max_auc_regression=0.01, allow_anomalies=allow_anomalies)
+        configs.Settings(data_root="/tmp/unused", sample_gen=None, allow_anomalies=allow_anomalies),
+        pipeline_name="gate-wiring", pipeline_root="/tmp/unused", schema_path="/tmp/unused/schema.pbtxt",
+        serving_dir="/tmp/unused/serving")
     ir = compiler.Compiler().compile(pipeline)
     return {node.pipeline_node.node_info.id: node.pipeline_node for node in ir.nodes}

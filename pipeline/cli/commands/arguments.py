@@ -40,19 +40,29 @@ def unit_fraction(text: str) -> float:
 def add_training_and_gate_arguments(parser: argparse.ArgumentParser, compiled: bool) -> None:
     """The Trainer's and the gate's flags of `run`, and of `compile`/`submit` as their run-time defaults."""
     where = lambda parameter: f" (the default of the {parameter} run-time parameter)" if compiled else ""
-    parser.add_argument("--train-steps", type=non_negative_int, default=0,
+    defaults = configs.Settings()
+    parser.add_argument("--train-steps", type=non_negative_int, default=defaults.train_steps,
                         help="cap on training steps (0: epochs decide)" + where("train_args"))
-    parser.add_argument("--min-auc", type=unit_fraction, default=configs.DEFAULT_MIN_AUC,
+    parser.add_argument("--min-auc", type=unit_fraction, default=defaults.min_auc,
                         help="blessing needs eval ROC AUC above this" + where("eval_config"))
-    parser.add_argument("--max-auc-regression", type=unit_fraction, default=configs.DEFAULT_MAX_AUC_REGRESSION,
+    parser.add_argument("--max-auc-regression", type=unit_fraction, default=defaults.max_auc_regression,
                         help="blessing allows at most this AUC drop against the serving model"
                         + where("eval_config"))
     parser.add_argument("--min-catalogue-ratio", type=non_negative_float,
-                        default=configs.DEFAULT_MIN_CATALOGUE_RATIO,
+                        default=defaults.min_catalogue_ratio,
                         help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
                              "times the most-rated list's (0: no catalogue gate)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
+
+
+def settings(args, data_root: str, sample_gen, beam_pipeline_args=None) -> configs.Settings:
+    """The run's settings from the flags `add_training_and_gate_arguments` and the command added."""
+    return configs.Settings(
+        data_root=data_root, sample_gen=sample_gen, train_steps=args.train_steps, hparams=hparams(args.hparam),
+        min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
+        min_catalogue_ratio=args.min_catalogue_ratio, allow_anomalies=getattr(args, "allow_anomalies", False),
+        enable_cache=not args.no_cache, beam_pipeline_args=beam_pipeline_args)
 
 
 def _number(kind, text: str, what: str):

@@ -35,21 +35,16 @@ def handle(args) -> int:
     if not args.output.endswith((".yaml", ".yml")):
         raise SystemExit(f"error: --output must be a .yaml file, got {args.output!r}")
     arguments.output_file("--output", args.output)
-    hparams = arguments.hparams(args.hparam)
     sample_gen = sample_options.from_args(args, "--data" if args.data else "--samples" if args.samples else None)
     image = args.image or pipeline_image.default_image()
     beam_pipeline_args = beam.cli_pipeline_args(args, image)  # a misfit flag fails before TFX loads
     from pipeline.runners import kubeflow
 
-    settings = kubeflow.CompileSettings(
+    compile_settings = kubeflow.CompileSettings(
         image=image, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
-        data_root=args.data or args.movielens or "",
-        train_steps=args.train_steps, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
-        min_catalogue_ratio=args.min_catalogue_ratio,
-        hparams=hparams, beam_pipeline_args=beam_pipeline_args, sample_gen=sample_gen,
-        enable_cache=not args.no_cache)
+        settings=arguments.settings(args, args.data or args.movielens or "", sample_gen, beam_pipeline_args))
     try:
-        spec = kubeflow.compile_spec(settings)
+        spec = kubeflow.compile_spec(compile_settings)
         kubeflow.write_spec(spec, args.output)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None

@@ -1,4 +1,5 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
+import dataclasses
 import functools
 import os
 import sys
@@ -49,7 +50,7 @@ def check_movielens_dir(path: str) -> None:
 def handle(args) -> int:
     beam_pipeline_args = beam.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
     sample_gen = sample_options.from_args(args, "--data" if args.data else None)
-    hparams = arguments.hparams(args.hparam)
+    settings = arguments.settings(args, "", sample_gen, beam_pipeline_args)  # flags checked before TFX loads
     if args.movielens:
         check_movielens_dir(args.movielens)
     arguments.output_dir("--work-dir", os.path.abspath(args.work_dir))
@@ -57,13 +58,13 @@ def handle(args) -> int:
 
     try:
         with work_dir_lock.hold(os.path.abspath(args.work_dir)):
-            return run_locked(args, beam_pipeline_args, sample_gen, hparams)
+            return run_locked(args, settings)
     except work_dir_lock.WorkDirBusy as busy:
         print(f"error: {busy}", file=sys.stderr)
         return 1
 
 
-def run_locked(args, beam_pipeline_args, sample_gen, hparams) -> int:
+def run_locked(args, settings) -> int:
     from pipeline import pipeline as pipeline_lib
     from pipeline.cli.progress import Progress
     from pipeline.datasets import synthetic
@@ -78,7 +79,7 @@ def run_locked(args, beam_pipeline_args, sample_gen, hparams) -> int:
         generated = synthetic.ensure_generated(paths.data_dir, args.size, args.seed)
         data_root = os.path.join(generated, "raw")
     rows_read = {}  # SampleGen checks raw files itself and reports what it read
-    if sample_gen is None:
+    if settings.sample_gen is None:
         try:
             rows_read = preflight.check_samples(
                 data_root, {split.name: split.pattern for split in pipeline_lib.sample_splits().splits})
@@ -87,10 +88,7 @@ def run_locked(args, beam_pipeline_args, sample_gen, hparams) -> int:
             return 1
     try:
         record = local.run(
-            data_root=data_root, paths=paths, min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
-            min_catalogue_ratio=args.min_catalogue_ratio,
-            train_steps=args.train_steps, hparams=hparams, enable_cache=not args.no_cache,
-            beam_pipeline_args=beam_pipeline_args, allow_anomalies=args.allow_anomalies, sample_gen=sample_gen,
+            dataclasses.replace(settings, data_root=data_root), paths,
             progress=functools.partial(Progress, stream=sys.stdout, live=False if args.verbose else None))
     except local.ComponentFailed as failure:
         console.log_failure(failure.__cause__ or failure)
