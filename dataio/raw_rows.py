@@ -56,6 +56,23 @@ class TimestampRange(NamedTuple):
                      f"earliest_rating_date=YYYY-MM-DD or latest_rating_days_ahead=DAYS")
 
 
+AS_OF_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+
+
+def as_of_timestamp(text: str) -> Optional[int]:
+    """An as-of time, YYYY-MM-DD[THH:MM[:SS]] in UTC, as seconds since 1970; None for "" (every rating).
+    ValueError names the formats."""
+    if not text:
+        return None
+    for layout in AS_OF_FORMATS:
+        try:
+            moment = datetime.datetime.strptime(text, layout)
+        except ValueError:
+            continue
+        return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp())
+    raise ValueError(f"{text!r} is not a time YYYY-MM-DD, YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS (UTC)")
+
+
 def _year(timestamp: int) -> int:
     return int(1970 + timestamp // _SECONDS_PER_YEAR)
 

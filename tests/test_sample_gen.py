@@ -1,4 +1,4 @@
-"""SampleGen's Beam job against a brute force written apart from it: point in time, leaky mode, splits."""
+"""SampleGen's Beam job against the brute force of tests/helpers/samples.py: point in time, leaky mode, splits."""
 from __future__ import annotations
 
 import collections
@@ -6,11 +6,9 @@ import dataclasses
 import datetime
 import math
 import os
-import statistics
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import apache_beam as beam
-import numpy as np
 import pytest
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -24,6 +22,7 @@ from dataio.examples import read_samples
 from dataio.shuffle_shards import RATINGS_BYTES_PER_SHARD
 from models import features, sample_features
 from pipeline.datasets import synthetic
+from tests.helpers.samples import assert_same_samples, brute_force, brute_force_sample, sample_key
 
 Rating, Movie = sample_features.Rating, sample_features.Movie
 HALF_STARS = tuple(x / 2 for x in range(1, 11))
@@ -43,68 +42,6 @@ def run_sample_gen(raw_dir, out_dir, config: SampleGenConfig = SampleGenConfig()
     counts = beam_samples.run(beam.Pipeline, [f"{raw_dir}/ratings.csv"], [f"{raw_dir}/movies.csv"], config,
                               split_dirs, str(out_dir))
     return {split: list(read_samples(d)) for split, d in split_dirs.items()}, counts
-
-
-def sample_key(sample) -> tuple:
-    return sample["userId"], sample["movieId"], sample["timestamp"]
-
-
-# The brute force: every feature recomputed from the list of all ratings, one sample at a time.
-
-def _mean(values: List[float]) -> Optional[float]:
-    return round(statistics.fmean(values), 2) if values else None
-
-
-def _stdev(values: List[float]) -> Optional[float]:
-    return round(statistics.stdev(values), 2) if len(values) > 1 else None
-
-
-def _numbered(prefix: str, values: list, count: int) -> dict:
-    return {f"{prefix}{i + 1}": values[i] if i < len(values) else None for i in range(count)}
-
-
-def brute_force_sample(r: Rating, ratings: Sequence[Rating], movies: Dict[int, Movie], leaky: bool) -> dict:
-    earlier = sorted((x for x in ratings if x.user_id == r.user_id and x.timestamp < r.timestamp),
-                     key=lambda x: (x.timestamp, x.movie_id))[-100:]
-    movie_ratings = [x.rating for x in ratings if x.movie_id == r.movie_id and (leaky or x.timestamp < r.timestamp)]
-    liked = [x for x in earlier if x.rating >= 3.5]
-    genre_counts = collections.Counter(g for x in liked for g in movies[x.movie_id].genres)
-    years = [movies[x.movie_id].release_year for x in earlier if movies[x.movie_id].release_year]
-    movie = movies[r.movie_id]
-    return {
-        "movieId": r.movie_id, "userId": r.user_id, "rating": r.rating, "timestamp": r.timestamp,
-        "label": 1 if r.rating >= 3.5 else 0, "releaseYear": movie.release_year,
-        **_numbered("movieGenre", list(movie.genres), 3),
-        "movieRatingCount": len(movie_ratings), "movieAvgRating": _mean(movie_ratings),
-        "movieRatingStddev": _stdev(movie_ratings),
-        **_numbered("userRatedMovie", [x.movie_id for x in reversed(liked)], 5),
-        "userRatingCount": len(earlier), "userAvgReleaseYear": round(statistics.fmean(years)) if years else None,
-        "userReleaseYearStddev": _stdev(years),
-        "userAvgRating": _mean([x.rating for x in earlier]), "userRatingStddev": _stdev([x.rating for x in earlier]),
-        **_numbered("userGenre", sorted(genre_counts, key=lambda g: (-genre_counts[g], g)), 5),
-    }
-
-
-def brute_force(ratings, movies, config: SampleGenConfig) -> Dict[tuple, dict]:
-    """Expected samples by key; those a user's short history or a genre-less movie leaves out are absent."""
-    expected = {}
-    for r in ratings:
-        sample = brute_force_sample(r, ratings, movies, config.features_mode == LEAKY)
-        if sample["userRatingCount"] >= config.min_user_history and sample["movieGenre1"] is not None:
-            expected[sample_key(sample)] = sample
-    return expected
-
-
-def assert_same_samples(actual: List[dict], expected: Dict[tuple, dict]) -> None:
-    by_key = {sample_key(s): s for s in actual}
-    assert len(by_key) == len(actual), "a rating made two samples"
-    assert by_key.keys() == expected.keys()
-    for key, sample in by_key.items():
-        for column in features.EXAMPLE_COLUMNS:
-            want, got = expected[key].get(column.name), sample[column.name]
-            if column.kind == "float" and want is not None:
-                want = float(np.float32(want))  # tf.Example floats are float32
-            assert got == want, (key, column.name)
 
 
 def real_and_negatives(samples: List[dict]):
@@ -230,6 +167,32 @@ def test_appending_later_ratings_changes_no_feature_unless_leaky(tmp_path, world
     else:  # the test can fail: all-time statistics of the movies rated later change
         assert changed == [s for s in old if s["movieId"] in {r.movie_id for r in later}]
         assert all(s["movieRatingCount"] < after_by_key[sample_key(s)]["movieRatingCount"] for s in changed)
+
+
+@pytest.mark.parametrize("split_mode", ["global_time", SPLIT_USER_LAST])
+def test_as_of_reads_the_ratings_before_it_only_as_if_it_were_now(tmp_path, world, split_mode):
+    """The same samples and split as SampleGen over the file cut at the as-of time: nothing later is read."""
+    later = _later_ratings(world)
+    as_of = max(r.timestamp for r in world.ratings) + 1
+    as_of_text = datetime.datetime.fromtimestamp(as_of, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    config = SampleGenConfig(split_mode=split_mode)
+    cut, cut_report = run_sample_gen(write_raw(tmp_path / "cut", world.movies, world.ratings), tmp_path / "out",
+                                     config)
+    grown, grown_report = run_sample_gen(write_raw(tmp_path / "grown", world.movies, world.ratings + later),
+                                         tmp_path / "out2", dataclasses.replace(config, as_of=as_of_text))
+    assert grown == cut
+    assert grown_report[report.RATINGS_AFTER_AS_OF] == len(later)
+    assert grown_report[report.RATINGS_VALID] == cut_report[report.RATINGS_VALID] == len(world.ratings)
+    line = report.summary_line({**grown_report, "features_mode": POINT_IN_TIME, "split_mode": split_mode,
+                                "as_of": as_of_text})
+    assert f"+ 0 rejected + {len(later):,} at or after the as-of time {as_of_text}" in line
+
+
+def test_as_of_takes_a_day_or_a_minute_in_utc_and_names_the_formats():
+    assert SampleGenConfig(as_of="2016-03-22").as_of == "2016-03-22"
+    assert SampleGenConfig(as_of="2016-03-22T10:30").as_of == "2016-03-22T10:30"
+    with pytest.raises(ValueError, match=r"as_of: '22/03/2016' is not a time YYYY-MM-DD, YYYY-MM-DDTHH:MM"):
+        SampleGenConfig(as_of="22/03/2016")
 
 
 def test_user_last_split_puts_each_users_last_ratings_in_eval(tmp_path, world):

@@ -157,6 +157,7 @@ class _ParseRatings(beam.DoFn):
         self._paths = paths
         self._timestamps = timestamps
         self._draws, self._seed = config.negatives_per_rating, config.negatives_seed
+        self._as_of = raw_rows.as_of_timestamp(config.as_of)
         self._movies = _Movies()
 
     def process(self, numbered, movie_table: bytes):
@@ -168,6 +169,9 @@ class _ParseRatings(beam.DoFn):
                 raise raw_rows.BadRow(raw_rows.UNKNOWN_MOVIE, f"movieId {rating.movie_id} is not in movies.csv")
         except raw_rows.BadRow as bad:
             yield beam.pvalue.TaggedOutput(_REJECTED, _rejection(self._paths, file_index, line, bad))
+            return
+        if self._as_of is not None and rating.timestamp >= self._as_of:
+            report.counter(report.RATINGS_AFTER_AS_OF).inc()
             return
         yield rating.movie_id, _READ_RATING.pack(file_index, line, *rating.astuple())
         for movie_id in self._movies.catalogue.draws(rating, self._draws, self._seed) if self._draws else ():

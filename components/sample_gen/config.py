@@ -5,6 +5,7 @@ import dataclasses
 import datetime
 from typing import List
 
+from dataio import raw_rows
 from dataio.raw_rows import DEFAULT_EARLIEST_RATING_DATE, DEFAULT_LATEST_RATING_DAYS_AHEAD
 from models import sample_features
 
@@ -42,6 +43,9 @@ class SampleGenConfig:
     # the most rated from crowding out the rest. The Trainer learns it and its served ranking undoes it
     # (`serving.RANK_SCORE_KEY`). 0: the uniform draws, all kept.
     negatives_popularity_cap: int = 0
+    # The data as of this moment (YYYY-MM-DD[THH:MM[:SS]], UTC), as if it were now: ratings at or after it are
+    # not read (counted apart), so the eval period is the latest part before it. "": every rating.
+    as_of: str = ""
 
     def __post_init__(self):
         problems = self._coerce_types() or self._range_problems()
@@ -87,6 +91,10 @@ class SampleGenConfig:
         if self.negatives_popularity_cap < 0:
             problems.append(f"negatives_popularity_cap must be >= 0 (0: uniform negatives), not "
                             f"{self.negatives_popularity_cap}")
+        try:
+            raw_rows.as_of_timestamp(self.as_of)
+        except ValueError as error:
+            problems.append(f"as_of: {error}")
         if self.shuffle_shards < 0:
             problems.append(f"shuffle_shards must be >= 0 (0: automatic), not {self.shuffle_shards}")
         return problems

@@ -1,6 +1,7 @@
 """SampleGen's report, a JSON file in the Examples artifact: its Beam job's counters and what the job wrote.
 
-Keys: ratings_read, movies_read (data lines), ratings_valid (after rejections), samples_train, samples_eval,
+Keys: ratings_read, movies_read (data lines), ratings_valid (after rejections, before the as-of time),
+ratings_after_as_of (valid ratings at or after the as-of time, not read), samples_train, samples_eval,
 skipped_<reason> (valid ratings that make no sample: cold start, a required column missing), negatives_train
 (sampled negatives written to train, apart from the ratings' accounting),
 rejected_<reason> (malformed rows), eval_cutoff_timestamp (global_time split only) and FIRST_REJECTED_ROWS.
@@ -21,6 +22,7 @@ from components.sample_gen import spec
 RATINGS_READ = "ratings_read"
 MOVIES_READ = "movies_read"
 RATINGS_VALID = "ratings_valid"
+RATINGS_AFTER_AS_OF = "ratings_after_as_of"  # valid rows at or after the as-of time: not read into samples
 REJECTED = "rejected"
 SKIPPED = "skipped"
 NEGATIVES_TRAIN = "negatives_train"
@@ -54,7 +56,8 @@ def load(report_dir: str) -> Dict[str, object]:
     """The report; counts of things that never happened are 0."""
     with fileio.open(os.path.join(report_dir, spec.REPORT_FILE)) as f:
         result = json.loads(f.read())
-    for key in (RATINGS_READ, MOVIES_READ, RATINGS_VALID, NEGATIVES_TRAIN, *map(samples_key, spec.SPLITS)):
+    for key in (RATINGS_READ, MOVIES_READ, RATINGS_VALID, RATINGS_AFTER_AS_OF, NEGATIVES_TRAIN,
+                *map(samples_key, spec.SPLITS)):
         result.setdefault(key, 0)
     result.setdefault(FIRST_REJECTED_ROWS, [])
     return result
@@ -92,12 +95,15 @@ def failures(report: Dict[str, object], max_rejected_rows: int, rejected_rows_di
 
 def summary_line(properties: Dict[str, object]) -> str:
     """One line for a run summary, from the report's counts and the options (the Examples' custom properties)."""
-    ratings_rejected = properties[RATINGS_READ] - properties[RATINGS_VALID]
+    after_as_of = properties.get(RATINGS_AFTER_AS_OF, 0)
+    ratings_rejected = properties[RATINGS_READ] - properties[RATINGS_VALID] - after_as_of
     skipped = {k[len(SKIPPED) + 1:]: v for k, v in sorted(properties.items()) if k.startswith(f"{SKIPPED}_")}
     line = (f"SampleGen ({properties['features_mode']} features, {properties['split_mode']} split): "
             f"{properties[RATINGS_READ]:,} ratings read = {properties[samples_key(spec.TRAIN_SPLIT)]:,} train + "
             f"{properties[samples_key(spec.EVAL_SPLIT)]:,} eval samples + {sum(skipped.values()):,} skipped ("
             + ", ".join(f"{reason} {n:,}" for reason, n in skipped.items()) + f") + {ratings_rejected:,} rejected")
+    if properties.get("as_of"):
+        line += f" + {after_as_of:,} at or after the as-of time {properties['as_of']}"
     negatives = properties.get(NEGATIVES_TRAIN, 0)
     line += f"; + {negatives:,} sampled negatives in train" if negatives else ""
     movies_rejected = rejected_total(properties) - ratings_rejected
