@@ -12,16 +12,9 @@ import pytest
 
 from pipeline.datasets import synthetic
 from tests.conftest import REPO_ROOT, run_cli
+from tests.helpers.console import assert_quiet
 
-# Lines TensorFlow, absl, Beam and Google's clients print when nothing holds them back.
-NOISE = re.compile(r"cuFFT|cuDNN|cuBLAS|Warning:|WARNING:absl|absl::|Traceback|apache_beam|tensorflow/|"
-                   r"google/|site-packages|I0000|E0000|W0000")
 LOG_LINE = re.compile(r"^\(full output and traceback: (\S+\.log)\)$", re.M)
-
-
-def assert_quiet(*outputs: str) -> None:
-    noisy = [line for output in outputs for line in output.splitlines() if NOISE.search(line)]
-    assert not noisy, noisy
 
 
 def _raw_movielens(directory) -> str:

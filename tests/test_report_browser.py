@@ -18,7 +18,7 @@ import pytest
 import websocket
 
 from tests.conftest import REPO_ROOT, run_cli
-from tests.test_report import tfma_overall_and_slices
+from tests.helpers.tfma_metrics import tfma_overall_and_slices
 
 SCREENSHOT_COPY = os.path.join(REPO_ROOT, ".work", "screenshots", "report.png")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -16,7 +16,7 @@ from dataio.examples import read_samples
 from models import sample_features, schema
 from pipeline.datasets import synthetic
 from tests.conftest import shared_data
-from tests.test_sample_gen import assert_same_samples, brute_force_sample, sample_key
+from tests.helpers.samples import assert_same_samples, brute_force_sample, sample_key
 
 GOOD_MOVIES = 'movieId,title,genres\n1,"American President, The (1995)",Comedy|Drama|Romance\n2,Heat (1995),Action\n'
 
