@@ -73,8 +73,28 @@ def as_of_timestamp(text: str) -> Optional[int]:
     raise ValueError(f"{text!r} is not a time YYYY-MM-DD, YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS (UTC)")
 
 
+def rating_time_range(path: str) -> Optional[TimestampRange]:
+    """The first and last rating time of a local ratings file (its last column); None when it has no data row.
+    Rows that do not parse are left to SampleGen, which reports them with their line."""
+    first, last = None, None
+    with open(path, "rb") as f:
+        next(f, None)  # the header
+        for line in f:
+            try:
+                timestamp = int(line.rsplit(b",", 1)[-1])
+            except ValueError:
+                continue
+            first = timestamp if first is None or timestamp < first else first
+            last = timestamp if last is None or timestamp > last else last
+    return None if first is None else TimestampRange(first, last)
+
+
 def _year(timestamp: int) -> int:
     return int(1970 + timestamp // _SECONDS_PER_YEAR)
+
+
+def utc_time(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _utc_day(timestamp: int) -> str:

@@ -38,6 +38,18 @@ BAD_INPUTS = {
     "report into an uncreatable directory": (
         ["report", "--output", f"{NOT_A_DIRECTORY}/r.html", "--work-dir", "{tmp}"], "cannot create"),
     "recommend a negative count": (["recommend", "--user", "1", "--top", "-1"], "--top: must be a positive integer"),
+    "run as of a time before the first rating": (
+        ["run", "--movielens", "{tmp}/ml", "--as-of", "2001-01-01", "--work-dir", "{tmp}/w"],
+        "--as-of 2001-01-01 is not after the first rating of {tmp}/ml/ratings.csv (2001-09-09T01:46:40 .. "),
+    "run as of a time after the last rating": (
+        ["run", "--movielens", "{tmp}/ml", "--as-of", "2002-01-01T10:00", "--work-dir", "{tmp}/w"],
+        "--as-of 2002-01-01T10:00 is after the last rating of {tmp}/ml/ratings.csv"),
+    "run as of a time that is not one": (
+        ["run", "--movielens", "{tmp}/ml", "--as-of", "01.01.2002", "--work-dir", "{tmp}/w"],
+        "as_of: '01.01.2002' is not a time YYYY-MM-DD, YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS (UTC)"),
+    "run as of a time given twice": (
+        ["run", "--movielens", "{tmp}/ml", "--as-of", "2002-01-01", "--sample-option", "as_of=2002-01-01",
+         "--work-dir", "{tmp}/w"], "give the as-of time once"),
     "download into an uncreatable directory": (
         ["download", "movielens", "--output", NOT_A_DIRECTORY], "cannot create"),
 }
@@ -47,12 +59,16 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_one_error_line(case, tmp_path):
     (tmp_path / "not-a-store").write_text("not a database\n")
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "movies.csv").write_text("movieId,title,genres\n1,A (1999),Drama\n")
+    (tmp_path / "ml" / "ratings.csv").write_text(
+        "userId,movieId,rating,timestamp\n1,1,4.0,1000000000\n2,1,3.0,1005000000\n")
     args, message = BAD_INPUTS[case]
     result = run_cli(*[arg.replace("{tmp}", str(tmp_path)) for arg in args], check=False)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]
-    assert "error:" in last and message in last, last
+    assert "error:" in last and message.replace("{tmp}", str(tmp_path)) in last, last
     assert not (tmp_path / "w").exists()  # nothing was started
 
 

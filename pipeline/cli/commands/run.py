@@ -47,12 +47,33 @@ def check_movielens_dir(path: str) -> None:
                              "and movies.csv; `sparrow-tfx download movielens` fetches one)")
 
 
+def check_as_of(movielens_dir: str, as_of: str) -> None:
+    """An as-of time must leave ratings on both sides: some to train on, and some it leaves out."""
+    from components.sample_gen import spec
+    from dataio import raw_rows
+
+    path = os.path.join(movielens_dir, spec.RATINGS_PATTERN)
+    found = raw_rows.rating_time_range(path)
+    moment = raw_rows.as_of_timestamp(as_of)
+    if found is None:
+        raise SystemExit(f"error: --movielens {movielens_dir}: {path} holds no rating")
+    span = f"{raw_rows.utc_time(found.earliest)} .. {raw_rows.utc_time(found.latest)}"
+    if moment <= found.earliest:
+        raise SystemExit(f"error: --as-of {as_of} is not after the first rating of {path} ({span}): nothing "
+                         f"would be read; pick a later time")
+    if moment > found.latest:
+        raise SystemExit(f"error: --as-of {as_of} is after the last rating of {path} ({span}): it leaves nothing "
+                         f"out; drop --as-of to read every rating, or pick an earlier time")
+
+
 def handle(args) -> int:
     beam_pipeline_args = beam.cli_pipeline_args(args)  # a misfit flag fails before TFX loads
     sample_gen = sample_options.from_args(args, "--data" if args.data else None)
     settings = arguments.settings(args, "", sample_gen, beam_pipeline_args)  # flags checked before TFX loads
     if args.movielens:
         check_movielens_dir(args.movielens)
+        if sample_gen.as_of:
+            check_as_of(args.movielens, sample_gen.as_of)
     arguments.output_dir("--work-dir", os.path.abspath(args.work_dir))
     from pipeline.runners import work_dir_lock
 

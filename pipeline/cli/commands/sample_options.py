@@ -19,6 +19,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sample-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a SampleGen option, e.g. split_mode=user_last (any field of "
                              "components.sample_gen.config.SampleGenConfig; repeatable)")
+    parser.add_argument("--as-of", metavar="YYYY-MM-DD[THH:MM]",
+                        help="the data as of this moment (UTC), as if it were now: ratings at or after it are not "
+                             "read (the as_of SampleGen option)")
 
 
 def unknown(options, flag: str = "--sample-option") -> Optional[str]:
@@ -44,11 +47,16 @@ def from_args(args, samples_flag: Optional[str]) -> Optional[sample_gen_config.S
     """SampleGen's options from --features and --sample-option; None when the input is sample CSVs (samples_flag:
     the flag that chose them, None when the input is raw MovieLens)."""
     if samples_flag:
-        if args.sample_option or args.features != sample_gen_config.POINT_IN_TIME:
-            raise SystemExit(f"error: --features and --sample-option apply to raw MovieLens input, not to "
+        if args.sample_option or args.features != sample_gen_config.POINT_IN_TIME or args.as_of:
+            raise SystemExit(f"error: --features, --sample-option and --as-of apply to raw MovieLens input, not to "
                              f"{samples_flag}")
         return None
+    options = {"features_mode": args.features, **arguments.key_values(args.sample_option, "--sample-option")}
+    if args.as_of:
+        if "as_of" in options:
+            raise SystemExit("error: give the as-of time once: --as-of or --sample-option as_of=..., not both")
+        options["as_of"] = args.as_of
     try:
-        return config({"features_mode": args.features, **arguments.key_values(args.sample_option, "--sample-option")})
+        return config(options)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
