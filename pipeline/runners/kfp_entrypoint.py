@@ -17,6 +17,7 @@ ExecutorInput. Under open-source KFP two things break that:
    and some executors write files straight into theirs: on a pipeline root every pod mounts (a local path) the
    directory must exist; object stores need none.
 `python -m pipeline.runners.kfp_entrypoint` takes TFX's arguments, adapts the ExecutorInput and runs TFX's entry point.
+The TFX internals it uses (the argument parser, the title -> class path map) are behind compat/kfp.py.
 """
 from __future__ import annotations
 
@@ -80,13 +81,12 @@ def make_local_output_dirs(executor_input: dict) -> None:
 
 def register_custom_artifact_types() -> None:
     """Our custom artifact types in TFX's title -> class path map, so that the entry point finds their classes."""
-    from tfx.orchestration.kubeflow.v2 import compiler_utils
-
+    from compat import kfp as compat_kfp
     from components.catalogue_eval import spec as catalogue_eval_spec
 
     for artifact_type in (catalogue_eval_spec.CatalogueEvaluation,):
-        compiler_utils.TITLE_TO_CLASS_PATH[artifact_type.TYPE_NAME] = (
-            f"{artifact_type.__module__}.{artifact_type.__qualname__}")
+        compat_kfp.register_artifact_class_path(artifact_type.TYPE_NAME,
+                                                f"{artifact_type.__module__}.{artifact_type.__qualname__}")
 
 
 def _run(parsed_argv) -> None:
@@ -117,11 +117,12 @@ def _run_and_leave(parsed_argv) -> None:
 
 def main() -> None:
     from absl import app
-    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
+
+    from compat import kfp as compat_kfp
 
     # TFX's own flags: --executor_class_path, --json_serialized_invocation_args, --json_serialized_inputs_spec_args,
     # then Beam's.
-    app.run(_run_and_leave, flags_parser=kubeflow_v2_run_executor._parse_flags)  # pylint: disable=protected-access
+    app.run(_run_and_leave, flags_parser=compat_kfp.parse_executor_flags)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ runs there, and the nodes downstream of it wait for it. If it fails, the run fai
 to start. One that comes up earlier (a re-run reaches it within seconds, and a cached node takes none) runs here
 as usual. Once the last side node is reached the worker stops after it, so its memory does not add to the main
 path's for the rest of the run. Both processes record in the same ML Metadata store; SQLite serialises their
-writes.
+writes. The BeamDagRunner internals this builds on are behind compat/tfx_orchestration.py.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tfx.orchestration.beam import beam_dag_runner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
+from compat import tfx_orchestration
 from pipeline.cli.progress import Progress
 
 
@@ -41,7 +42,7 @@ def _serve(connection: Connection, pipeline_root: str) -> None:
     connection.send("ready")
     for node in iter(connection.recv, None):
         try:
-            node._run_node()  # pylint: disable=protected-access
+            node.run_node()
             connection.send(None)
         except Exception as error:  # the node's own error, to be raised in the run
             try:
@@ -74,15 +75,15 @@ class _Worker:
                 self._process.join()
         return self._ready
 
-    def submit(self, node: beam_dag_runner.PipelineNodeAsDoFn) -> concurrent.futures.Future:
+    def submit(self, node: tfx_orchestration.NodeDoFn) -> concurrent.futures.Future:
         return self._sender.submit(self._run, node)
 
-    def _run(self, node: beam_dag_runner.PipelineNodeAsDoFn) -> None:
+    def _run(self, node: tfx_orchestration.NodeDoFn) -> None:
         self._connection.send(node)
         try:
             error = self._connection.recv()
         except EOFError:
-            raise RuntimeError(f"the worker process running {node._node_id} died "  # pylint: disable=protected-access
+            raise RuntimeError(f"the worker process running {node.node_id} died "
                                f"(exit code {self._process.exitcode})") from None
         if error is not None:
             raise error
@@ -128,7 +129,7 @@ class _Run:
 _RUNS: Dict[str, _Run] = {}
 
 
-class _NodeDoFn(beam_dag_runner.PipelineNodeAsDoFn):
+class _NodeDoFn(tfx_orchestration.NodeDoFn):
     """A node that waits for its side-branch upstream nodes, and runs in the worker if it is one of them."""
 
     def __init__(self, run_id: str, **node):
@@ -138,16 +139,16 @@ class _NodeDoFn(beam_dag_runner.PipelineNodeAsDoFn):
     def process(self, element, *signals):  # no annotations: Beam would check them against its own
         run = _RUNS[self._run_id]
         for node_id, future in run.running.items():
-            if node_id in self._pipeline_node.upstream_nodes or (future.done() and future.exception()):
+            if node_id in self.upstream_node_ids or (future.done() and future.exception()):
                 future.result()  # waits for an upstream side node; re-raises a side node's error, failing the run
-        run.started(self._node_id)
+        run.started(self.node_id)
         in_worker = False
-        if self._node_id in run.side_nodes:
-            run.side_nodes_reached.add(self._node_id)
+        if self.node_id in run.side_nodes:
+            run.side_nodes_reached.add(self.node_id)
             in_worker = run.worker.ready()
             if in_worker:
-                future = run.running[self._node_id] = run.worker.submit(self)
-                future.add_done_callback(lambda done: run.finished(self._node_id, done.exception() is not None))
+                future = run.running[self.node_id] = run.worker.submit(self)
+                future.add_done_callback(lambda done: run.finished(self.node_id, done.exception() is not None))
             if run.side_nodes_reached == run.side_nodes:
                 run.worker.retire()
         if in_worker:
@@ -155,9 +156,9 @@ class _NodeDoFn(beam_dag_runner.PipelineNodeAsDoFn):
         try:
             super().process(element, *signals)
         except BaseException:
-            run.finished(self._node_id, failed=True)
+            run.finished(self.node_id, failed=True)
             raise
-        run.finished(self._node_id, failed=False)
+        run.finished(self.node_id, failed=False)
 
 
 class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
@@ -185,7 +186,7 @@ class SideBranchDagRunner(beam_dag_runner.BeamDagRunner):
         pipeline_root = pipeline.runtime_spec.pipeline_root.field_value.string_value
         _RUNS[run_id] = run = _Run(self._side_nodes, _Worker(pipeline_root) if self._side_nodes else None,
                                    self._progress)
-        self._PIPELINE_NODE_DO_FN_CLS = functools.partial(_NodeDoFn, run_id)
+        tfx_orchestration.use_node_do_fn(self, functools.partial(_NodeDoFn, run_id))
         try:
             super().run_with_ir(pipeline, run_options)
             for future in run.running.values():
