@@ -1,7 +1,8 @@
 """Recommendations from the newest pushed model: a user's candidates, their features as of now, one batched score.
 
 The features come from the feature snapshot published inside the model's version directory (see
-components/feature_snapshot), so a model is always served with the features it was pushed with. Requests go
+components/feature_snapshot), so a model is always served with the features it was pushed with; a version whose
+snapshot is in a format this code does not read is refused at load (snapshot.SnapshotFormatError). Requests go
 to the `serve_features` signature (one dense tensor per raw feature), all candidates in one call.
 """
 from __future__ import annotations
@@ -42,18 +43,12 @@ class ServedVersion:
 
     @property
     def cold_start(self) -> cold_start.BackTest:
-        """The back-test that chose the cold-start ranker; a version pushed before it had one serves the most-rated
-        movies."""
-        if snapshot.COLD_START_BACK_TEST not in self.manifest:
-            return cold_start.BackTest(cold_start.MOST_RATED, 0, 0, None, None, {}, {})
+        """The back-test that chose the cold-start ranker."""
         return cold_start.BackTest.from_dict(self.manifest[snapshot.COLD_START_BACK_TEST])
 
     @property
     def will_rate_back_test(self) -> will_rate.BackTest:
-        """The back-test that chose the will-rate estimate; a version pushed before it had one ranks by rating
-        count."""
-        if snapshot.WILL_RATE_BACK_TEST not in self.manifest:
-            return will_rate.BackTest(will_rate.RATING_COUNT, 0, {})
+        """The back-test that chose the will-rate estimate."""
         return will_rate.BackTest.from_dict(self.manifest[snapshot.WILL_RATE_BACK_TEST])
 
     @functools.cached_property
@@ -72,6 +67,7 @@ class ServedVersion:
 
     @classmethod
     def load(cls, version_dir: str) -> "ServedVersion":
+        """The version's model and snapshot; the snapshot's format is checked first (snapshot.load_manifest)."""
         snapshot_dir = os.path.join(version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)
         manifest = snapshot.load_manifest(snapshot_dir)
         return cls(version_dir, tf.saved_model.load(version_dir), snapshot.load_movies(snapshot_dir), manifest)
@@ -185,16 +181,8 @@ def rating_counts(movie_entries: Iterable[dict]) -> Dict[int, int]:
             for entry in movie_entries}
 
 
-def most_rated_scores(movie_entries: Sequence[dict]) -> np.ndarray:
-    return np.array([entry[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] or 0 for entry in movie_entries],
-                    np.float64)
-
-
 def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
-    """The cold-start ranking: each movie's score by the ranker, as of the snapshot. The most-rated score is the
-    rating count (also in snapshots from before the other rankers)."""
-    if ranker == cold_start.MOST_RATED:
-        return most_rated_scores(movie_entries)
+    """The cold-start ranking: each movie's score by the ranker, as of the snapshot."""
     return np.array([entry[snapshot.COLD_START][ranker] for entry in movie_entries], np.float64)
 
 
@@ -263,8 +251,7 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
         started = time.perf_counter()
         if back_test is None:
             outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
-            scores = ranking_scores(outputs, served.will_rate_estimator.scores(
-                rated, movie_ids, user.get(snapshot.LIKED, ())))  # a snapshot from before LIKED has no liked part
+            scores = ranking_scores(outputs, served.will_rate_estimator.scores(rated, movie_ids, user[snapshot.LIKED]))
         else:
             outputs, scores = {}, cold_start_scores(entries, back_test.chosen)
         timings.append(time.perf_counter() - started)

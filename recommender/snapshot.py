@@ -10,16 +10,19 @@ are the features "as of now", after every rating. The snapshot is a directory:
 - `neighbours-*.jsonl`: {"movieId", "neighbours" ([movieId, cosine similarity] pairs, best first)} per rated
   movie, over every rating, and `likedNeighbours-*.jsonl` the same over liked ratings: the item-kNN will-rate
   estimate's two parts (recommender/will_rate.py);
-- `manifest.json`: counts, the latest rating time, where the ratings came from, the cold-start back-test (which
-  ranker a user without ratings is served, and why), the will-rate back-test (what the model's P(like | rated) is
-  multiplied by for a top N, and why) and a digest of the contents.
+- `manifest.json`: the format version (FORMAT_VERSION), counts, the latest rating time, where the ratings came
+  from, the cold-start back-test (which ranker a user without ratings is served, and why), the will-rate back-test
+  (what the model's P(like | rated) is multiplied by for a top N, and why) and a digest of the contents.
+
+Every reader of a written snapshot starts with `load_manifest`, which refuses one in a format this code does not
+read (SnapshotFormatError); a snapshot it accepts has every file and field above.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
@@ -33,6 +36,11 @@ NEIGHBOURS_PREFIX = "neighbours"
 LIKED_NEIGHBOURS_PREFIX = "likedNeighbours"
 ENTRY_SUFFIX = ".jsonl"
 MANIFEST_FILE = "manifest.json"
+# The format write_manifest writes, and the formats load_manifest reads. Change FORMAT_VERSION with any change to
+# the files or fields above that a reader relies on; FeatureSnapshot's cache key holds it, so a pipeline run after
+# the change writes the snapshot again.
+FORMAT_VERSION = 1
+READABLE_VERSIONS: Tuple[int, ...] = (FORMAT_VERSION,)
 # Entry fields besides the feature columns.
 FEATURES = "features"
 RATED = "rated"
@@ -46,7 +54,8 @@ NEIGHBOURS = "neighbours"
 # Each neighbours file's prefix -> the user-entry field whose movies it is built over, in the order
 # will_rate.Estimator takes them (every rating, then liked ratings).
 NEIGHBOUR_FILES = {NEIGHBOURS_PREFIX: RATED, LIKED_NEIGHBOURS_PREFIX: LIKED}
-# Manifest fields besides the counts of USERS_PREFIX, MOVIES_PREFIX and RATINGS.
+# Manifest fields besides the counts of USERS_PREFIX, MOVIES_PREFIX, RATINGS and each of NEIGHBOUR_FILES.
+FORMAT_VERSION_KEY = "format_version"
 AS_OF = "as_of"  # the latest rating time the snapshot includes
 DIGEST = "digest"
 COLD_START_BACK_TEST = "cold_start"  # cold_start.BackTest.to_dict(): the ranker served to users without ratings
@@ -129,22 +138,19 @@ def write_neighbours(snapshot_dir: str, movie_neighbours: will_rate.Neighbours, 
 
 
 def load_neighbours(snapshot_dir: str, prefix: str = NEIGHBOURS_PREFIX) -> will_rate.Neighbours:
-    """Each movie's item-kNN neighbours (prefix LIKED_NEIGHBOURS_PREFIX: over liked ratings); {} for a snapshot
-    without them."""
+    """Each movie's item-kNN neighbours (prefix LIKED_NEIGHBOURS_PREFIX: over liked ratings)."""
     entries = (json.loads(line) for line in _lines(snapshot_dir, prefix))
     return {entry[features.MOVIE_KEY]: [(int(m), float(s)) for m, s in entry[NEIGHBOURS]] for entry in entries}
 
 
 def write_manifest(snapshot_dir: str, **details) -> dict:
     """Counts the written entries (and neighbour lists) and digests them (order-free: Beam shards in any order);
-    returns the manifest."""
+    returns the manifest, which names the format written (FORMAT_VERSION)."""
     digest = hashlib.sha256()
     counts = {USERS_PREFIX: 0, MOVIES_PREFIX: 0, RATINGS: 0}
     as_of = None
     for prefix in (USERS_PREFIX, MOVIES_PREFIX, *NEIGHBOUR_FILES):
         lines = sorted(_lines(snapshot_dir, prefix))
-        if prefix in NEIGHBOUR_FILES and not lines:
-            continue  # not written: the digest of a snapshot from before will-rate back-tests (or their liked part)
         counts[prefix] = len(lines)
         digest.update(f"{prefix}:{len(lines)}\n".encode())
         for line in lines:
@@ -156,15 +162,34 @@ def write_manifest(snapshot_dir: str, **details) -> dict:
                     as_of = max(as_of or 0, entry[LAST_RATED])
     if not counts[MOVIES_PREFIX]:
         raise ValueError(f"feature snapshot {snapshot_dir}: no movies were written")
-    manifest = {**details, **counts, AS_OF: as_of, DIGEST: digest.hexdigest()}
+    manifest = {**details, **counts, AS_OF: as_of, DIGEST: digest.hexdigest(), FORMAT_VERSION_KEY: FORMAT_VERSION}
     with tf.io.gfile.GFile(os.path.join(snapshot_dir, MANIFEST_FILE), "w") as f:
         f.write(json.dumps(manifest, sort_keys=True, indent=1))
     return manifest
 
 
+class SnapshotFormatError(ValueError):
+    """A feature snapshot in a format this code does not read: one written before snapshots had a format version,
+    or by other code."""
+
+
 def load_manifest(snapshot_dir: str) -> dict:
+    """The snapshot's manifest, after checking its format version: every reader of a snapshot starts here.
+
+    Raises FileNotFoundError when there is no snapshot at snapshot_dir and SnapshotFormatError when its format is
+    not one of READABLE_VERSIONS."""
     path = os.path.join(snapshot_dir, MANIFEST_FILE)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"no feature snapshot at {snapshot_dir} ({MANIFEST_FILE} is missing)")
     with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+        manifest = json.load(f)
+    found = manifest.get(FORMAT_VERSION_KEY) if isinstance(manifest, dict) else None
+    if type(found) is not int or found not in READABLE_VERSIONS:  # type(), not isinstance(): True is no version
+        has = (f"no {FORMAT_VERSION_KEY} (it was written before snapshots had one)" if found is None else
+               f"{FORMAT_VERSION_KEY} {found!r}")
+        raise SnapshotFormatError(
+            f"feature snapshot {snapshot_dir} has {has}; this code reads {FORMAT_VERSION_KEY} "
+            f"{' or '.join(map(str, READABLE_VERSIONS))}. Re-run the pipeline so that FeatureSnapshot writes the "
+            "current format and the model is pushed with it: `sparrow-tfx run` with the same data (on Kubeflow, "
+            "run the pipeline again).")
+    return manifest

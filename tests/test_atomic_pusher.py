@@ -1,8 +1,11 @@
 """AtomicPusher's executor on a small real SavedModel: the snapshot travels inside the version, a model and
-snapshot already serving are not pushed again, new features alone make a new version."""
+snapshot already serving are not pushed again, new features alone make a new version, a snapshot in a format this
+code does not read is never published and a served one is replaced."""
 from __future__ import annotations
 
+import json
 import os
+import re
 
 import pytest
 import tensorflow as tf
@@ -84,3 +87,41 @@ def test_a_model_not_blessed_is_not_pushed(tmp_path):
                   base, str(tmp_path / "pushed"))
     assert pushed.get_int_custom_property("pushed") == 0
     assert serving_dir.versions(base) == []
+
+
+def set_format_version(snapshot_dir: str, version) -> None:
+    """Rewrites the snapshot's manifest with format_version `version` (None: without one)."""
+    path = os.path.join(snapshot_dir, snapshot.MANIFEST_FILE)
+    with open(path) as f:
+        manifest = json.load(f)
+    manifest.pop(snapshot.FORMAT_VERSION_KEY)
+    if version is not None:
+        manifest[snapshot.FORMAT_VERSION_KEY] = version
+    with open(path, "w") as f:
+        json.dump(manifest, f)
+
+
+@pytest.mark.parametrize("version", [None, 999], ids=["no format_version", "format_version 999"])
+def test_a_snapshot_in_a_format_this_code_does_not_read_is_not_pushed(tmp_path, version):
+    base = str(tmp_path / "serving")
+    unreadable = feature_snapshot(str(tmp_path / "snapshot"), "Heat (1995)")
+    set_format_version(unreadable.uri, version)
+    found = "no format_version" if version is None else "format_version 999"
+    with pytest.raises(snapshot.SnapshotFormatError, match=re.escape(f"feature snapshot {unreadable.uri} has {found}")):
+        push(saved_model(str(tmp_path / "model")), 1, unreadable, base, str(tmp_path / "pushed"))
+    assert serving_dir.versions(base) == [] and not os.path.exists(base)
+
+
+def test_a_served_snapshot_in_a_format_this_code_does_not_read_is_replaced_by_the_next_push(tmp_path):
+    """The fix the error names: the same model pushed again with a snapshot of the current format."""
+    base = str(tmp_path / "serving")
+    model, current = saved_model(str(tmp_path / "model")), feature_snapshot(str(tmp_path / "snapshot"), "Heat")
+    first = push(model, 1, current, base, str(tmp_path / "pushed-1")).get_string_custom_property("pushed_destination")
+    served_snapshot = os.path.join(first, serving_dir.FEATURE_SNAPSHOT_DIR)
+    set_format_version(served_snapshot, None)  # as a version pushed before snapshots had a format version
+    with pytest.raises(snapshot.SnapshotFormatError):
+        snapshot.load_manifest(served_snapshot)
+    again = push(model, 1, current, base, str(tmp_path / "pushed-2"))
+    assert again.get_int_custom_property("pushed") == 1 and len(serving_dir.versions(base)) == 2
+    latest = os.path.join(serving_dir.latest_version_dir(base), serving_dir.FEATURE_SNAPSHOT_DIR)
+    assert snapshot.load_manifest(latest)[snapshot.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION

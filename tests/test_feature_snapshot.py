@@ -1,10 +1,14 @@
 """FeatureSnapshot's executor on small real data: its features "as of now" are the features SampleGen gives a
-sample made after every rating, so training and serving features cannot drift apart."""
+sample made after every rating, so training and serving features cannot drift apart. The snapshot names its format,
+and a format this code does not read is one clear error to every reader."""
 from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -278,3 +282,66 @@ def test_read_samples_gives_each_examples_values_as_its_proto_holds_them_and_onl
     assert [type(v) for v in found[0].values()] == [type(v) for v in expected[0].values()]
     columns = (features.USER_KEY, features.MOVIE_GENRE_KEYS[2], features.RATED_KEY)
     assert list(read_samples(split_dir, columns)) == [{c: s[c] for c in columns} for s in expected]
+
+
+def test_the_snapshot_names_its_format_in_the_manifest_and_on_the_artifact(raw_snapshot):
+    assert snapshot.load_manifest(raw_snapshot.uri)[snapshot.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION == 1
+    assert raw_snapshot.get_int_custom_property(snapshot.FORMAT_VERSION_KEY) == snapshot.FORMAT_VERSION
+
+
+def test_the_format_is_part_of_the_components_cache_key(world):
+    """An execution property: a cached snapshot of another format is not reused, a run writes the current one."""
+    from tfx.types import channel_utils
+
+    from components.feature_snapshot.component import FeatureSnapshot
+
+    node = FeatureSnapshot(examples=channel_utils.as_channel([world.examples]))
+    assert node.exec_properties[spec.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION
+
+
+def with_format_version(raw_snapshot, target: str, version) -> str:
+    """A copy of the snapshot whose manifest has format_version `version` (None: none)."""
+    shutil.copytree(raw_snapshot.uri, target)
+    path = os.path.join(target, snapshot.MANIFEST_FILE)
+    with open(path) as f:
+        manifest = json.load(f)
+    manifest.pop(snapshot.FORMAT_VERSION_KEY)
+    if version is not None:
+        manifest[snapshot.FORMAT_VERSION_KEY] = version
+    with open(path, "w") as f:
+        json.dump(manifest, f)
+    return target
+
+
+@pytest.mark.parametrize("version, found", [
+    (None, "no format_version (it was written before snapshots had one)"), (999, "format_version 999"),
+    ("1", "format_version '1'"), (True, "format_version True")])
+def test_a_format_this_code_does_not_read_is_one_clear_error(raw_snapshot, tmp_path, version, found):
+    unreadable = with_format_version(raw_snapshot, str(tmp_path / "snapshot"), version)
+    with pytest.raises(snapshot.SnapshotFormatError) as error:
+        snapshot.load_manifest(unreadable)
+    assert isinstance(error.value, ValueError)
+    assert str(error.value) == (
+        f"feature snapshot {unreadable} has {found}; this code reads format_version 1. Re-run the pipeline so that "
+        "FeatureSnapshot writes the current format and the model is pushed with it: `sparrow-tfx run` with the same "
+        "data (on Kubeflow, run the pipeline again).")
+    with pytest.raises(FileNotFoundError, match="manifest.json is missing"):
+        snapshot.load_manifest(str(tmp_path))
+
+
+def test_the_catalogue_evaluation_stops_at_a_snapshot_in_a_format_this_code_does_not_read(world, raw_snapshot,
+                                                                                          tmp_path):
+    from components.catalogue_eval import executor as catalogue_executor
+    from components.catalogue_eval import spec as catalogue_spec
+
+    unreadable = spec.SnapshotArtifact()
+    unreadable.uri = with_format_version(raw_snapshot, str(tmp_path / "snapshot"), 999)
+    model, evaluation = standard_artifacts.Model(), catalogue_spec.CatalogueEvaluation()
+    model.uri, evaluation.uri = str(tmp_path / "model"), str(tmp_path / "evaluation")
+    with pytest.raises(snapshot.SnapshotFormatError, match=re.escape(f"{unreadable.uri} has format_version 999")):
+        catalogue_executor.Executor().Do(
+            {catalogue_spec.EXAMPLES_KEY: [world.examples], catalogue_spec.MODEL_KEY: [model],
+             catalogue_spec.FEATURE_SNAPSHOT_KEY: [unreadable]},
+            {catalogue_spec.EVALUATION_KEY: [evaluation]},
+            {catalogue_spec.TOP_N_KEY: 10, catalogue_spec.MIN_LIKED_KEY: 1, catalogue_spec.MIN_RATIO_KEY: 0.9})
+    assert not os.path.exists(evaluation.uri)

@@ -1,9 +1,9 @@
-"""`sparrow-tfx recommend` on the end-to-end run's pushed model and the feature snapshot pushed with it."""
+"""`sparrow-tfx recommend` on the end-to-end run's pushed model and the feature snapshot pushed with it; a pushed
+snapshot in a format this code does not read is one error."""
 from __future__ import annotations
 
 import collections
 import csv
-import dataclasses
 import json
 import os
 
@@ -14,7 +14,6 @@ from recommender import cold_start, serve, serving_dir, snapshot, will_rate
 from tests.conftest import run_cli
 from tests.serving_data import raw_dir
 
-pytestmark = pytest.mark.e2e
 UNKNOWN_USER = 987654321
 
 
@@ -38,14 +37,17 @@ def heavy_user(rated_by_user) -> int:
     return max(rated_by_user, key=lambda u: (len(rated_by_user[u]), u))
 
 
+@pytest.mark.e2e
 def test_the_pushed_version_carries_the_snapshot_of_every_raw_rating(e2e_run, served, rated_by_user):
     assert served.version_dir == serving_dir.latest_version_dir(e2e_run.paths.serving_dir)
+    assert served.manifest[snapshot.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION
     assert served.manifest["ratings_source"].endswith(os.path.join("raw", "ratings.csv"))
     with open(os.path.join(raw_dir(e2e_run), "ratings.csv")) as f:
         assert served.manifest[snapshot.RATINGS] == sum(1 for _ in f) - 1  # every rating, first ones included
     assert served.manifest[snapshot.USERS_PREFIX] == len(rated_by_user)
 
 
+@pytest.mark.e2e
 def test_recommend_json_top_n_are_distinct_unrated_and_sorted(e2e_run, heavy_user, rated_by_user, served):
     result = run_cli("recommend", "--user", str(heavy_user), "--top", "10", "--work-dir", e2e_run.paths.work_dir,
                      "--json")
@@ -62,6 +64,7 @@ def test_recommend_json_top_n_are_distinct_unrated_and_sorted(e2e_run, heavy_use
     assert out["user_features"]["userRatingCount"] == min(len(rated_by_user[heavy_user]), 100)
 
 
+@pytest.mark.e2e
 def test_recommend_ranks_every_candidate_by_its_score(served, heavy_user, rated_by_user):
     """The top N is the head of the whole ranking: no better-scored candidate was left out."""
     everything = serve.recommend(served, heavy_user, top=len(served.movies))
@@ -71,6 +74,7 @@ def test_recommend_ranks_every_candidate_by_its_score(served, heavy_user, rated_
     assert {i.movie_id for i in everything.items} == set(served.movies) - rated_by_user[heavy_user]
 
 
+@pytest.mark.e2e
 def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run, served):
     result = run_cli("recommend", "--user", str(UNKNOWN_USER), "--top", "5", "--serving-dir",
                      e2e_run.paths.serving_dir)
@@ -81,6 +85,7 @@ def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run, served):
     assert len(rows) == 5, result.stdout
 
 
+@pytest.mark.e2e
 def test_a_user_without_ratings_gets_the_list_the_back_test_chose(served, heavy_user):
     cold = serve.recommend(served, UNKNOWN_USER, top=5)
     chosen = served.cold_start.chosen
@@ -93,15 +98,7 @@ def test_a_user_without_ratings_gets_the_list_the_back_test_chose(served, heavy_
     assert serve.recommend(served, heavy_user, top=5).path == serve.MODEL_PATH
 
 
-def test_a_version_pushed_before_the_back_test_serves_the_most_rated_movies(served):
-    manifest = {k: v for k, v in served.manifest.items() if k != snapshot.COLD_START_BACK_TEST}
-    old = dataclasses.replace(served, manifest=manifest)
-    cold = serve.recommend(old, UNKNOWN_USER, top=5)
-    counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
-    assert cold.path == "cold_start_most_rated"
-    assert [i.movie_id for i in cold.items] == sorted(counts, key=lambda m: (-counts[m], m))[:5]
-
-
+@pytest.mark.e2e
 def test_a_known_user_is_ranked_by_p_like_times_the_will_rate_estimate_the_back_test_chose(
         e2e_run, served, heavy_user, rated_by_user):
     result = serve.recommend(served, heavy_user, top=20)
@@ -120,14 +117,7 @@ def test_a_known_user_is_ranked_by_p_like_times_the_will_rate_estimate_the_back_
             f"chosen: {chosen}, by a back-test on each user's last 5 training ratings" in shown.stdout), shown.stdout
 
 
-def test_a_version_pushed_before_the_will_rate_back_test_ranks_by_the_rating_count(served, heavy_user):
-    manifest = {k: v for k, v in served.manifest.items() if k != snapshot.WILL_RATE_BACK_TEST}
-    old = serve.recommend(dataclasses.replace(served, manifest=manifest), heavy_user, top=10)
-    counts = {m: e[snapshot.FEATURES][features.MOVIE_RATING_COUNT_KEY] for m, e in served.movies.items()}
-    assert old.will_rate["chosen"] == will_rate.RATING_COUNT and old.will_rate["users"] == 0
-    assert [i.score for i in old.items] == pytest.approx([i.probability * (counts[i.movie_id] + 1) for i in old.items])
-
-
+@pytest.mark.e2e
 def test_given_candidates_are_scored_as_given(served, heavy_user):
     candidates = sorted(served.movies)[:4]
     result = serve.recommend(served, heavy_user, top=10, candidates=candidates + candidates[:1])
@@ -135,8 +125,52 @@ def test_given_candidates_are_scored_as_given(served, heavy_user):
     assert sorted(i.movie_id for i in result.items) == candidates
 
 
+@pytest.mark.e2e
 def test_unknown_candidates_and_missing_snapshots_are_clear_errors(e2e_run, served, heavy_user, tmp_path):
     with pytest.raises(ValueError, match=r"candidate movieIds not in the feature snapshot .*\[99999999\]"):
         serve.recommend(served, heavy_user, candidates=[99999999])
     result = run_cli("recommend", "--user", "1", "--serving-dir", str(tmp_path / "empty"), check=False)
     assert result.returncode == 1 and "no pushed model version under" in result.stderr
+
+
+def set_format_version(snapshot_dir: str, version) -> None:
+    """Rewrites the snapshot's manifest with format_version `version` (None: without one)."""
+    path = os.path.join(snapshot_dir, snapshot.MANIFEST_FILE)
+    with open(path) as f:
+        manifest = json.load(f)
+    manifest.pop(snapshot.FORMAT_VERSION_KEY)
+    if version is not None:
+        manifest[snapshot.FORMAT_VERSION_KEY] = version
+    with open(path, "w") as f:
+        json.dump(manifest, f)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", [None, 999], ids=["no format_version", "format_version 999"])
+def test_a_pushed_snapshot_in_a_format_this_code_does_not_read_is_one_error(tmp_path, version):
+    import tensorflow as tf
+
+    from models.sample_features import Movie
+
+    snapshot_dir = str(tmp_path / "snapshot")
+    os.makedirs(snapshot_dir)
+    with open(os.path.join(snapshot_dir, f"{snapshot.MOVIES_PREFIX}-00000-of-00001{snapshot.ENTRY_SUFFIX}"), "w") as f:
+        f.write(snapshot.to_line(snapshot.movie_entry(Movie(1, 1995, ("Drama",)), "Heat (1995)", [], now=0)) + "\n")
+    snapshot.write_manifest(snapshot_dir)
+    set_format_version(snapshot_dir, version)
+    module = tf.Module()
+    module.f = tf.function(lambda x: x, input_signature=[tf.TensorSpec([None], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "model"))
+    base = str(tmp_path / "serving")
+    version_dir = serving_dir.publish(str(tmp_path / "model"), base, {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir})
+    served_snapshot = os.path.join(version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)
+
+    with pytest.raises(snapshot.SnapshotFormatError):
+        serve.load_newest(base)
+    result = run_cli("recommend", "--user", "1", "--serving-dir", base, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = result.stderr.strip().splitlines()
+    found = "no format_version" if version is None else "format_version 999"
+    assert line.startswith(f"error: feature snapshot {served_snapshot} has {found}"), line
+    assert f"this code reads format_version {snapshot.FORMAT_VERSION}" in line and "sparrow-tfx run" in line, line
+    assert not result.stdout

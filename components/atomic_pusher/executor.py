@@ -2,7 +2,8 @@
 
 A re-run of an unchanged pipeline re-blesses the same model; pushing it again would only add a duplicate
 version. It is the same release when the model's fingerprint and the snapshot's digest both match. The
-snapshot is optional: without one the model is published alone (the pipeline always gives one).
+snapshot is optional: without one the model is published alone (the pipeline always gives one). A snapshot in a
+format this code does not read is never published: the push stops with snapshot.SnapshotFormatError.
 """
 import logging
 import os
@@ -18,19 +19,20 @@ from components.atomic_pusher import spec
 from recommender import serving_dir, snapshot
 
 
-def _snapshot_digest(snapshot_dir: Optional[str]) -> Optional[str]:
-    if snapshot_dir is None:
-        return None
+def _served_digest(version_dir: str) -> Optional[str]:
+    """The digest of the snapshot a served version holds; None when it holds none this code reads (none at all, or
+    one in another format): then it is not the snapshot being pushed, which replaces it."""
     try:
-        return snapshot.load_manifest(snapshot_dir)[snapshot.DIGEST]
-    except FileNotFoundError:  # a version pushed before snapshots travelled with models
+        return snapshot.load_manifest(os.path.join(version_dir, serving_dir.FEATURE_SNAPSHOT_DIR))[snapshot.DIGEST]
+    except (FileNotFoundError, snapshot.SnapshotFormatError):
         return None
 
 
-def is_serving(model_path: str, snapshot_dir: Optional[str], version_dir: str) -> bool:
+def is_serving(model_path: str, digest: Optional[str], version_dir: str) -> bool:
+    """Whether version_dir serves the model at model_path with the snapshot of this digest (None: no snapshot)."""
     fingerprint = serving_dir.model_fingerprint(model_path)
     return bool(fingerprint) and serving_dir.model_fingerprint(version_dir) == fingerprint and \
-        _snapshot_digest(os.path.join(version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)) == _snapshot_digest(snapshot_dir)
+        _served_digest(version_dir) == digest
 
 
 class Executor(tfx_pusher.Executor):
@@ -45,11 +47,13 @@ class Executor(tfx_pusher.Executor):
         model_path = self.GetModelPath(input_dict)
         snapshots = input_dict.get(spec.FEATURE_SNAPSHOT_KEY)
         snapshot_dir = artifact_utils.get_single_instance(snapshots).uri if snapshots else None
+        # Read before anything is published: raises SnapshotFormatError for a format this code does not read.
+        digest = snapshot.load_manifest(snapshot_dir)[snapshot.DIGEST] if snapshot_dir else None
         destination = proto_utils.json_to_proto(exec_properties[spec.PUSH_DESTINATION_KEY],
                                                  pusher_pb2.PushDestination())
         base_dir = destination.filesystem.base_directory
         latest = serving_dir.latest_version_dir(base_dir)
-        if latest and is_serving(model_path, snapshot_dir, latest):
+        if latest and is_serving(model_path, digest, latest):
             logging.info("Model %s and its features are already served as %s; not pushing again.", model_path, latest)
             self._MarkNotPushed(model_push)
             model_push.set_string_custom_property(spec.ALREADY_SERVED_PROPERTY, latest)

@@ -3,7 +3,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import tensorflow as tf
 from tfx import types
@@ -36,13 +36,11 @@ def gate(results: Dict[str, Dict[str, Dict[str, float]]], top_n: int, min_ratio:
                     f"{spec.GATE_BASELINE} {baseline:.4f}" + ("" if passed else " (change with --min-catalogue-ratio)"))
 
 
-def served_back_tests(manifest: dict) -> Tuple[Optional[cold_start.BackTest], Optional[will_rate.BackTest]]:
-    """The snapshot's cold-start and will-rate back-tests over the training split (none in a snapshot written
-    before them: the pass then runs them itself, over the same split)."""
-    return (cold_start.BackTest.from_dict(manifest[snapshot.COLD_START_BACK_TEST])
-            if snapshot.COLD_START_BACK_TEST in manifest else None,
-            will_rate.BackTest.from_dict(manifest[snapshot.WILL_RATE_BACK_TEST])
-            if snapshot.WILL_RATE_BACK_TEST in manifest else None)
+def served_back_tests(manifest: dict) -> Tuple[cold_start.BackTest, will_rate.BackTest]:
+    """The snapshot's cold-start and will-rate back-tests over the training split, which the pass serves as they
+    are."""
+    return (cold_start.BackTest.from_dict(manifest[snapshot.COLD_START_BACK_TEST]),
+            will_rate.BackTest.from_dict(manifest[snapshot.WILL_RATE_BACK_TEST]))
 
 
 class Executor(base_executor.BaseExecutor):
@@ -52,6 +50,7 @@ class Executor(base_executor.BaseExecutor):
         examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
         model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
         evaluation = artifact_utils.get_single_instance(output_dict[spec.EVALUATION_KEY])
+        # Before any work: a snapshot in a format this code does not read stops it (snapshot.SnapshotFormatError).
         manifest = snapshot.load_manifest(artifact_utils.get_single_uri(input_dict[spec.FEATURE_SNAPSHOT_KEY]))
         started = time.perf_counter()
         data = catalogue.Catalogue.from_samples(*(

@@ -156,7 +156,7 @@ def _movie_line(keyed, source: str, latest: int) -> Iterable[str]:
     if not definitions:
         raise ValueError(f"movieId {movie_id} is rated but has no definition in {source}")
     movie, title = definitions[0]
-    yield snapshot.to_line(snapshot.movie_entry(movie, title, _distinct(grouped["ratings"]), now=latest or None))
+    yield snapshot.to_line(snapshot.movie_entry(movie, title, _distinct(grouped["ratings"]), now=latest))
 
 
 def _latest_time(ratings: beam.PCollection) -> beam.PCollection:

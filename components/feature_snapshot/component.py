@@ -12,6 +12,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.orchestration import data_types
 
 from components.feature_snapshot import executor, spec
+from recommender import snapshot
 
 
 class FeatureSnapshot(base_beam_component.BaseBeamComponent):
@@ -22,8 +23,9 @@ class FeatureSnapshot(base_beam_component.BaseBeamComponent):
                  ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv", shuffle_shards: int = 0):
         """examples: the pipeline's samples (every split). input_base: the raw MovieLens directory ("" = none:
         ratings and movies come from the samples, without titles); an empty pattern leaves that file out.
-        shuffle_shards: sequential passes that each shuffle one hash shard (0: automatic, see the executor)."""
+        shuffle_shards: sequential passes that each shuffle one hash shard (0: automatic, see the executor). The
+        snapshot format the executor writes is part of the cache key (spec.FORMAT_VERSION_KEY)."""
         super().__init__(spec.FeatureSnapshotSpec(
             examples=examples, input_base=input_base, ratings_pattern=ratings_pattern,
-            movies_pattern=movies_pattern, shuffle_shards=shuffle_shards,
+            movies_pattern=movies_pattern, shuffle_shards=shuffle_shards, format_version=snapshot.FORMAT_VERSION,
             feature_snapshot=types.Channel(type=spec.SnapshotArtifact)))

@@ -92,8 +92,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                            movies_source=movies_path or examples.uri,
                                            **{snapshot.COLD_START_BACK_TEST: back_test.to_dict(),
                                               snapshot.WILL_RATE_BACK_TEST: will_rate_test.to_dict()})
-        for key in (snapshot.USERS_PREFIX, snapshot.MOVIES_PREFIX, snapshot.RATINGS, snapshot.AS_OF):
-            output.set_int_custom_property(key, manifest[key] or 0)  # the manifest's counts, on the artifact too
+        for key in (snapshot.FORMAT_VERSION_KEY, snapshot.USERS_PREFIX, snapshot.MOVIES_PREFIX, snapshot.RATINGS,
+                    snapshot.AS_OF):
+            output.set_int_custom_property(key, manifest[key] or 0)  # on the artifact too
         output.set_string_custom_property(snapshot.COLD_START_BACK_TEST, back_test.chosen)
         output.set_string_custom_property(snapshot.WILL_RATE_BACK_TEST, will_rate_test.chosen)
         logging.info("Feature snapshot %s: %s", output.uri, manifest)

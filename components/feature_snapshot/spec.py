@@ -9,6 +9,9 @@ INPUT_BASE_KEY = "input_base"
 RATINGS_PATTERN_KEY = "ratings_pattern"
 MOVIES_PATTERN_KEY = "movies_pattern"
 SHUFFLE_SHARDS_KEY = "shuffle_shards"  # 0: automatic (`shuffle_shards.shard_count`)
+# The snapshot format the executor writes (recommender.snapshot.FORMAT_VERSION), set by the component: a cached
+# snapshot in an earlier format is not reused.
+FORMAT_VERSION_KEY = "format_version"
 TRAIN_SPLIT = "train"  # the examples' split the cold-start back-test reads: the history before the cutoff
 
 # A standard type: TFX's Kubeflow compiler and entry point map only standard types to Python classes.
@@ -21,6 +24,7 @@ class FeatureSnapshotSpec(component_spec.ComponentSpec):
         RATINGS_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
         MOVIES_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
         SHUFFLE_SHARDS_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        FORMAT_VERSION_KEY: component_spec.ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {SNAPSHOT_KEY: component_spec.ChannelParameter(type=SnapshotArtifact)}

@@ -79,15 +79,13 @@ def lines(served, result) -> list:
             back_test = will_rate.BackTest.from_dict(result.will_rate)
             out.append(f"ranked ({result.path}) by the model's P(like | rated) x "
                        f"{will_rate.DESCRIPTIONS[back_test.chosen]}")
-            out.append(f"  chosen: {back_test.summary()}" if snapshot.WILL_RATE_BACK_TEST in manifest else
-                       "  chosen: the version was pushed before the will-rate back-test existed")
+            out.append(f"  chosen: {back_test.summary()}")
     else:
         back_test = cold_start.BackTest.from_dict(result.cold_start)
         out.append(f"user {result.user_id} is unknown: no ratings in the feature snapshot; cold start "
                    f"({result.path}): {cold_start.DESCRIPTIONS[back_test.chosen]} as of the features' time, "
                    f"which beat the model for users without ratings")
-        out.append(f"  chosen: {back_test.summary()}" if snapshot.COLD_START_BACK_TEST in manifest else
-                   "  chosen: the version was pushed before the cold-start back-test existed")
+        out.append(f"  chosen: {back_test.summary()}")
     out.append(f"top {len(result.items)} of {result.candidates:,} candidates:")
     out.append(f"  {'rank':>4}  {'score':>9}  {'P(like)':>7}  {'P(rate)':>7}  {'movieId':>7}  {'title':<50}  genres")
     for rank, item in enumerate(result.items, start=1):
@@ -108,7 +106,7 @@ def handle(args) -> int:
     try:
         served = serve.load_newest(base)
         result = serve.recommend(served, args.user, args.top, args.candidates)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError) as error:  # ValueError includes snapshot.SnapshotFormatError
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(json.dumps(as_json(served, result), indent=1) if args.json else "\n".join(lines(served, result)))
