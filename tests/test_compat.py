@@ -8,7 +8,7 @@ import ast
 import importlib.metadata
 import inspect
 import os
-from typing import Dict, Iterator, List, Set
+from typing import Iterator, List, Set
 
 import pytest
 
@@ -149,9 +149,6 @@ LIBRARIES = ("tfx", "tfx_bsl", "kfp", "tensorflow", "tensorflow_transform", "ten
 # Private although their names do not say so: TensorFlow's implementation package, and the names compat/ wraps.
 PRIVATE_MODULES = ("tensorflow.python", "kfp.compiler.pipeline_spec_builder")
 PRIVATE_NAMES = ("pipeline_spec_builder", "TITLE_TO_CLASS_PATH", "CONVERSION_RULES")
-# Uses another engineer is moving behind compat/ (file -> private names it still uses); the test fails once one
-# is gone, so that the entry goes too.
-PENDING: Dict[str, Set[str]] = {"pipeline/runners/kubeflow.py": {"pipeline_spec_builder"}}
 
 
 def _is_private(name: str) -> bool:
@@ -224,12 +221,7 @@ def test_no_module_outside_compat_uses_a_private_api_of_tfx_kfp_tensorflow_or_be
     for path in project_sources():
         with open(os.path.join(configs.PROJECT_ROOT, path)) as f:
             uses = private_uses(f.read())
-        pending = PENDING.get(path, set())
-        unexpected = [use for use in uses if not any(name in use for name in pending)]
-        if unexpected:
-            found[path] = unexpected
-        for name in pending:
-            assert any(name in use for use in uses), (
-                f"{path} no longer uses {name}: remove it from PENDING in tests/test_compat.py")
+        if uses:
+            found[path] = uses
     assert not found, ("private APIs used outside compat/; put each behind an adapter in compat/ with a test here:\n"
                        + "\n".join(f"{path}:{use}" for path, uses in found.items() for use in uses))

@@ -156,8 +156,8 @@ def executor_kinds(spec: pipeline_spec_pb2.PipelineSpec) -> Dict[str, int]:
 def write_spec(spec: pipeline_spec_pb2.PipelineSpec, output: str) -> None:
     """Writes the bare PipelineSpec, as KFP's own compiler does (TFX's runner would write a Vertex PipelineJob for
     a .json output, which the KFP API server rejects)."""
-    from kfp.compiler import pipeline_spec_builder
+    from compat import kfp as compat_kfp
 
-    pipeline_spec_builder.write_pipeline_spec_to_file(
+    compat_kfp.write_pipeline_spec(
         spec, f"{configs.PIPELINE_NAME}: TFX {tfx_version.__version__} pipeline compiled for Kubeflow Pipelines",
-        pipeline_spec_pb2.PlatformSpec(), output)
+        output)
