@@ -30,7 +30,7 @@ SERVING_WORK_DIR = os.path.join(common.REPO_ROOT, ".work", "bench-serving")
 
 def _pushed_ml_run() -> str:
     """The work dir of a run on ml-latest-small-2015 with a pushed model (.work/bench-serving), run once when absent:
-    the model bench_serving times and bench_catalogue ranks with, as the README's figures were measured."""
+    the model bench_serving times and bench_catalogue ranks with, as bench/README.md's figures were measured."""
     from pipeline import configs
     from recommender import serving_dir
 

@@ -22,7 +22,7 @@ from models import features
 class HParams:
     """Training hyperparameters; every field can be set from the pipeline's Trainer custom_config."""
     # 1024, not 256: on time-split data a smaller batch memorises the training period within the first epoch
-    # (README "Model quality": bench_model on ml-latest-small-2015 and the sparrow split).
+    # (bench/README.md: bench_model on ml-latest-small-2015 and the sparrow split).
     batch_size: int = 1024
     learning_rate: float = 1e-3
     max_epochs: int = 10

@@ -8,7 +8,7 @@ estimates, chosen per data set by a back-test, as the cold-start list is (recomm
   summed cosine similarity over liked ratings only to the movies the user liked ("liked with what they like");
   the rating count breaks ties. The liked part keeps a movie the user's dislikes are rated with from ranking as
   high as one their likes are: on the back-tests of ml-latest-small and the generated data it predicts more of
-  the next liked movies than either part alone (README, "Top-N over the catalogue").
+  the next liked movies than either part alone (docs/serving.md).
 Which one predicts the next movies a user rates and likes depends on the data (how much co-rating structure there
 is beyond popularity), so it is not fixed. The back-test holds out the last HOLD_OUT ratings of every user with at
 least MIN_RATINGS in a history (the pipeline's training split), builds both estimates from the rest, ranks each

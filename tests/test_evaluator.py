@@ -12,9 +12,8 @@ from tfx.utils import path_utils
 from components.evaluator import executor
 from components.serving_baseline import spec as baseline_spec
 from models import model, schema, signatures, trainer
-from tests import test_trainer
 from tests.conftest import REPO_ROOT
-from tests.test_preprocessing import _row
+from tests.helpers.transform import ROWS, raw_row, transformed_examples
 
 EVAL_ROWS = 200
 
@@ -44,7 +43,7 @@ def test_a_kubeflow_baseline_with_the_property_as_a_float_is_recognised():
 def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probability(tmp_path_factory):
     # The "will rate" head is an output of the Keras model that the serving signature does not return: TFMA's
     # default metrics (the model's compiled ones, per output) failed on it, so no such model was ever blessed.
-    files, tft_output = test_trainer._transform(tmp_path_factory, negatives=test_trainer.ROWS // 2)
+    files, tft_output = transformed_examples(tmp_path_factory, negatives=ROWS // 2)
     built, _ = trainer.fit(files, tft_output, model.HParams(batch_size=32, max_epochs=1, validation_fraction=0.25))
     assert model.has_rate_head(built)
     model_dir = tmp_path_factory.mktemp("model")
@@ -56,7 +55,7 @@ def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probab
     coder = tft.coders.ExampleProtoCoder(schema.build_schema())
     with tf.io.TFRecordWriter(str(examples_dir / "Split-eval" / "data.gz"), options="GZIP") as writer:
         for second in range(EVAL_ROWS):
-            row = _row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), label=int(rng.random() < 0.5))
+            row = raw_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), label=int(rng.random() < 0.5))
             writer.write(coder.encode(dict(row, timestamp=[5000 + second])))
     # In a process of its own, as a pipeline's Evaluator runs (the failure did not show inside this one).
     probe = subprocess.run([sys.executable, "-m", "tests.evaluator_probe", str(examples_dir), str(model_dir),

@@ -6,26 +6,14 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 
 from models import features, preprocessing, schema
+from tests.helpers.transform import raw_row
 
 xf = features.transformed_name
 
 
-def _row(user, movie, genre2="", avg_rating=3.5, count=10, label=1, negative=False):
-    row = {c.name: [] for c in features.EXAMPLE_COLUMNS}
-    row.update(movieId=[movie], userId=[user], rating=[] if negative else [4.0 if label else 2.0], timestamp=[1000],
-               label=[label], rated=[0] if negative else [],
-               releaseYear=[1995], movieGenre1=[b"Drama"], movieRatingCount=[count], userRatingCount=[count],
-               movieRatingStddev=[0.5], userAvgRating=[3.0], userRatingStddev=[1.0])
-    if genre2:
-        row["movieGenre2"] = [genre2.encode()]
-    if avg_rating is not None:
-        row["movieAvgRating"] = [avg_rating]
-    return row
-
-
-TRAIN = [_row(1, 10, "Comedy", 3.0, 1), _row(2, 10, "", 4.0, 10), _row(2, 20, "Comedy", None, 100, 0),
-         _row(3, 30, "Romance", 5.0, 1000, 0, negative=True)]
-SERVE = [_row(99, 999, "", None, 10)]  # unseen user and movie, missing genre and rating
+TRAIN = [raw_row(1, 10, "Comedy", 3.0, 1), raw_row(2, 10, "", 4.0, 10), raw_row(2, 20, "Comedy", None, 100, 0),
+         raw_row(3, 30, "Romance", 5.0, 1000, 0, negative=True)]
+SERVE = [raw_row(99, 999, "", None, 10)]  # unseen user and movie, missing genre and rating
 
 
 @pytest.fixture(scope="module")

@@ -6,60 +6,29 @@ import tempfile
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from models import features, model, preprocessing, schema, signatures, trainer
+from models import features, model, signatures, trainer
 from recommender import serve
-from tests.test_preprocessing import _row
+from tests.helpers.transform import ROWS, raw_row, transformed_examples
 
-ROWS = 300
 POPULARITY_CAP = 4
 
 
 def _request_rows(count: int) -> list:
-    """serve_features rows: the model's raw features of the first rows _transform would write, scalars."""
+    """serve_features rows: the model's raw features of raw_row(user, user + 1) for the first `count` users, scalars."""
     return [{name: (values[0].decode() if isinstance(values[0], bytes) else values[0]) if values else None
-             for name, values in _row(user, user + 1).items() if name in features.MODEL_FEATURE_KEYS}
+             for name, values in raw_row(user, user + 1).items() if name in features.MODEL_FEATURE_KEYS}
             for user in range(1, count + 1)]
-
-
-def _transform(tmp_path_factory, negatives: int = 0):
-    """(train file pattern, TFTransformOutput): gzipped transformed tf.Examples, as the Transform component writes;
-    the last `negatives` rows are sampled negatives."""
-    rng = np.random.default_rng(0)
-    rows = [_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), avg_rating=float(rng.uniform(2, 5)),
-                 count=int(rng.integers(1, 500)), label=int(rng.random() < 0.5)) for _ in range(ROWS - negatives)]
-    rows += [_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), count=int(rng.integers(0, 5)), label=0,
-                  negative=True) for _ in range(negatives)]
-    rng.shuffle(rows)
-    for second, row in enumerate(rows):
-        row["timestamp"] = [1000 + second]
-    metadata = dataset_metadata.DatasetMetadata(schema.build_schema())
-    out_dir = tmp_path_factory.mktemp("transform")
-    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")),
-                          force_tf_compat_v1=preprocessing.FORCE_TF_COMPAT_V1):
-        (data, out_metadata), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            preprocessing.preprocessing_fn)
-        _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir / "graph"))
-    # The raw schema beside the graph, as the Transform component writes it: the serving signatures parse with it.
-    metadata_io.write_metadata(metadata, str(out_dir / "graph" / tft.TFTransformOutput.RAW_METADATA_DIR))
-    coder = tft.coders.ExampleProtoCoder(out_metadata.schema)
-    with tf.io.TFRecordWriter(str(out_dir / "train.gz"), options="GZIP") as writer:
-        for row in data:
-            writer.write(coder.encode(row))
-    return [str(out_dir / "*.gz")], tft.TFTransformOutput(str(out_dir / "graph"))
 
 
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory):
-    return _transform(tmp_path_factory)
+    return transformed_examples(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def transformed_with_negatives(tmp_path_factory):
-    return _transform(tmp_path_factory, negatives=ROWS // 2)
+    return transformed_examples(tmp_path_factory, negatives=ROWS // 2)
 
 
 def test_without_early_stopping_every_record_trains_for_max_epochs(transformed):

@@ -1,7 +1,7 @@
 """Compiles `create_pipeline` for Kubeflow Pipelines 2.x: one YAML PipelineSpec (schema 2.1) that open-source
 KFP accepts and runs, written with TFX's KubeflowV2DagRunner.
 
-What TFX's compiler output needs for open-source KFP (see README, "Kubeflow Pipelines"):
+What TFX's compiler output needs for open-source KFP (docs/kubeflow.md):
 - every container runs `python -m pipeline.runners.kfp_entrypoint` (TFX's entry point adapted to the KFP launcher);
 - run-time parameters keep their defaults (TFX puts them only into the Vertex PipelineJob, which a YAML drops);
 - the pipeline root TFX writes to is the spec's default (KFP's own default, minio://, is not a TFX filesystem);
