@@ -47,6 +47,7 @@ RUN_FN = "models.trainer.run_fn"
 DATA_ROOT_PARAMETER = "data_root"
 TRAIN_ARGS_PARAMETER = "train_args"
 EVAL_CONFIG_PARAMETER = "eval_config"
+AS_OF_PARAMETER = "as_of"  # SampleGen's option of that name, which FeatureSnapshot shares
 
 # Nodes off the examples -> model path (the Pusher and the CatalogueEvaluator read the snapshot, after the Trainer):
 # a local run may run them beside it.
@@ -128,8 +129,9 @@ def create_pipeline(
         disable_analyzer_cache=True,  # the cache pays off for analysis over spans; a whole-data run only writes it
         custom_config={trainer_lib.CODE_VERSION_KEY: code_version})
     transform.add_upstream_node(example_validator)  # nothing is trained on data that failed validation
-    feature_snapshot = FeatureSnapshot(examples=example_gen.outputs["examples"],
-                                       input_base=input_base if sample_gen is not None else "")
+    feature_snapshot = FeatureSnapshot(
+        examples=example_gen.outputs["examples"], input_base=input_base if sample_gen is not None else "",
+        as_of=_run_time(AS_OF_PARAMETER, sample_gen.as_of, runtime_parameters) if sample_gen is not None else "")
     feature_snapshot.add_upstream_node(example_validator)
     trainer = Trainer(
         run_fn=RUN_FN,

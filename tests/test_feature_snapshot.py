@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime
 import json
 import os
 import re
@@ -47,12 +48,12 @@ def run_sample_gen(raw_dir: str, out_uri: str) -> standard_artifacts.Examples:
 
 
 def run_snapshot(examples, out_uri: str, input_base: str = "", ratings_pattern: str = "ratings.csv",
-                 movies_pattern: str = "movies.csv", shuffle_shards: int = 0):
+                 movies_pattern: str = "movies.csv", shuffle_shards: int = 0, as_of: str = ""):
     output = spec.SnapshotArtifact()
     output.uri = out_uri
     snapshot_executor.Executor().Do({spec.EXAMPLES_KEY: [examples]}, {spec.SNAPSHOT_KEY: [output]}, {
         spec.INPUT_BASE_KEY: input_base, spec.RATINGS_PATTERN_KEY: ratings_pattern,
-        spec.MOVIES_PATTERN_KEY: movies_pattern, spec.SHUFFLE_SHARDS_KEY: shuffle_shards})
+        spec.MOVIES_PATTERN_KEY: movies_pattern, spec.SHUFFLE_SHARDS_KEY: shuffle_shards, spec.AS_OF_KEY: as_of})
     return output
 
 
@@ -176,6 +177,19 @@ def test_same_data_gives_the_same_digest(world, raw_snapshot, tmp_path):
     again = run_snapshot(world.examples, str(tmp_path / "again"), input_base=world.raw_dir)
     digests = [snapshot.load_manifest(output.uri)[snapshot.DIGEST] for output in (again, raw_snapshot)]
     assert digests[0] == digests[1]
+
+
+def test_as_of_reads_no_later_rating_of_the_raw_files(world, raw_snapshot, tmp_path):
+    """The probed files hold one more rating per user at probe_time: as of that moment, the snapshot is the one
+    of the files without them."""
+    probed_dir = str(Path(world.raw_dir).parent / "raw-probed")
+    as_of = datetime.datetime.fromtimestamp(world.probe_time, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    probed, as_of_probes = (run_snapshot(world.examples, str(tmp_path / name), input_base=probed_dir, as_of=moment)
+                            for name, moment in (("probed", ""), ("as-of", as_of)))
+    expected = snapshot.load_manifest(raw_snapshot.uri)
+    assert snapshot.load_manifest(as_of_probes.uri)[snapshot.DIGEST] == expected[snapshot.DIGEST]
+    assert snapshot.load_manifest(probed.uri)[snapshot.RATINGS] == expected[snapshot.RATINGS] + len(
+        {r.user_id for r in world.world.ratings})
 
 
 @pytest.mark.parametrize("raw", [True, False], ids=["raw ratings", "ratings of the samples"])

@@ -17,7 +17,7 @@ import operator
 import os
 import pickle
 import struct
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -63,21 +63,24 @@ def sample_movies(samples: beam.PCollection) -> beam.PCollection:
             | "OneDefinition" >> beam.CombinePerKey(_first_definition))
 
 
-def _valid_rating(raw: bytes, movies: Mapping[int, MovieWithTitle]) -> Iterable[sample_features.Rating]:
+def _valid_rating(raw: bytes, movies: Mapping[int, MovieWithTitle], before: Optional[int]
+                  ) -> Iterable[sample_features.Rating]:
     try:
         rating = raw_rows.parse_rating(raw_rows.decode(raw))
     except raw_rows.BadRow:
         return  # SampleGen rejected and reported it
-    if rating.movie_id in movies:
+    if rating.movie_id in movies and (before is None or rating.timestamp < before):
         yield rating
 
 
-def raw_ratings(pipeline: beam.Pipeline, ratings_pattern: str, movies: beam.pvalue.AsDict) -> beam.PCollection:
-    """Valid ratings of ratings.csv files, repeats included (`_distinct` drops them where they are grouped)."""
+def raw_ratings(pipeline: beam.Pipeline, ratings_pattern: str, movies: beam.pvalue.AsDict, as_of: str = ""
+                ) -> beam.PCollection:
+    """Valid ratings of ratings.csv files before the as-of time, repeats included (`_distinct` drops them where
+    they are grouped)."""
     return (pipeline
             | "ReadRatings" >> beam.io.ReadFromText(ratings_pattern, skip_header_lines=1,
                                                     coder=beam.coders.BytesCoder())
-            | "ParseRatings" >> beam.FlatMap(_valid_rating, movies))
+            | "ParseRatings" >> beam.FlatMap(_valid_rating, movies, raw_rows.as_of_timestamp(as_of)))
 
 
 def _int_or_none(value):

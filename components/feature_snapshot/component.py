@@ -20,12 +20,15 @@ class FeatureSnapshot(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, input_base: Union[str, data_types.RuntimeParameter] = "",
-                 ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv", shuffle_shards: int = 0):
+                 ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv", shuffle_shards: int = 0,
+                 as_of: Union[str, data_types.RuntimeParameter] = ""):
         """examples: the pipeline's samples (every split). input_base: the raw MovieLens directory ("" = none:
         ratings and movies come from the samples, without titles); an empty pattern leaves that file out.
-        shuffle_shards: sequential passes that each shuffle one hash shard (0: automatic, see the executor). The
+        shuffle_shards: sequential passes that each shuffle one hash shard (0: automatic, see the executor).
+        as_of: raw ratings at or after this moment are not read (SampleGen's as_of; "": every rating). The
         snapshot format the executor writes is part of the cache key (spec.FORMAT_VERSION_KEY)."""
         super().__init__(spec.FeatureSnapshotSpec(
             examples=examples, input_base=input_base, ratings_pattern=ratings_pattern,
-            movies_pattern=movies_pattern, shuffle_shards=shuffle_shards, format_version=snapshot.FORMAT_VERSION,
+            movies_pattern=movies_pattern, shuffle_shards=shuffle_shards, as_of=as_of,
+            format_version=snapshot.FORMAT_VERSION,
             feature_snapshot=types.Channel(type=spec.SnapshotArtifact)))

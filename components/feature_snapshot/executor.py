@@ -67,7 +67,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             samples = None if ratings_path else beam_snapshot.sample_ratings(pipeline, example_patterns)
             movies = (beam_snapshot.file_movies(pipeline, fileio.glob(movies_path)) if movies_path
                       else beam_snapshot.sample_movies(samples))
-            ratings = (beam_snapshot.raw_ratings(pipeline, ratings_path, beam.pvalue.AsDict(movies)) if ratings_path
+            ratings = (beam_snapshot.raw_ratings(pipeline, ratings_path, beam.pvalue.AsDict(movies),
+                                                 exec_properties.get(spec.AS_OF_KEY) or "") if ratings_path
                        else samples | "SampleRating" >> beam.MapTuple(lambda rating, _: rating))
             return ratings, movies
 

@@ -9,6 +9,8 @@ INPUT_BASE_KEY = "input_base"
 RATINGS_PATTERN_KEY = "ratings_pattern"
 MOVIES_PATTERN_KEY = "movies_pattern"
 SHUFFLE_SHARDS_KEY = "shuffle_shards"  # 0: automatic (`shuffle_shards.shard_count`)
+# Raw ratings at or after this moment (YYYY-MM-DD[THH:MM[:SS]], UTC) are not read, as SampleGen's as_of; "": all.
+AS_OF_KEY = "as_of"
 # The snapshot format the executor writes (recommender.snapshot.FORMAT_VERSION), set by the component: a cached
 # snapshot in an earlier format is not reused.
 FORMAT_VERSION_KEY = "format_version"
@@ -24,6 +26,7 @@ class FeatureSnapshotSpec(component_spec.ComponentSpec):
         RATINGS_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
         MOVIES_PATTERN_KEY: component_spec.ExecutionParameter(type=str),
         SHUFFLE_SHARDS_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        AS_OF_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         FORMAT_VERSION_KEY: component_spec.ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
