@@ -10,7 +10,7 @@ PYTHON ?= $(shell for p in python3.10 $$(pyenv prefix 3.10 2>/dev/null)/bin/pyth
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: setup lock run test test-fast bench clean-work
+.PHONY: setup lock run test test-fast lint bench clean-work
 setup: $(VENV)/.installed
 
 # --compile-bytecode: uv installs without bytecode, and where PYTHONDONTWRITEBYTECODE is set every process would
@@ -40,6 +40,10 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
+
+# ruff: lint and import order, configured in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/python -m bench.run_all
