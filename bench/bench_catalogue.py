@@ -27,7 +27,7 @@ from tfx.dsl.io import fileio
 from bench import common
 from dataio.examples import read_samples
 from models import features, signatures
-from recommender import catalogue, cold_start, serve, will_rate
+from recommender import catalogue, cold_start, model_ranker, serve, will_rate
 
 _OURS = "ours"
 _MODEL_ONLY = "model_only"  # the model for cold-start users too, as before the cold-start path
@@ -76,9 +76,9 @@ def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = cata
     train = list(read_samples(_split_dir(root, "train")))
     data = catalogue.Catalogue.from_samples(train, read_samples(_split_dir(root, "eval")))
     served = serve.load_newest(os.path.join(work_dir, "serving"))
-    rankers = {_OURS: catalogue.ModelRanker(served.signature, data, top_n=top_n),
-               _MODEL_ONLY: catalogue.ModelRanker(served.signature, data, cold_start=False),
-               **{name: catalogue.ModelRanker(served.signature, data, will_rate_estimate=estimate, top_n=top_n)
+    rankers = {_OURS: model_ranker.ModelRanker(served.signature, data, top_n=top_n),
+               _MODEL_ONLY: model_ranker.ModelRanker(served.signature, data, cold_start=False),
+               **{name: model_ranker.ModelRanker(served.signature, data, will_rate_estimate=estimate, top_n=top_n)
                   for estimate, name in _FORCED.items()},
                **catalogue.baselines(data), _TREES: tree_ranker(train, data, tree_seed)}
     results = catalogue.evaluate(data, rankers, top_n, min_liked)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -23,9 +23,7 @@ from models.sample_features import Movie, Rating
 from recommender import cold_start, snapshot, top_n_metrics, will_rate
 
 TOP_N = top_n_metrics.TOP_N
-USER_BATCH = 64  # eval users ranked together: the model scores their candidates in shared calls
-MAX_ROWS_PER_CALL = 16_384
-FIRST_SCORED = 128  # each user's first round of model scores: the likeliest rated candidates
+USER_BATCH = 64  # eval users ranked together: the model scores their candidates in shared calls (model_ranker)
 RECENT_DAYS = cold_start.RECENT_DAYS  # the recent-most-rated baseline counts the last RECENT_DAYS of the history
 COLD = "cold_start"
 WITH_HISTORY = "with_history"
@@ -225,126 +223,12 @@ def _rank_users(ranker: Ranker, users: Sequence[dict], candidates: Sequence[np.n
     return together(users, candidates) if together else [ranker(u, c) for u, c in zip(users, candidates)]
 
 
-def cold_start_ranker(catalogue: Catalogue) -> Ranker:
-    """What `recommend` serves a user without ratings, as of the cutoff: the back-test's ranker."""
-    from recommender import serve  # TensorFlow only where a model is scored
-
+def cold_start_ranker(catalogue: Catalogue, chosen: Optional[str] = None) -> Ranker:
+    """What `recommend` serves a user without ratings, as of the cutoff: the back-test's ranker (or `chosen`, a
+    cold_start.RANKERS name), by the movie entries' cold-start scores."""
     entries = catalogue.movie_entries()
-    chosen = catalogue.cold_start_back_test.chosen
+    chosen = chosen or catalogue.cold_start_back_test.chosen
 
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
-        return serve.cold_start_scores([entries[m] for m in candidates.tolist()], chosen)
+        return snapshot.cold_start_scores([entries[m] for m in candidates.tolist()], chosen)
     return rank
-
-
-class ModelRanker:
-    """What `recommend` serves, with the features as of the cutoff: `recommender.ranking_scores` over the
-    candidates with the back-test's will-rate estimate (or will_rate_estimate), and for a user without ratings the
-    cold-start ranking. cold_start=False: the model's probability for every user, as served before the ranking
-    score and the cold-start path. P(like | rated) x will-rate is scored for the likeliest rated candidates only
-    (`_heads_of_product`): the top top_n is exact, the rest score -inf. rank_users ranks several users with shared
-    model calls."""
-
-    def __init__(self, served_signature, catalogue: Catalogue, output_key: Optional[str] = None,
-                 cold_start: bool = True, will_rate_estimate: Optional[str] = None, top_n: int = TOP_N):
-        from models import signatures  # TensorFlow only where a model is scored
-        from recommender import serve
-
-        self._signature = served_signature
-        self._table = serve.CandidateTable(catalogue.movie_entries(), serve.input_dtypes(served_signature))
-        self._key = output_key or signatures.PROBABILITY_KEY
-        self._cold = cold_start_ranker(catalogue) if cold_start else None
-        self._will_rate = catalogue.will_rate(will_rate_estimate) if cold_start else None
-        self._rank_head = signatures.RANK_SCORE_KEY in served_signature.structured_outputs
-        self._top_n = top_n
-        self._movie_ids = np.array(sorted(catalogue.movies), np.int64)  # every candidate is one of them
-
-    def __call__(self, user: dict, candidates: np.ndarray) -> np.ndarray:
-        return self.rank_users([user], [candidates])[0]
-
-    def rank_users(self, users: Sequence[dict], candidates: Sequence[np.ndarray]) -> List[np.ndarray]:
-        from models import signatures
-        from recommender import serve
-
-        scores = {i: self._cold(user, candidates[i]) for i, user in enumerate(users)
-                  if self._cold and not user[snapshot.RATED]}
-        known = [i for i in range(len(users)) if i not in scores]
-        requests = [(users[i], candidates[i]) for i in known]
-        if self._will_rate is None:
-            found = [outputs[self._key] for outputs in self._outputs(requests)]
-        else:
-            weights = self._will_rate_weights(requests)
-            if self._rank_head:
-                found = [serve.ranking_scores(outputs, w) for outputs, w in zip(self._outputs(requests), weights)]
-            else:
-                found = _heads_of_product(lambda pending: [
-                    outputs[signatures.PROBABILITY_KEY] for outputs in self._outputs(
-                        [(requests[i][0], requests[i][1][batch]) for i, batch in pending])],
-                    weights, [movies for _, movies in requests], self._top_n)
-        scores.update(zip(known, found))
-        return [scores[i] for i in range(len(users))]
-
-    def _will_rate_weights(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[np.ndarray]:
-        """The will-rate estimate's scores of each (user, candidates): every user's row over the catalogue at once."""
-        rows = self._will_rate.score_rows([user[snapshot.RATED] for user, _ in requests], self._movie_ids,
-                                          [user[snapshot.LIKED] for user, _ in requests])
-        return [row[np.searchsorted(self._movie_ids, movies)] for row, (_, movies) in zip(rows, requests)]
-
-    def _outputs(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[Dict[str, np.ndarray]]:
-        """The served signature's outputs for each (user, candidates), several users per call."""
-        from recommender import serve
-
-        results: List[Dict[str, np.ndarray]] = []
-        for chunk in _chunks_of_rows(requests, MAX_ROWS_PER_CALL):
-            columns = [self._table.request(user[features.USER_KEY], user[snapshot.FEATURES], movies.tolist())
-                       for user, movies in chunk]
-            merged = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-            outputs = {name: values.numpy().reshape(-1)
-                       for name, values in self._signature(**serve.as_tensors(merged)).items()}
-            ends = np.cumsum([len(movies) for _, movies in chunk])[:-1]
-            split = {name: np.split(values, ends) for name, values in outputs.items()}
-            results += [{name: parts[i] for name, parts in split.items()} for i in range(len(chunk))]
-        return results
-
-
-def _chunks_of_rows(requests: Sequence[Tuple[dict, np.ndarray]], max_rows: int) -> Iterator[list]:
-    """Consecutive requests of at most max_rows candidates in all (a larger request alone)."""
-    chunk: list = []
-    rows = 0
-    for request in requests:
-        if chunk and rows + len(request[1]) > max_rows:
-            yield chunk
-            chunk, rows = [], 0
-        chunk.append(request)
-        rows += len(request[1])
-    if chunk:
-        yield chunk
-
-
-def _heads_of_product(probabilities: Callable[[List[Tuple[int, np.ndarray]]], List[np.ndarray]],
-                      weights: Sequence[np.ndarray], candidates: Sequence[np.ndarray], top_n: int,
-                      first: int = FIRST_SCORED) -> List[np.ndarray]:
-    """For each user i, probability x weight for the candidates of the largest weights[i], -inf for the others,
-    such that the top_n by the product is the same as over every candidate: a probability is at most 1, so a
-    candidate whose weight is below the top_n-th product scored so far cannot enter the top. Each user's first
-    round scores `first` candidates, each later one as many as scored so far, while the top is not yet exact;
-    probabilities([(i, candidate positions), ...]) scores a round of every user's in one call."""
-    orders = [np.lexsort((movies, -w)) for w, movies in zip(weights, candidates)]
-    scores = [np.full(len(movies), -np.inf) for movies in candidates]
-    done = [0] * len(orders)
-    active = list(range(len(orders)))
-    while active:
-        pending = [(i, orders[i][done[i]:max(first, 2 * done[i])]) for i in active]
-        for (i, batch), found in zip(pending, probabilities(pending)):
-            scores[i][batch] = found * weights[i][batch]
-            done[i] += len(batch)
-        active = [i for i in active if not _top_is_exact(scores[i], weights[i][orders[i]], done[i], top_n)]
-    return scores
-
-
-def _top_is_exact(scores: np.ndarray, ordered_weights: np.ndarray, done: int, top_n: int) -> bool:
-    """Whether no candidate after the first `done` by weight can enter the top_n of the products."""
-    if done >= len(ordered_weights):
-        return True
-    scored = np.sort(scores[np.isfinite(scores)])
-    return len(scored) >= top_n and ordered_weights[done] < scored[-top_n]

@@ -181,11 +181,6 @@ def rating_counts(movie_entries: Iterable[dict]) -> Dict[int, int]:
             for entry in movie_entries}
 
 
-def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
-    """The cold-start ranking: each movie's score by the ranker, as of the snapshot."""
-    return np.array([entry[snapshot.COLD_START][ranker] for entry in movie_entries], np.float64)
-
-
 def ranking_scores(outputs: Mapping[str, np.ndarray], will_rate_scores: np.ndarray) -> np.ndarray:
     """What a user's top N is ranked by, P(rated and liked): the model's rank score where it has the "will rate"
     head (trained with sampled negatives, `serving.rank_scores`), else P(like | rated), the model's probability,
@@ -253,7 +248,7 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
             outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
             scores = ranking_scores(outputs, served.will_rate_estimator.scores(rated, movie_ids, user[snapshot.LIKED]))
         else:
-            outputs, scores = {}, cold_start_scores(entries, back_test.chosen)
+            outputs, scores = {}, snapshot.cold_start_scores(entries, back_test.chosen)
         timings.append(time.perf_counter() - started)
     order = sorted(range(len(entries)), key=lambda i: (-scores[i], movie_ids[i]))[:top]
 

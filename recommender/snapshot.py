@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from models import features, sample_features
@@ -96,6 +97,12 @@ def movie_entry(movie: Movie, title: str, ratings: Iterable[Rating], before: Opt
     if now is not None:
         entry[COLD_START] = cold_start.movie_scores([r.timestamp for r in seen], now)
     return entry
+
+
+def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
+    """Each movie entry's score by a cold-start ranker (cold_start.RANKERS), as of the entry's time: the list a user
+    without ratings is served, and a fallback path's list (recommender/serving_policy.py)."""
+    return np.array([entry[COLD_START][ranker] for entry in movie_entries], np.float64)
 
 
 def to_line(entry: dict) -> str:

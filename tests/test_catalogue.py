@@ -145,8 +145,6 @@ def _trend_history(window_likes):
 @pytest.mark.parametrize("window_likes, served", [(range(11, 21), cold_start.RECENT_MOST_RATED),
                                                   (range(1, 11), cold_start.MOST_RATED)])
 def test_cold_start_users_get_the_list_the_back_test_chose_over_the_training_history(window_likes, served):
-    from recommender import serve
-
     train = _trend_history(window_likes)
     # The eval period: new user 30 likes a recent favourite, new user 31 an old one.
     data = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY), _sample(31, 2, 5.0, 501 * DAY)])
@@ -161,13 +159,13 @@ def test_cold_start_users_get_the_list_the_back_test_chose_over_the_training_his
     entries, ids = data.movie_entries(), np.array(sorted(data.movies))
     for name, baseline in catalogue.baselines(data).items():
         if name in cold_start.RANKERS:
-            assert serve.cold_start_scores([entries[m] for m in ids], name).tolist() == \
+            assert snapshot.cold_start_scores([entries[m] for m in ids], name).tolist() == \
                 baseline({}, ids).tolist(), name
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_scoring_the_likeliest_rated_candidates_first_keeps_the_exact_top_n(seed):
-    from recommender import will_rate
+    from recommender import model_ranker, will_rate
 
     rng = np.random.default_rng(seed)
     sizes = rng.integers(5, 400, size=int(rng.integers(1, 5)))  # users ranked together
@@ -180,7 +178,7 @@ def test_scoring_the_likeliest_rated_candidates_first_keeps_the_exact_top_n(seed
         calls.append({i: len(batch) for i, batch in pending})
         return [probability[i][batch] for i, batch in pending]
     top_n = int(rng.integers(1, 12))
-    heads = catalogue._heads_of_product(probabilities, weights, candidates, top_n, first=int(rng.integers(1, 50)))
+    heads = model_ranker._heads_of_product(probabilities, weights, candidates, top_n, first=int(rng.integers(1, 50)))
     for i, head in enumerate(heads):
         expected = will_rate.top_movies(probability[i] * weights[i], candidates[i], top_n)
         assert will_rate.top_movies(head, candidates[i], top_n) == expected, i

@@ -14,7 +14,7 @@ from tfx.utils import path_utils
 from components.catalogue_eval import spec
 from dataio.examples import read_samples
 from models import signatures
-from recommender import catalogue, cold_start, snapshot, will_rate
+from recommender import catalogue, cold_start, model_ranker, snapshot, will_rate
 
 
 def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
@@ -57,8 +57,8 @@ class Executor(base_executor.BaseExecutor):
             read_samples(artifact_utils.get_split_uri([examples], split), catalogue.SAMPLE_COLUMNS)
             for split in (spec.TRAIN_SPLIT, spec.EVAL_SPLIT)), *served_back_tests(manifest))
         loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
-        rankers = {spec.OURS: catalogue.ModelRanker(loaded.signatures[signatures.FEATURES_SIGNATURE], data,
-                                                     top_n=exec_properties[spec.TOP_N_KEY]),
+        rankers = {spec.OURS: model_ranker.ModelRanker(loaded.signatures[signatures.FEATURES_SIGNATURE], data,
+                                                       top_n=exec_properties[spec.TOP_N_KEY]),
                    **catalogue.baselines(data, spec.BASELINES)}
         results = catalogue.evaluate(data, rankers, exec_properties[spec.TOP_N_KEY],
                                      exec_properties[spec.MIN_LIKED_KEY])
