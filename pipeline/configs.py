@@ -31,6 +31,9 @@ class Settings:
     # Blessing also needs recall@10 over the catalogue at least this times the most-rated list's (0: off): at
     # most 10% below it, since on the random sparrow split the model is 0.96x it (bench/README.md).
     min_catalogue_ratio: float = 0.9
+    # And, when a version serves, recall@10 at least (1 - this) x that version's, ranked as it serves (1: off): a
+    # retrain that differs only in its seed moves it by up to 5.1% (docs/reliability.md#the-catalogue-gate).
+    max_catalogue_regression: float = 0.1
     allow_anomalies: bool = False  # train on data that breaks the schema, with a warning
     enable_cache: bool = True
     beam_pipeline_args: Optional[Tuple[str, ...]] = None  # None: the runner's own (local: the direct runner)

@@ -153,7 +153,9 @@ def create_pipeline(
                               runtime_parameters))
     catalogue_evaluator = CatalogueEvaluator(examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
                                              feature_snapshot=feature_snapshot.outputs["feature_snapshot"],
-                                             min_ratio_to_popularity=settings.min_catalogue_ratio)
+                                             baseline_model=baseline.outputs["baseline_model"],
+                                             min_ratio_to_popularity=settings.min_catalogue_ratio,
+                                             max_regression_to_serving=settings.max_catalogue_regression)
     # Only a model blessed by both gates reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
     blessed = ph.logical_and(
         evaluator.outputs["blessing"].future()[0].custom_property(

@@ -2,6 +2,8 @@
 
 The TensorFlow part of the catalogue evaluation (recommender/catalogue.py is the rest): requests go through
 `recommender.serve`'s candidate table and the model's `serve_features` signature, several users per call.
+`as_served` ranks as a pushed version serves: its model with its snapshot's will-rate estimate and cold-start
+list, and its serving policy's fallbacks (recommender/serving_policy.py).
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import numpy as np
 
 from models import features, signatures
 from recommender import catalogue as catalogue_lib
-from recommender import serve, snapshot
+from recommender import cold_start as cold_start_lib
+from recommender import serve, serving_policy, snapshot, will_rate
 
 MAX_ROWS_PER_CALL = 16_384
 FIRST_SCORED = 128  # each user's first round of model scores: the likeliest rated candidates
@@ -82,6 +85,18 @@ class ModelRanker:
             split = {name: np.split(values, ends) for name, values in outputs.items()}
             results += [{name: parts[i] for name, parts in split.items()} for i in range(len(chunk))]
         return results
+
+
+def as_served(served_signature, catalogue: catalogue_lib.Catalogue, cold_start_back_test: cold_start_lib.BackTest,
+              will_rate_back_test: will_rate.BackTest, policy: Optional[serving_policy.ServingPolicy] = None,
+              top_n: int = catalogue_lib.TOP_N) -> ModelRanker:
+    """How a pushed version ranks the catalogue's users, with the features as of the catalogue's cutoff: its model
+    times the will-rate estimate its snapshot's back-test chose, the cold-start list that back-test chose, and
+    where its serving policy has a fallback, the policy's list on that path (as `recommend` serves it)."""
+    cold_list = policy.cold_start.serves if policy is not None else cold_start_back_test.chosen
+    known_list = policy.with_history.serves if policy is not None and policy.with_history.is_fallback else None
+    return ModelRanker(served_signature, catalogue, will_rate_estimate=will_rate_back_test.chosen, top_n=top_n,
+                       cold_start_list=cold_list, known_list=known_list)
 
 
 def _chunks_of_rows(requests: Sequence[Tuple[dict, np.ndarray]], max_rows: int) -> Iterator[list]:

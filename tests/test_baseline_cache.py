@@ -23,7 +23,8 @@ def run_on(paths: configs.LocalPaths, seed: int) -> metadata.RunRecord:
     data = synthetic.ensure_generated(paths.data_dir, DATA_SIZE, seed)
     # Any model is blessed (neither gate stops it): every run pushes unless the same model already serves.
     return local.run(configs.Settings(data_root=os.path.join(data, "raw"), min_auc=0.0, max_auc_regression=1.0,
-                                      min_catalogue_ratio=0.0, train_steps=TRAIN_STEPS), paths)
+                                      min_catalogue_ratio=0.0, max_catalogue_regression=1.0,
+                                      train_steps=TRAIN_STEPS), paths)
 
 
 def pushed_version(record: metadata.RunRecord) -> str:

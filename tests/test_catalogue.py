@@ -88,16 +88,16 @@ def test_item_knn_over_every_rating_counts_a_disliked_co_rating(data):
     assert rated == pytest.approx(2 / math.sqrt(6), abs=1e-5)
 
 def test_catalogue_gate_compares_ours_with_the_most_rated_list_over_all_users():
-    from components.catalogue_eval import executor
+    from components.catalogue_eval import gates
 
     results = {"ours": {catalogue.ALL_USERS: {"users": 8, "recall@10": 0.30}},
                "most_rated": {catalogue.ALL_USERS: {"users": 8, "recall@10": 0.25}}}
-    assert executor.gate(results, 10, 1.0) == (
+    assert gates.gate(results, 10, 1.0) == (
         True, "recall@10 over 8 eval users: ours 0.3000 >= 1.00 x most_rated 0.2500")
-    passed, words = executor.gate(results, 10, 1.25)
+    passed, words = gates.gate(results, 10, 1.25)
     assert not passed and words == ("recall@10 over 8 eval users: ours 0.3000 < 1.25 x most_rated 0.2500 "
                                     "(change with --min-catalogue-ratio)")
-    assert executor.gate(results, 10, 0.0)[0] and executor.gate(results, 10, 0.0)[1].startswith("off")
+    assert gates.gate(results, 10, 0.0)[0] and gates.gate(results, 10, 0.0)[1].startswith("off")
 
 
 def test_the_will_rate_estimate_is_the_back_tests_over_the_training_history_only():

@@ -10,7 +10,7 @@ from pipeline import configs
 from pipeline.cli import main
 from pipeline.cli.commands import arguments
 
-GATES = ("min_auc", "max_auc_regression", "min_catalogue_ratio", "train_steps")
+GATES = ("min_auc", "max_auc_regression", "min_catalogue_ratio", "max_catalogue_regression", "train_steps")
 
 
 def parsed(*argv: str):
@@ -27,10 +27,11 @@ def test_the_flags_default_to_the_settings_defaults(command):
 
 
 def test_flags_reach_the_settings():
-    args = parsed("run", "--min-auc", "0.6", "--min-catalogue-ratio", "0", "--hparam", "batch_size=64",
-                  "--train-steps", "7", "--no-cache", "--allow-anomalies")
+    args = parsed("run", "--min-auc", "0.6", "--min-catalogue-ratio", "0", "--max-catalogue-regression", "0.25",
+                  "--hparam", "batch_size=64", "--train-steps", "7", "--no-cache", "--allow-anomalies")
     settings = arguments.settings(args, "data", None, ["--direct_num_workers=1"])
     assert settings == configs.Settings(data_root="data", sample_gen=None, min_auc=0.6, min_catalogue_ratio=0.0,
+                                        max_catalogue_regression=0.25,
                                         hparams={"batch_size": 64}, train_steps=7, enable_cache=False,
                                         allow_anomalies=True, beam_pipeline_args=("--direct_num_workers=1",))
 
@@ -51,15 +52,17 @@ def test_local_and_kubeflow_pipelines_gate_with_the_same_settings(ratio):
     from pipeline import pipeline as pipeline_lib
     from pipeline.runners import kubeflow
 
-    settings = configs.Settings() if ratio is None else configs.Settings(min_catalogue_ratio=ratio)
+    settings = configs.Settings() if ratio is None else configs.Settings(min_catalogue_ratio=ratio,
+                                                                         max_catalogue_regression=0.3)
     local = pipeline_lib.create_pipeline(settings, pipeline_root="/tmp/unused", schema_path="/tmp/unused.pbtxt",
                                          serving_dir="/tmp/unused/serving")
     compiled = kubeflow.build_pipeline(kubeflow.CompileSettings(image="unused", settings=settings,
                                                                 pipeline_root="/tmp/unused"))
 
-    def catalogue_ratio(pipeline):
+    def catalogue_gates(pipeline):
         [node] = [c for c in pipeline.components if c.id == "CatalogueEvaluator"]
-        return node.exec_properties[catalogue_spec.MIN_RATIO_KEY]
+        return tuple(node.exec_properties[key] for key in (catalogue_spec.MIN_RATIO_KEY,
+                                                           catalogue_spec.MAX_REGRESSION_KEY))
 
     expected = configs.Settings().min_catalogue_ratio if ratio is None else ratio
-    assert catalogue_ratio(local) == catalogue_ratio(compiled) == expected
+    assert catalogue_gates(local) == catalogue_gates(compiled) == (expected, settings.max_catalogue_regression)

@@ -171,6 +171,31 @@ class GateReport:
 
 
 @dataclasses.dataclass
+class CatalogueDecision:
+    """Which catalogue gate decided, and each gate's comparison in words (the CatalogueEvaluator's properties)."""
+    decided_by: str  # one of catalogue_spec.DECIDERS
+    popularity_gate: str
+    serving_gate: str  # "" when nothing serves
+    serving_version: str  # "" when nothing serves
+    fallback: str = ""  # the first-run fallback's serving policy in words
+
+    @property
+    def label(self) -> str:
+        return {catalogue_spec.POPULARITY_GATE: "the popularity gate",
+                catalogue_spec.SERVING_GATE: "the serving-version gate",
+                catalogue_spec.FIRST_RUN_FALLBACK: "the popularity gate, with the first-run fallback"
+                }.get(self.decided_by, self.decided_by)
+
+    def line(self) -> str:
+        """Which gate decided, and the other gate's comparison."""
+        if self.decided_by == catalogue_spec.SERVING_GATE:
+            return f"catalogue gate decided by {self.label} (popularity gate: {self.popularity_gate}: passed)"
+        other = f"serving-version gate: {self.serving_gate}" if self.serving_gate else \
+            "no serving-version gate: nothing serves yet"
+        return f"catalogue gate decided by {self.label} ({other})"
+
+
+@dataclasses.dataclass
 class RunSummary:
     run_id: str
     states: Dict[str, str]
@@ -181,7 +206,8 @@ class RunSummary:
     newly_pushed: bool
     gate: Optional[GateReport] = None
     catalogue: Dict[str, float] = dataclasses.field(default_factory=dict)  # CatalogueEvaluator's figures
-    catalogue_gate: Optional[Tuple[bool, str]] = None  # passed, and the comparison in words
+    catalogue_gate: Optional[Tuple[bool, str]] = None  # passed, and the deciding gate's comparison in words
+    catalogue_decision: Optional[CatalogueDecision] = None  # which catalogue gate decided
 
     @property
     def succeeded(self) -> bool:
@@ -214,7 +240,8 @@ class RunSummary:
             newly_pushed=newly_pushed,
             gate=GateReport.load(evaluation.uri, overall, _baseline_model(record)) if evaluation else None,
             catalogue=_catalogue_figures(record),
-            catalogue_gate=catalogue_gate)
+            catalogue_gate=catalogue_gate,
+            catalogue_decision=_catalogue_decision(record))
 
     def lines(self) -> list:
         out = [f"run {self.run_id}"]
@@ -230,7 +257,13 @@ class RunSummary:
         if self.catalogue_gate:
             passed, comparison = self.catalogue_gate
             out.append(f"catalogue gate: {comparison}: {'passed' if passed else 'failed'}")
-        out.append(f"blessed: {'yes' if self.blessed else 'no'}")
+        if self.catalogue_decision:
+            out.append(self.catalogue_decision.line())
+        fallback = self.catalogue_decision is not None and \
+            self.catalogue_decision.decided_by == catalogue_spec.FIRST_RUN_FALLBACK
+        out.append(f"blessed: {'yes' if self.blessed else 'no'}"
+                   + (" (with the first-run fallback: popularity lists where they beat the model)"
+                      if self.blessed and fallback else ""))
         if self.pushed_dir:
             how = "pushed" if self.newly_pushed else "already serving, not pushed again"
             out.append(f"serving model: {self.pushed_dir} ({how})")
@@ -247,8 +280,7 @@ def _catalogue_evaluation(record: metadata.RunRecord) -> Optional[metadata_store
 def _catalogue_figures(record: metadata.RunRecord) -> Dict[str, float]:
     artifact = _catalogue_evaluation(record)
     return {name: metadata.custom_property(artifact, name) for name in artifact.custom_properties
-            if name not in (catalogue_spec.BLESSED_PROPERTY, catalogue_spec.GATE_PROPERTY,
-                            catalogue_spec.COLD_START_PROPERTY, catalogue_spec.WILL_RATE_PROPERTY)} if artifact else {}
+            if name not in catalogue_spec.NON_FIGURE_PROPERTIES} if artifact else {}
 
 
 def _catalogue_gate(record: metadata.RunRecord) -> Optional[Tuple[bool, str]]:
@@ -259,8 +291,19 @@ def _catalogue_gate(record: metadata.RunRecord) -> Optional[Tuple[bool, str]]:
             metadata.custom_property(artifact, catalogue_spec.GATE_PROPERTY, ""))
 
 
+def _catalogue_decision(record: metadata.RunRecord) -> Optional[CatalogueDecision]:
+    artifact = _catalogue_evaluation(record)
+    if artifact is None or catalogue_spec.DECIDED_BY_PROPERTY not in artifact.custom_properties:
+        return None  # a run before the serving-version gate
+    return CatalogueDecision(*(metadata.custom_property(artifact, name, "") for name in (
+        catalogue_spec.DECIDED_BY_PROPERTY, catalogue_spec.POPULARITY_GATE_PROPERTY,
+        catalogue_spec.SERVING_GATE_PROPERTY, catalogue_spec.SERVING_VERSION_PROPERTY,
+        catalogue_spec.FALLBACK_PROPERTY)))
+
+
 def catalogue_lines(figures: Dict[str, float], top_n: int = 10) -> List[str]:
-    """Top-N over the catalogue, ours beside each baseline, users with history and cold-start users apart."""
+    """Top-N over the catalogue, ours beside each baseline and the serving version (when one serves), users with
+    history and cold-start users apart."""
     out = []
     for group, label in (("with_history", "users with history"), ("cold_start", "cold-start users")):
         users = figures.get(catalogue_spec.property_name(catalogue_spec.OURS, group, "users"))
@@ -270,8 +313,10 @@ def catalogue_lines(figures: Dict[str, float], top_n: int = 10) -> List[str]:
         for metric in (f"hit@{top_n}", f"recall@{top_n}", f"ndcg@{top_n}"):
             ours = figures[catalogue_spec.property_name(catalogue_spec.OURS, group, metric)]
             cells = [f"ours {ours:.4f}"]
-            for baseline in catalogue_spec.BASELINES:
-                value = figures[catalogue_spec.property_name(baseline, group, metric)]
+            for baseline in (*catalogue_spec.BASELINES, catalogue_spec.SERVING):
+                value = figures.get(catalogue_spec.property_name(baseline, group, metric))
+                if value is None:
+                    continue
                 cells.append(f"{baseline} {value:.4f}" + (f" ({ours / value:.2f}x)" if value else ""))
             out.append(f"  {metric:<10} " + "  ".join(cells))
     return out

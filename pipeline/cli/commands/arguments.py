@@ -30,7 +30,7 @@ def non_negative_float(text: str) -> float:
 
 
 def unit_fraction(text: str) -> float:
-    """An AUC or an AUC difference: a number from 0 to 1."""
+    """A number from 0 to 1: an AUC, an AUC difference, a share of recall@10 (--max-catalogue-regression)."""
     value = _number(float, text, "a number")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
@@ -51,7 +51,11 @@ def add_training_and_gate_arguments(parser: argparse.ArgumentParser, compiled: b
     parser.add_argument("--min-catalogue-ratio", type=non_negative_float,
                         default=defaults.min_catalogue_ratio,
                         help="blessing also needs recall@10 over the catalogue (all eval users) at least this "
-                             "times the most-rated list's (0: no catalogue gate)")
+                             "times the most-rated list's (0: no popularity gate)")
+    parser.add_argument("--max-catalogue-regression", type=unit_fraction,
+                        default=defaults.max_catalogue_regression,
+                        help="when a version serves, blessing also needs recall@10 over the catalogue at most this "
+                             "fraction below that version's, ranked as it serves (1: no serving-version gate)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
 
@@ -61,7 +65,8 @@ def settings(args, data_root: str, sample_gen, beam_pipeline_args=None) -> confi
     return configs.Settings(
         data_root=data_root, sample_gen=sample_gen, train_steps=args.train_steps, hparams=hparams(args.hparam),
         min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
-        min_catalogue_ratio=args.min_catalogue_ratio, allow_anomalies=getattr(args, "allow_anomalies", False),
+        min_catalogue_ratio=args.min_catalogue_ratio, max_catalogue_regression=args.max_catalogue_regression,
+        allow_anomalies=getattr(args, "allow_anomalies", False),
         enable_cache=not args.no_cache, beam_pipeline_args=beam_pipeline_args)
 
 
