@@ -166,7 +166,8 @@ def create_pipeline(
         # The node keeps TFX's name "Pusher", which run summaries and lineage look up.
         pusher = AtomicPusher(
             model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-            feature_snapshot=feature_snapshot.outputs["feature_snapshot"], serving_dir=serving_dir).with_id("Pusher")
+            feature_snapshot=feature_snapshot.outputs["feature_snapshot"], serving_dir=serving_dir,
+            catalogue_evaluation=catalogue_evaluator.outputs[catalogue_spec.EVALUATION_KEY]).with_id("Pusher")
     return Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

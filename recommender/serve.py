@@ -3,7 +3,10 @@
 The features come from the feature snapshot published inside the model's version directory (see
 components/feature_snapshot), so a model is always served with the features it was pushed with; a version whose
 snapshot is in a format this code does not read is refused at load (snapshot.SnapshotFormatError). Requests go
-to the `serve_features` signature (one dense tensor per raw feature), all candidates in one call.
+to the `serve_features` signature (one dense tensor per raw feature), all candidates in one call. A version pushed
+with a serving policy (`serving_policy.json`, a first-run fallback: recommender/serving_policy.py) serves that
+policy's popularity list on a path where it has one (path `fallback:<list>`); a version without one serves as
+below.
 """
 from __future__ import annotations
 
@@ -18,16 +21,17 @@ import numpy as np
 import tensorflow as tf
 
 from models import features, signatures
-from recommender import cold_start, serving_dir, snapshot, will_rate
+from recommender import cold_start, serving_dir, serving_policy, snapshot, will_rate
 
 
 @dataclasses.dataclass
 class ServedVersion:
-    """One pushed version: the loaded model and its snapshot's movies."""
+    """One pushed version: the loaded model, its snapshot's movies and its serving policy (None: none)."""
     version_dir: str
     model: object  # holds the variables the signature uses
     movies: Dict[int, dict]
     manifest: dict
+    policy: Optional[serving_policy.ServingPolicy] = None
 
     @property
     def signature(self):
@@ -67,10 +71,13 @@ class ServedVersion:
 
     @classmethod
     def load(cls, version_dir: str) -> "ServedVersion":
-        """The version's model and snapshot; the snapshot's format is checked first (snapshot.load_manifest)."""
+        """The version's model, snapshot and serving policy; the snapshot's and the policy's formats are checked
+        first (snapshot.SnapshotFormatError, serving_policy.PolicyFormatError: both ValueErrors)."""
         snapshot_dir = os.path.join(version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)
         manifest = snapshot.load_manifest(snapshot_dir)
-        return cls(version_dir, tf.saved_model.load(version_dir), snapshot.load_movies(snapshot_dir), manifest)
+        policy = serving_policy.load(version_dir)
+        return cls(version_dir, tf.saved_model.load(version_dir), snapshot.load_movies(snapshot_dir), manifest,
+                   policy)
 
 
 def load_newest(base_dir: str) -> ServedVersion:
@@ -165,6 +172,7 @@ def score_candidates(served: ServedVersion, user_id: int, user_features: Mapping
 
 
 MODEL_PATH = "model"
+FALLBACK_PREFIX = serving_policy.FALLBACK_PREFIX
 # Measured over the catalogue (bench/bench_catalogue.py): for a user without ratings the model's list is worse than
 # a popularity list, so such a user gets the cold-start ranker the snapshot's back-test chose (recommender/cold_start).
 COLD_START_PATH_PREFIX = "cold_start_"
@@ -196,8 +204,8 @@ class Recommendation:
     movie_id: int
     title: str
     genres: List[str]
-    score: float  # the ranking score (`ranking_scores`), or the cold-start ranker's score
-    probability: Optional[float]  # the model's P(like | rated); None on the cold-start path
+    score: float  # the ranking score (`ranking_scores`), or the cold-start (or fallback) list's score
+    probability: Optional[float]  # the model's P(like | rated); None on the cold-start and fallback paths
     rate_probability: Optional[float] = None  # the model's P(rated), from a model with the "will rate" head
 
 
@@ -205,7 +213,9 @@ class Recommendation:
 class Recommendations:
     user_id: int
     known_user: bool  # False: no ratings in the snapshot
-    path: str  # MODEL_PATH, or cold_start_path(the back-test's ranker) for a user without ratings
+    # MODEL_PATH, or cold_start_path(the back-test's ranker) for a user without ratings, or on a path where the
+    # version's serving policy has a fallback, FALLBACK_PREFIX + its list (e.g. fallback:most_rated)
+    path: str
     user_features: Dict[str, object]
     rated: int  # movies the user has rated, left out of the candidates
     candidates: int
@@ -214,6 +224,7 @@ class Recommendations:
     seconds_warm_call: float  # the same again, as a running server sees it
     cold_start: Optional[dict] = None  # on the cold-start path: the back-test that chose it (BackTest.to_dict())
     will_rate: Optional[dict] = None  # on the model path: the will-rate back-test (will_rate.BackTest.to_dict())
+    fallback: Optional[dict] = None  # on a fallback path: the list, what it replaces and why (fallback_details)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -238,13 +249,18 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
         raise ValueError(f"user {user_id} has no candidate movies left (rated {len(rated)} of {len(served.movies)})")
     entries = [served.movies[m] for m in movie_ids]
     back_test = None if rated else served.cold_start
-    path = MODEL_PATH if back_test is None else cold_start_path(back_test.chosen)
+    fallback = served.policy.fallback_path(bool(rated)) if served.policy is not None else None
+    # the popularity list served instead of the model or of the cold-start back-test's choice, if any
+    fallback_list = served.policy.path(bool(rated)).serves if fallback else None
+    path = fallback or (MODEL_PATH if back_test is None else cold_start_path(back_test.chosen))
     # built once per loaded version, as a server would at load
     _ = served.candidates, served.will_rate_estimator
     timings = []
     for _ in range(2):
         started = time.perf_counter()
-        if back_test is None:
+        if fallback_list is not None:
+            outputs, scores = {}, snapshot.cold_start_scores(entries, fallback_list)
+        elif back_test is None:
             outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], movie_ids)
             scores = ranking_scores(outputs, served.will_rate_estimator.scores(rated, movie_ids, user[snapshot.LIKED]))
         else:
@@ -261,4 +277,12 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
              for i in order]
     return Recommendations(user_id, known, path, user[snapshot.FEATURES], len(rated), len(movie_ids), items,
                            *timings, None if back_test is None else back_test.to_dict(),
-                           served.will_rate_back_test.to_dict() if back_test is None else None)
+                           served.will_rate_back_test.to_dict() if back_test is None and not fallback else None,
+                           fallback_details(served.policy, bool(rated)) if fallback else None)
+
+
+def fallback_details(policy: serving_policy.ServingPolicy, known_user: bool) -> dict:
+    """A fallback path's list, what it replaces and why, with the numbers of the evaluation that chose it."""
+    choice = policy.path(known_user)
+    return {"list": choice.serves, "instead_of": choice.default, "metric": policy.metric, "users": choice.users,
+            "figures": choice.figures, "reason": policy.reason}

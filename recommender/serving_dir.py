@@ -137,9 +137,11 @@ def clean_leftovers(base_dir: str, min_age_seconds: float = LEFTOVER_AGE_SECONDS
     return removed
 
 
-def publish(model_dir: str, base_dir: str, extras: Optional[Mapping[str, str]] = None) -> str:
-    """Copies model_dir, and each extras directory to its relative path inside the version, to a new committed
-    version under base_dir; returns the version directory. Readers here never see it before it is complete."""
+def publish(model_dir: str, base_dir: str, extras: Optional[Mapping[str, str]] = None,
+            files: Optional[Mapping[str, str]] = None) -> str:
+    """Copies model_dir, each extras directory and each of files (relative path -> source file) to its relative path
+    inside the version, to a new committed version under base_dir; returns the version directory. Readers here never
+    see it before it is complete: the commit marker lists every file."""
     file_systems.register_for(base_dir)
     tf.io.gfile.makedirs(base_dir)
     clean_leftovers(base_dir)
@@ -147,13 +149,16 @@ def publish(model_dir: str, base_dir: str, extras: Optional[Mapping[str, str]] =
     copy_tree(model_dir, staging)
     for relative_path, source in (extras or {}).items():
         copy_tree(source, os.path.join(staging, relative_path))
-    files = _manifest(staging)
+    for relative_path, source in (files or {}).items():
+        tf.io.gfile.makedirs(os.path.dirname(os.path.join(staging, relative_path)))
+        tf.io.gfile.copy(source, os.path.join(staging, relative_path), overwrite=True)
+    committed = _manifest(staging)
     taken = [int(name) for name in _integer_names(base_dir)]  # a failed push's number is not reused either
     version = max(int(time.time()), max(taken) + 1 if taken else 0)
     target = os.path.join(base_dir, str(version))
     if is_object_store(base_dir):
-        _commit_by_copy(staging, target, files)
+        _commit_by_copy(staging, target, committed)
     else:
-        _write_marker(staging, files)
+        _write_marker(staging, committed)
         tf.io.gfile.rename(staging, target)
     return target

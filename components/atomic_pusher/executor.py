@@ -1,9 +1,12 @@
-"""AtomicPusher executor: publish model and feature snapshot in one rename; never push what already serves.
+"""AtomicPusher executor: publish model, feature snapshot and serving policy in one commit; never push what already
+serves.
 
 A re-run of an unchanged pipeline re-blesses the same model; pushing it again would only add a duplicate
-version. It is the same release when the model's fingerprint and the snapshot's digest both match. The
-snapshot is optional: without one the model is published alone (the pipeline always gives one). A snapshot in a
-format this code does not read is never published: the push stops with snapshot.SnapshotFormatError.
+version. It is the same release when the model's fingerprint, the snapshot's digest and the serving policy all
+match. The snapshot is optional: without one the model is published alone (the pipeline always gives one). A
+snapshot in a format this code does not read is never published: the push stops with snapshot.SnapshotFormatError.
+The serving policy (a first-run fallback, recommender/serving_policy.py) comes from the CatalogueEvaluator's
+artifact where it wrote one and is published as the version's `serving_policy.json`, inside the same commit.
 """
 import logging
 import os
@@ -16,7 +19,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, proto_utils
 
 from components.atomic_pusher import spec
-from recommender import serving_dir, snapshot
+from recommender import serving_dir, serving_policy, snapshot
 
 
 def _served_digest(version_dir: str) -> Optional[str]:
@@ -28,11 +31,21 @@ def _served_digest(version_dir: str) -> Optional[str]:
         return None
 
 
-def is_serving(model_path: str, digest: Optional[str], version_dir: str) -> bool:
-    """Whether version_dir serves the model at model_path with the snapshot of this digest (None: no snapshot)."""
+def _served_policy(version_dir: str) -> Optional[dict]:
+    """The serving policy a served version holds; None without one (or one this code does not read)."""
+    try:
+        policy = serving_policy.load(version_dir)
+    except serving_policy.PolicyFormatError:
+        return None
+    return policy.to_dict() if policy else None
+
+
+def is_serving(model_path: str, digest: Optional[str], version_dir: str, policy: Optional[dict] = None) -> bool:
+    """Whether version_dir serves the model at model_path with the snapshot of this digest (None: no snapshot) and
+    this serving policy (ServingPolicy.to_dict(); None: none)."""
     fingerprint = serving_dir.model_fingerprint(model_path)
     return bool(fingerprint) and serving_dir.model_fingerprint(version_dir) == fingerprint and \
-        _served_digest(version_dir) == digest
+        _served_digest(version_dir) == digest and _served_policy(version_dir) == policy
 
 
 class Executor(tfx_pusher.Executor):
@@ -49,17 +62,23 @@ class Executor(tfx_pusher.Executor):
         snapshot_dir = artifact_utils.get_single_instance(snapshots).uri if snapshots else None
         # Read before anything is published: raises SnapshotFormatError for a format this code does not read.
         digest = snapshot.load_manifest(snapshot_dir)[snapshot.DIGEST] if snapshot_dir else None
+        evaluations = input_dict.get(spec.CATALOGUE_EVALUATION_KEY)
+        evaluation_dir = artifact_utils.get_single_instance(evaluations).uri if evaluations else None
+        policy = serving_policy.load(evaluation_dir) if evaluation_dir else None
         destination = proto_utils.json_to_proto(exec_properties[spec.PUSH_DESTINATION_KEY],
                                                  pusher_pb2.PushDestination())
         base_dir = destination.filesystem.base_directory
         latest = serving_dir.latest_version_dir(base_dir)
-        if latest and is_serving(model_path, digest, latest):
+        if latest and is_serving(model_path, digest, latest, policy.to_dict() if policy else None):
             logging.info("Model %s and its features are already served as %s; not pushing again.", model_path, latest)
             self._MarkNotPushed(model_push)
             model_push.set_string_custom_property(spec.ALREADY_SERVED_PROPERTY, latest)
             return
-        target = serving_dir.publish(model_path, base_dir,
-                                     {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir} if snapshot_dir else {})
+        target = serving_dir.publish(
+            model_path, base_dir, {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir} if snapshot_dir else {},
+            {serving_policy.POLICY_FILE: serving_policy.path_of(evaluation_dir)} if policy else {})
         io_utils.copy_dir(target, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=target, pushed_version=os.path.basename(target))
-        logging.info("Model and feature snapshot pushed to %s.", target)
+        model_push.set_string_custom_property(spec.SERVING_POLICY_PROPERTY, policy.summary() if policy else "")
+        logging.info("Model and feature snapshot pushed to %s%s.", target,
+                     f", with the serving policy: {policy.summary()}" if policy else "")

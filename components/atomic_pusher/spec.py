@@ -1,16 +1,23 @@
-"""AtomicPusher's contract: TFX Pusher's keys, plus the feature snapshot that is published with the model."""
+"""AtomicPusher's contract: TFX Pusher's keys, plus the feature snapshot and the serving policy that are published
+with the model."""
 from tfx.proto import pusher_pb2
 from tfx.types import component_spec, standard_artifacts, standard_component_specs
 
+from components.catalogue_eval import spec as catalogue_spec
 from components.feature_snapshot import spec as snapshot_spec
 
 MODEL_KEY = standard_component_specs.MODEL_KEY
 MODEL_BLESSING_KEY = standard_component_specs.MODEL_BLESSING_KEY
 FEATURE_SNAPSHOT_KEY = snapshot_spec.SNAPSHOT_KEY
+# The CatalogueEvaluator's output: its serving policy (a first-run fallback), where it wrote one, is published inside
+# the version (recommender/serving_policy.py)
+CATALOGUE_EVALUATION_KEY = catalogue_spec.EVALUATION_KEY
 PUSH_DESTINATION_KEY = standard_component_specs.PUSH_DESTINATION_KEY
 PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY
 # Custom property on the pushed model when the same model and snapshot were already serving (not pushed again).
 ALREADY_SERVED_PROPERTY = "already_served"
+# Custom property on the pushed model: the serving policy published with it, in words ("" without one).
+SERVING_POLICY_PROPERTY = "serving_policy"
 
 
 class AtomicPusherSpec(component_spec.ComponentSpec):
@@ -19,5 +26,7 @@ class AtomicPusherSpec(component_spec.ComponentSpec):
         MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         MODEL_BLESSING_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
         FEATURE_SNAPSHOT_KEY: component_spec.ChannelParameter(type=snapshot_spec.SnapshotArtifact, optional=True),
+        CATALOGUE_EVALUATION_KEY: component_spec.ChannelParameter(type=catalogue_spec.CatalogueEvaluation,
+                                                                  optional=True),
     }
     OUTPUTS = {PUSHED_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.PushedModel)}

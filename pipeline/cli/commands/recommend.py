@@ -43,11 +43,13 @@ def as_json(served, result) -> dict:
         "version": served.version,
         "version_dir": served.version_dir,
         "features_as_of": served.manifest[snapshot.AS_OF],
+        "serving_policy": served.policy.to_dict() if served.policy is not None else None,
         "user_id": result.user_id,
         "known_user": result.known_user,
         "path": result.path,
         "cold_start": result.cold_start,
         "will_rate": result.will_rate,
+        "fallback": result.fallback,
         "user_features": result.user_features,
         "rated": result.rated,
         "candidates": result.candidates,
@@ -67,12 +69,16 @@ def lines(served, result) -> list:
     out = [f"model version {served.version} ({served.version_dir})",
            f"features as of {_utc(manifest[snapshot.AS_OF])}: {manifest[snapshot.RATINGS]:,} ratings, "
            f"{manifest[snapshot.USERS_PREFIX]:,} users, {manifest[snapshot.MOVIES_PREFIX]:,} movies"]
+    if served.policy is not None:
+        out.append(f"serving policy (first-run fallback): {served.policy.summary()}")
     if result.known_user:
         f = result.user_features
         genres = ', '.join(g for g in (f[key] for key in features.USER_GENRE_KEYS) if g) or 'none'
         out.append(f"user {result.user_id}: {result.rated} movies rated; last {f[features.USER_RATING_COUNT_KEY]} "
                    f"ratings average {f[features.USER_AVG_RATING_KEY]}, top genres {genres}")
-    if result.will_rate is not None:
+    if result.fallback is not None:
+        out += fallback_lines(result)
+    elif result.will_rate is not None:
         if result.items and result.items[0].rate_probability is not None:
             out.append(f"ranked ({result.path}) by the model's P(like) x P(rate) heads")
         else:
@@ -93,10 +99,34 @@ def lines(served, result) -> list:
         liked, rate = ("-" if p is None else f"{p:.4f}" for p in (item.probability, item.rate_probability))
         out.append(f"  {rank:>4}  {item.score:>9.4g}  {liked:>7}  {rate:>7}  {item.movie_id:>7}  {title[:50]:<50}  "
                    f"{'|'.join(item.genres)}")
-    how = "in one batched serve_features call" if result.known_user else "ranked by the cold-start score"
+    how = ("ranked by the fallback list's score" if result.fallback is not None else
+           "in one batched serve_features call" if result.rated else "ranked by the cold-start score")
     out.append(f"latency: {result.candidates:,} candidates {how}: "
                f"{result.seconds_first_call * 1000:.1f} ms first call, {result.seconds_warm_call * 1000:.1f} ms warm")
     return out
+
+
+def fallback_lines(result) -> list:
+    """Why a user gets a popularity list on this path: the version's serving policy and its numbers."""
+    from recommender import cold_start, serving_policy
+
+    fallback = result.fallback
+    listed = fallback["list"]
+    figures = ", ".join(f"{name} {value:.4f}" for name, value in sorted(
+        fallback["figures"].items(), key=lambda item: (-item[1], item[0])))
+    measured = (f"{fallback['metric']} over the first run's {fallback['users']} eval "
+                f"{serving_policy.LABELS[serving_policy.WITH_HISTORY if result.rated else serving_policy.COLD_START]}"
+                f": {figures}")
+    if result.rated:
+        first = (f"ranked ({result.path}) by {cold_start.DESCRIPTIONS[listed]} as of the features' time, not by the "
+                 f"model: this version was pushed with a first-run fallback, since that list beat the model for "
+                 f"users with ratings")
+    else:
+        first = (f"user {result.user_id} is unknown: no ratings in the feature snapshot; fallback ({result.path}): "
+                 f"{cold_start.DESCRIPTIONS[listed]} as of the features' time, in place of the cold-start "
+                 f"back-test's {fallback['instead_of']}: this version was pushed with a first-run fallback, since "
+                 f"that list beat it for users without ratings")
+    return [first, f"  measured: {measured}", f"  why a fallback: {fallback['reason']}"]
 
 
 def handle(args) -> int:
