@@ -15,46 +15,19 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
-from tfx.utils import proto_utils
 
-from components.feature_snapshot import executor as snapshot_executor
 from components.feature_snapshot import spec
-from components.sample_gen import executor as sample_gen_executor
-from components.sample_gen import spec as sample_gen_spec
-from components.sample_gen.config import SampleGenConfig
 from components.sample_gen.example_encoding import to_example
 from dataio.examples import read_samples
 from models import features, sample_features
 from pipeline.datasets import synthetic
 from recommender import cold_start, snapshot
+from tests.helpers.executors import run_sample_gen, run_snapshot
 from tests.serving_data import as_in_example
 
 pytestmark = pytest.mark.slow
 USER_COLUMNS = tuple(sample_features.user_aggregates([], {}))
 MOVIE_COLUMNS = tuple(snapshot.movie_entry(sample_features.Movie(1, None, ()), "", [])[snapshot.FEATURES])
-
-
-def run_sample_gen(raw_dir: str, out_uri: str) -> standard_artifacts.Examples:
-    """The real SampleGen executor on raw MovieLens files; returns its Examples artifact."""
-    examples = standard_artifacts.Examples()
-    examples.uri = out_uri
-    config = SampleGenConfig()
-    sample_gen_executor.Executor().Do({}, {sample_gen_spec.EXAMPLES_KEY: [examples]}, {
-        sample_gen_spec.INPUT_BASE_KEY: raw_dir,
-        sample_gen_spec.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
-            sample_gen_spec.raw_files_config("ratings.csv", "movies.csv")),
-        **dataclasses.asdict(config)})
-    return examples
-
-
-def run_snapshot(examples, out_uri: str, input_base: str = "", ratings_pattern: str = "ratings.csv",
-                 movies_pattern: str = "movies.csv", shuffle_shards: int = 0, as_of: str = ""):
-    output = spec.SnapshotArtifact()
-    output.uri = out_uri
-    snapshot_executor.Executor().Do({spec.EXAMPLES_KEY: [examples]}, {spec.SNAPSHOT_KEY: [output]}, {
-        spec.INPUT_BASE_KEY: input_base, spec.RATINGS_PATTERN_KEY: ratings_pattern,
-        spec.MOVIES_PATTERN_KEY: movies_pattern, spec.SHUFFLE_SHARDS_KEY: shuffle_shards, spec.AS_OF_KEY: as_of})
-    return output
 
 
 def training_ratings(world: "World") -> list:
