@@ -129,9 +129,13 @@ def create_pipeline(
         disable_analyzer_cache=True,  # the cache pays off for analysis over spans; a whole-data run only writes it
         custom_config={trainer_lib.CODE_VERSION_KEY: code_version})
     transform.add_upstream_node(example_validator)  # nothing is trained on data that failed validation
+    # SampleGen's as_of, as SampleGen declares it (its default "" is "no cut", not "required": _run_time would make
+    # an empty default required, and the one parameter the two tasks share would lose its default)
+    as_of = "" if sample_gen is None else data_types.RuntimeParameter(
+        name=AS_OF_PARAMETER, ptype=str, default=sample_gen.as_of) if runtime_parameters else sample_gen.as_of
     feature_snapshot = FeatureSnapshot(
         examples=example_gen.outputs["examples"], input_base=input_base if sample_gen is not None else "",
-        as_of=_run_time(AS_OF_PARAMETER, sample_gen.as_of, runtime_parameters) if sample_gen is not None else "")
+        as_of=as_of)
     feature_snapshot.add_upstream_node(example_validator)
     trainer = Trainer(
         run_fn=RUN_FN,

@@ -16,10 +16,10 @@ from pipeline.runners import image as pipeline_image
 pytestmark = pytest.mark.slow  # compiling imports TFX
 
 SAMPLE_GEN_OPTIONS = [field.name for field in dataclasses.fields(SampleGenConfig)]
-# Both gates: TFMA's blessing and the catalogue's (TFX adds the predicate's channel to the Pusher's inputs).
+# Both gates: TFMA's blessing and the catalogue's (the Pusher's catalogue_evaluation input, which carries the
+# first-run serving policy; without that input TFX would add the predicate's channel under a name of its own).
 BLESSED_CONDITION = ("((inputs.artifacts['model_blessing'].artifacts[0].metadata['blessed'] == 1.0) && "
-                     "(inputs.artifacts['_CatalogueEvaluator.catalogue_evaluation'].artifacts[0]"
-                     ".metadata['blessed'] == 1.0))")
+                     "(inputs.artifacts['catalogue_evaluation'].artifacts[0].metadata['blessed'] == 1.0))")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_compile_reports_what_it_wrote(compiled_pipeline):
                                    compiled_pipeline.stdout).groups()[:2]
     assert tasks == containers_ and f"image {pipeline_image.default_image()}\n" in compiled_pipeline.stdout
     assert ("input: raw MovieLens (SampleGen); tasks: ImportSchemaGen, SampleGen, StatisticsGen, ExampleValidator, "
-            "FeatureSnapshot, Transform, Trainer, CatalogueEvaluator, ServingBaseline, Evaluator, Pusher\n"
+            "FeatureSnapshot, Transform, Trainer, ServingBaseline, CatalogueEvaluator, Evaluator, Pusher\n"
             in compiled_pipeline.stdout)
     assert "run-time parameters: " + ", ".join(sorted(["data_root (required)", "eval_config", "train_args",
                                                        *SAMPLE_GEN_OPTIONS])) + "\n" in compiled_pipeline.stdout
@@ -102,6 +102,7 @@ def test_dag_edges_are_create_pipelines(spec, compiled_pipeline):
     tasks = spec["root"]["dag"]["tasks"]
     assert {name: task.get("dependentTasks", []) for name, task in tasks.items()} == upstream
     assert {"Trainer", "Evaluator"} <= set(upstream["Pusher"]) and "ServingBaseline" in upstream["Evaluator"]
+    assert "ServingBaseline" in upstream["CatalogueEvaluator"]  # it gates against the serving version too
     for name, task in tasks.items():
         for artifact in task.get("inputs", {}).get("artifacts", {}).values():
             assert artifact["taskOutputArtifact"]["producerTask"] in upstream[name]
@@ -134,6 +135,8 @@ def test_only_the_pusher_waits_for_the_blessing_and_no_importer_has_a_condition(
     assert conditions == {"Pusher": BLESSED_CONDITION}
     assert tasks["Pusher"]["inputs"]["artifacts"]["model_blessing"]["taskOutputArtifact"] == {
         "producerTask": "Evaluator", "outputArtifactKey": "blessing"}
+    assert tasks["Pusher"]["inputs"]["artifacts"]["catalogue_evaluation"]["taskOutputArtifact"] == {
+        "producerTask": "CatalogueEvaluator", "outputArtifactKey": "catalogue_evaluation"}
     executors = spec["deploymentSpec"]["executors"]
     importers = [name for name, task in tasks.items()
                  if "importer" in executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]]]
