@@ -87,9 +87,10 @@ def test_feature_tensor_signature_agrees_with_the_example_signature(e2e_run, pus
 
 
 def test_rerun_with_nothing_changed_trains_nothing_and_pushes_nothing(e2e_run, e2e_rerun):
-    """What serves changed (e2e_run pushed), so the baseline is re-read and the gate re-run; nothing else runs."""
+    """What serves changed (e2e_run pushed), so the baseline is re-read and both gates re-run against it; nothing
+    else runs."""
     states = {n.node_id: n.state for n in e2e_rerun.record().nodes.values()}
-    gate = {"ServingBaseline", "Evaluator", "Pusher"}
+    gate = {"ServingBaseline", "Evaluator", "CatalogueEvaluator", "Pusher"}
     assert {n: s for n, s in states.items() if n not in gate} == {n: "CACHED" for n in states if n not in gate}
     assert {n: states[n] for n in gate} == {n: "COMPLETE" for n in gate}
     [served] = serving_dir.versions(e2e_run.paths.serving_dir)  # e2e_run's push; the rerun added none

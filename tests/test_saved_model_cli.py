@@ -28,7 +28,7 @@ def saved_model_cli(*args: str) -> str:
 
 def parse_show_all(text: str) -> dict:
     """signature name -> {"inputs": {name: (dtype, shape)}, "outputs": {...}, "method": str}."""
-    signatures = {}
+    found = {}
     for block in re.split(r"\nsignature_def\['", text)[1:]:
         name = block.split("'", 1)[0]
         parts = {"inputs": {}, "outputs": {}}
@@ -36,8 +36,8 @@ def parse_show_all(text: str) -> dict:
                 r"(inputs|outputs)\['([^']+)'\] tensor_info:\s+dtype: (\w+)\s+shape: ([^\n]+)", block):
             parts[kind][key] = (dtype, shape.strip())
         parts["method"] = re.search(r"Method name is: ([^\n]*)", block).group(1).strip()
-        signatures[name] = parts
-    return signatures
+        found[name] = parts
+    return found
 
 
 def expected_feature_dtype(name: str) -> str:
@@ -57,15 +57,15 @@ def version_dir(e2e_run) -> str:
 def test_show_all_lists_the_serving_signatures(version_dir):
     text = saved_model_cli("show", "--all", "--dir", version_dir)
     assert "MetaGraphDef with tag-set: 'serve'" in text
-    signatures = parse_show_all(text)
+    listed = parse_show_all(text)
     probability = {signatures.PROBABILITY_KEY: ("DT_FLOAT", "(-1, 1)")}
-    assert signatures[signatures.SERVING_SIGNATURE] == {
+    assert listed[signatures.SERVING_SIGNATURE] == {
         "inputs": {"examples": ("DT_STRING", "(-1)")}, "outputs": probability,
         "method": "tensorflow/serving/predict"}
-    assert signatures[signatures.FEATURES_SIGNATURE] == {
+    assert listed[signatures.FEATURES_SIGNATURE] == {
         "inputs": {name: (expected_feature_dtype(name), "(-1)") for name in features.MODEL_FEATURE_KEYS},
         "outputs": probability, "method": "tensorflow/serving/predict"}
-    assert signatures.TRANSFORM_SIGNATURE in signatures
+    assert signatures.TRANSFORM_SIGNATURE in listed
 
 
 def test_saved_model_cli_runs_both_signatures_to_the_pipelines_scores(e2e_run, version_dir, tmp_path):
