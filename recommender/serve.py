@@ -32,6 +32,8 @@ class ServedVersion:
     movies: Dict[int, dict]
     manifest: dict
     policy: Optional[serving_policy.ServingPolicy] = None
+    # every user entry by userId once index_users() ran (a server, per request); else a lookup scans the snapshot
+    users: Optional[Dict[int, dict]] = None
 
     @property
     def signature(self):
@@ -68,6 +70,17 @@ class ServedVersion:
     @property
     def snapshot_dir(self) -> str:
         return os.path.join(self.version_dir, serving_dir.FEATURE_SNAPSHOT_DIR)
+
+    def index_users(self) -> "ServedVersion":
+        """Reads every user entry once, so that a lookup is a dict access, not a scan of the snapshot's files."""
+        self.users = {entry[features.USER_KEY]: entry for entry in snapshot.users(self.snapshot_dir)}
+        return self
+
+    def user(self, user_id: int) -> Optional[dict]:
+        """The user's snapshot entry, None for a user without ratings."""
+        if self.users is not None:
+            return self.users.get(user_id)
+        return snapshot.find_user(self.snapshot_dir, user_id)
 
     @classmethod
     def load(cls, version_dir: str) -> "ServedVersion":
@@ -221,7 +234,7 @@ class Recommendations:
     candidates: int
     items: List[Recommendation]
     seconds_first_call: float  # request building and the batched call, as a cold client sees it
-    seconds_warm_call: float  # the same again, as a running server sees it
+    seconds_warm_call: Optional[float]  # the same again, as a running server sees it (None: not repeated)
     cold_start: Optional[dict] = None  # on the cold-start path: the back-test that chose it (BackTest.to_dict())
     will_rate: Optional[dict] = None  # on the model path: the will-rate back-test (will_rate.BackTest.to_dict())
     fallback: Optional[dict] = None  # on a fallback path: the list, what it replaces and why (fallback_details)
@@ -231,9 +244,10 @@ class Recommendations:
 
 
 def recommend(served: ServedVersion, user_id: int, top: int = 10,
-              candidates: Optional[Sequence[int]] = None) -> Recommendations:
-    """The top movies for user_id among candidates (default: every movie of the snapshot the user has not rated)."""
-    user = snapshot.find_user(served.snapshot_dir, user_id)
+              candidates: Optional[Sequence[int]] = None, repeat: bool = True) -> Recommendations:
+    """The top movies for user_id among candidates (default: every movie of the snapshot the user has not rated).
+    repeat: score a second time to time a warm call (`recommend`); a server scores once (seconds_warm_call None)."""
+    user = served.user(user_id)
     known = user is not None
     user = user or snapshot.user_entry(user_id, [], {})
     rated = set(user[snapshot.RATED])
@@ -256,7 +270,7 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
     # built once per loaded version, as a server would at load
     _ = served.candidates, served.will_rate_estimator
     timings = []
-    for _ in range(2):
+    for _ in range(2 if repeat else 1):
         started = time.perf_counter()
         if fallback_list is not None:
             outputs, scores = {}, snapshot.cold_start_scores(entries, fallback_list)
@@ -266,7 +280,8 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
         else:
             outputs, scores = {}, snapshot.cold_start_scores(entries, back_test.chosen)
         timings.append(time.perf_counter() - started)
-    order = sorted(range(len(entries)), key=lambda i: (-scores[i], movie_ids[i]))[:top]
+    # best score first, equal scores by movieId
+    order = np.lexsort((np.asarray(movie_ids, np.int64), -np.asarray(scores, np.float64)))[:top].tolist()
 
     def output(name: str, i: int) -> Optional[float]:
         return float(outputs[name][i]) if name in outputs else None
@@ -276,7 +291,8 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
                             output(signatures.RATE_PROBABILITY_KEY, i))
              for i in order]
     return Recommendations(user_id, known, path, user[snapshot.FEATURES], len(rated), len(movie_ids), items,
-                           *timings, None if back_test is None else back_test.to_dict(),
+                           timings[0], timings[1] if repeat else None,
+                           None if back_test is None else back_test.to_dict(),
                            served.will_rate_back_test.to_dict() if back_test is None and not fallback else None,
                            fallback_details(served.policy, bool(rated)) if fallback else None)
 
@@ -286,3 +302,31 @@ def fallback_details(policy: serving_policy.ServingPolicy, known_user: bool) -> 
     choice = policy.path(known_user)
     return {"list": choice.serves, "instead_of": choice.default, "metric": policy.metric, "users": choice.users,
             "figures": choice.figures, "reason": policy.reason}
+
+
+def as_json(served: ServedVersion, result: Recommendations) -> dict:
+    """`recommend --json`'s output, and `sparrow-tfx serve`'s /recommend response: the version, the path and why,
+    the user's features and the ranked movies; latency_ms has the first and warm calls (warm_call None when the
+    call was not repeated)."""
+    return {
+        "version": served.version,
+        "version_dir": served.version_dir,
+        "features_as_of": served.manifest[snapshot.AS_OF],
+        "serving_policy": served.policy.to_dict() if served.policy is not None else None,
+        "user_id": result.user_id,
+        "known_user": result.known_user,
+        "path": result.path,
+        "cold_start": result.cold_start,
+        "will_rate": result.will_rate,
+        "fallback": result.fallback,
+        "user_features": result.user_features,
+        "rated": result.rated,
+        "candidates": result.candidates,
+        "recommendations": [{"rank": rank, features.MOVIE_KEY: item.movie_id, "title": item.title,
+                             "genres": item.genres,
+                             "score": item.score, "probability": item.probability,
+                             "rate_probability": item.rate_probability}
+                            for rank, item in enumerate(result.items, start=1)],
+        "latency_ms": {"first_call": result.seconds_first_call * 1000,
+                       "warm_call": None if result.seconds_warm_call is None else result.seconds_warm_call * 1000},
+    }

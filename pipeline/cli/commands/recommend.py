@@ -37,29 +37,10 @@ def _utc(timestamp) -> str:
 
 
 def as_json(served, result) -> dict:
-    from recommender import snapshot
+    """The --json output (`serve.as_json`, which `sparrow-tfx serve` answers /recommend with too)."""
+    from recommender import serve
 
-    return {
-        "version": served.version,
-        "version_dir": served.version_dir,
-        "features_as_of": served.manifest[snapshot.AS_OF],
-        "serving_policy": served.policy.to_dict() if served.policy is not None else None,
-        "user_id": result.user_id,
-        "known_user": result.known_user,
-        "path": result.path,
-        "cold_start": result.cold_start,
-        "will_rate": result.will_rate,
-        "fallback": result.fallback,
-        "user_features": result.user_features,
-        "rated": result.rated,
-        "candidates": result.candidates,
-        "recommendations": [{"rank": rank, features.MOVIE_KEY: item.movie_id, "title": item.title,
-                             "genres": item.genres,
-                             "score": item.score, "probability": item.probability,
-                             "rate_probability": item.rate_probability}
-                            for rank, item in enumerate(result.items, start=1)],
-        "latency_ms": {"first_call": result.seconds_first_call * 1000, "warm_call": result.seconds_warm_call * 1000},
-    }
+    return serve.as_json(served, result)
 
 
 def lines(served, result) -> list:
