@@ -143,7 +143,7 @@ def test_keras_adapter_keeps_autograph_off_tf_keras(monkeypatch):
 
 # --- No module outside compat/ reaches into the libraries' private names.
 
-SOURCE_DIRS = ("pipeline", "components", "models", "recommender", "dataio", "bench")
+SOURCE_DIRS = ("pipeline", "components", "models", "recommender", "dataio", "serving", "bench")
 LIBRARIES = ("tfx", "tfx_bsl", "kfp", "tensorflow", "tensorflow_transform", "tensorflow_model_analysis",
              "tensorflow_data_validation", "tensorflow_io", "tf_keras", "apache_beam", "ml_metadata")
 # Private although their names do not say so: TensorFlow's implementation package, and the names compat/ wraps.

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "pipeline.cli.commands.compile",
     "pipeline.cli.commands.submit",
     "pipeline.cli.commands.recommend",
+    "pipeline.cli.commands.serve",
     "pipeline.cli.commands.replay",
 )
 
