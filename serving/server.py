@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from serving import params
+from serving import params, paths
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.versions import Loaded, VersionWatcher
 
@@ -90,21 +90,19 @@ def _score(loaded: Loaded, user_id: int, values) -> Response:
 class App:
     """The Starlette app over a VersionWatcher; `asgi` is what uvicorn runs."""
 
-    ENDPOINTS = {"/recommend": (("user", "top", "candidates"), _recommend),
-                 "/score": (("user", "movies"), _score)}
-    HEALTH = ("/healthz", "/v2/health/live")
-    READY = ("/readyz", "/v2/health/ready")
+    ENDPOINTS = {paths.RECOMMEND: (("user", "top", "candidates"), _recommend),
+                 paths.SCORE: (("user", "movies"), _score)}
 
     def __init__(self, base_dir: str, threads: int = DEFAULT_THREADS, poll_seconds: float = DEFAULT_POLL_SECONDS,
                  on_event: Callable[[str], None] = log.info):
         self.on_event = on_event
-        self.metrics = Metrics([*self.ENDPOINTS, *self.HEALTH, *self.READY, "/metrics"])
+        self.metrics = Metrics([*self.ENDPOINTS, *paths.LIVE, *paths.READY, paths.METRICS])
         self.watcher = VersionWatcher(base_dir, poll_seconds, self._loaded, self._failed)
         self.limiter = anyio.CapacityLimiter(threads)
         routes = [Route(path, self._endpoint(path), methods=["GET"]) for path in self.ENDPOINTS]
-        routes += [Route(path, self.live, methods=["GET"]) for path in self.HEALTH]
-        routes += [Route(path, self.ready, methods=["GET"]) for path in self.READY]
-        routes.append(Route("/metrics", self.prometheus, methods=["GET"]))
+        routes += [Route(path, self.live, methods=["GET"]) for path in paths.LIVE]
+        routes += [Route(path, self.ready, methods=["GET"]) for path in paths.READY]
+        routes.append(Route(paths.METRICS, self.prometheus, methods=["GET"]))
         self.asgi = Starlette(routes=routes, middleware=[Middleware(MetricsMiddleware, metrics=self.metrics)],
                               exception_handlers={HTTPException: self._http_error, Exception: self._internal_error},
                               lifespan=self._lifespan)
