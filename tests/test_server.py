@@ -8,7 +8,8 @@ The versions it serves are pushed without a pipeline: SampleGen and FeatureSnaps
 - every bad request is a 4xx with the right error and reason, never a 500;
 - health, readiness (503 until a version is loaded), Prometheus metrics that count the requests sent;
 - a version committed while clients ask is served within 10 s with no failed request; one that fails to load
-  leaves the served one serving.
+  leaves the served one serving;
+- a serving dir on S3 (moto on loopback) is followed as a local one.
 """
 from __future__ import annotations
 
@@ -94,11 +95,12 @@ class Server:
             raise AssertionError(f"the server did not stop on SIGTERM:\n{self.output()[-4000:]}") from None
 
 
-def start_server(serving: str, log_path: str, *extra: str) -> Server:
+def start_server(serving: str, log_path: str, *extra: str, env: Optional[Dict[str, str]] = None) -> Server:
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "serve", "--serving-dir", serving,
-                                    "--port", str(port), *extra], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                    "--port", str(port), *extra], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   env=env)
     return Server(process, port, log_path)
 
 
@@ -394,6 +396,42 @@ def test_a_new_version_is_served_within_10_s_of_its_commit_and_no_request_fails(
             # uvicorn finishes the requests in flight, then exits by the signal it was sent, as is conventional
             assert started.stop() == -signal.SIGTERM, started.output()[-3000:]
             assert started.output().rstrip().endswith("stopped: every request answered"), started.output()[-3000:]
+
+
+# A push to S3 from a child process: tensorflow-io's S3 client aborts a normal exit (compat/file_systems.leave).
+PUBLISH = ("import sys; from compat import file_systems; from recommender import serving_dir; "
+           "print(serving_dir.publish(sys.argv[1], sys.argv[3], {serving_dir.FEATURE_SNAPSHOT_DIR: sys.argv[2]}), "
+           "flush=True); file_systems.leave(0)")
+
+
+def test_the_server_follows_a_serving_dir_on_s3(world, s3_server, tmp_path):
+    """What the KServe custom predictor does with gs://: the server reads an object store's serving dir (moto's S3
+    on loopback here), where a version is committed by copies and its marker last."""
+    base = f"{s3_server.bucket}/serving"
+    env = {**os.environ, **s3_server.environment}
+
+    def publish(model: str) -> str:
+        result = subprocess.run([sys.executable, "-c", PUBLISH, world.models[model], world.snapshot_dir, base],
+                                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return os.path.basename(result.stdout.strip())
+
+    first = publish("a")
+    started = start_server(base, str(tmp_path / "server.log"), "--poll-seconds", "0.5", env=env)
+    try:
+        assert started.wait("/readyz", 200, START_SECONDS).json()["version"] == first
+        answer = started.get(f"/recommend?user={world.users[0]}&top=5")
+        assert answer.status == 200 and answer.json()["version"] == first
+        assert answer.json()["version_dir"] == f"{base}/{first}"
+        second = publish("b")
+        deadline = time.monotonic() + 30
+        while started.get("/readyz").json()["version"] != second:
+            assert time.monotonic() < deadline, started.output()[-3000:]
+            time.sleep(0.2)
+        assert started.get(f"/recommend?user={world.users[0]}&top=5").json()["version"] == second
+    finally:
+        if started.process.poll() is None:
+            assert started.stop() == -signal.SIGTERM, started.output()[-3000:]
 
 
 def test_a_port_in_use_is_one_error_line(tmp_path):
