@@ -150,6 +150,12 @@ class Estimator:
         cols = positions(self._ids, found.movie_ids[found.positions])[0]
         return sparse.csr_matrix((found.similarities, (rows, cols)), shape=(len(self._ids), len(self._ids)))
 
+    def arrays(self) -> Tuple[np.ndarray, np.ndarray, sparse.csr_matrix, sparse.csr_matrix]:
+        """What scores() sums: the movieIds it knows (sorted), their rating counts, and the similarity matrices over
+        them (row: a movie of the user's, column: a candidate; every rating, then liked ratings), for the same sums
+        in the pushed model's `recommend` signature (recommender/export.py)."""
+        return self._ids, self._counts, self._similarity, self._liked_similarity
+
     def scores(self, user_movies: Iterable[int], candidates: Sequence[int], user_liked: Iterable[int] = ()
                ) -> np.ndarray:
         """One score per candidate for a user who rated user_movies and liked user_liked of them; higher is

@@ -7,9 +7,15 @@ match. The snapshot is optional: without one the model is published alone (the p
 snapshot in a format this code does not read is never published: the push stops with snapshot.SnapshotFormatError.
 The serving policy (a first-run fallback, recommender/serving_policy.py) comes from the CatalogueEvaluator's
 artifact where it wrote one and is published as the version's `serving_policy.json`, inside the same commit.
+A model with the `serve_features` signature pushed with a snapshot is published with the `recommend` signatures
+(recommender/export.py): saved again, in a local temporary directory, with the snapshot and the policy as tables,
+its own signatures as they were; then staged and committed like any version. Such a version records the trained
+model's fingerprint (its own differs), which tells the same model already serving; a version of that model
+pushed without the signatures (before them) is pushed again, with them.
 """
 import logging
 import os
+import tempfile
 from typing import Any, Dict, List, Optional
 
 from tfx import types
@@ -19,7 +25,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, proto_utils
 
 from components.atomic_pusher import spec
-from recommender import serving_dir, serving_policy, snapshot
+from recommender import export, serving_dir, serving_policy, snapshot
 
 
 def _served_digest(version_dir: str) -> Optional[str]:
@@ -40,11 +46,18 @@ def _served_policy(version_dir: str) -> Optional[dict]:
     return policy.to_dict() if policy else None
 
 
+def exports_recommend(model_path: str, digest: Optional[str]) -> bool:
+    """Whether the push of this model (and a snapshot of this digest; None: none) adds the `recommend` signatures."""
+    return digest is not None and export.has_features_signature(model_path)
+
+
 def is_serving(model_path: str, digest: Optional[str], version_dir: str, policy: Optional[dict] = None) -> bool:
     """Whether version_dir serves the model at model_path with the snapshot of this digest (None: no snapshot) and
-    this serving policy (ServingPolicy.to_dict(); None: none)."""
+    this serving policy (ServingPolicy.to_dict(); None: none), with the `recommend` signatures where a push now adds
+    them."""
     fingerprint = serving_dir.model_fingerprint(model_path)
-    return bool(fingerprint) and serving_dir.model_fingerprint(version_dir) == fingerprint and \
+    return bool(fingerprint) and export.source_fingerprint(version_dir) == fingerprint and \
+        export.exported_by_this_code(version_dir) == exports_recommend(model_path, digest) and \
         _served_digest(version_dir) == digest and _served_policy(version_dir) == policy
 
 
@@ -74,11 +87,18 @@ class Executor(tfx_pusher.Executor):
             self._MarkNotPushed(model_push)
             model_push.set_string_custom_property(spec.ALREADY_SERVED_PROPERTY, latest)
             return
-        target = serving_dir.publish(
-            model_path, base_dir, {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir} if snapshot_dir else {},
-            {serving_policy.POLICY_FILE: serving_policy.path_of(evaluation_dir)} if policy else {})
+        with tempfile.TemporaryDirectory(prefix="sparrow-export-") as local:
+            source, exported = model_path, {}
+            if exports_recommend(model_path, digest):
+                source = os.path.join(local, "model")
+                exported = export.export(model_path, snapshot_dir, policy, source)
+                logging.info("Added the recommend signatures in %.1f s: %s", exported["seconds"], exported["paths"])
+            target = serving_dir.publish(
+                source, base_dir, {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir} if snapshot_dir else {},
+                {serving_policy.POLICY_FILE: serving_policy.path_of(evaluation_dir)} if policy else {})
         io_utils.copy_dir(target, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=target, pushed_version=os.path.basename(target))
         model_push.set_string_custom_property(spec.SERVING_POLICY_PROPERTY, policy.summary() if policy else "")
+        model_push.set_string_custom_property(spec.RECOMMEND_PROPERTY, export.summary(exported) if exported else "")
         logging.info("Model and feature snapshot pushed to %s%s.", target,
                      f", with the serving policy: {policy.summary()}" if policy else "")

@@ -18,6 +18,9 @@ PUSHED_MODEL_KEY = standard_component_specs.PUSHED_MODEL_KEY
 ALREADY_SERVED_PROPERTY = "already_served"
 # Custom property on the pushed model: the serving policy published with it, in words ("" without one).
 SERVING_POLICY_PROPERTY = "serving_policy"
+# Custom property on the pushed model: the `recommend` signatures' paths, e.g. "recommend, recommend_candidates:
+# with_history model, cold_start cold_start_most_rated" ("" when the version has none; recommender/export.py).
+RECOMMEND_PROPERTY = "recommend_signatures"
 
 
 class AtomicPusherSpec(component_spec.ComponentSpec):
