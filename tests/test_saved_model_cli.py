@@ -1,5 +1,6 @@
 """The pushed version as TensorFlow's own `saved_model_cli` sees it (what TensorFlow Serving loads): the `serve`
-tag, the signatures with their inputs and outputs, and both serving signatures run by the tool itself."""
+tag, the signatures with their inputs and outputs, both serving signatures run by the tool itself, and the
+`recommend` signature run by it to `recommend`'s top 10 on the trained model."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from models import features, signatures
-from recommender import serve, serving_dir
+from recommender import export, serve, serving_dir, snapshot
 from tests.serving_data import eval_examples
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +67,15 @@ def test_show_all_lists_the_serving_signatures(version_dir):
         "inputs": {name: (expected_feature_dtype(name), "(-1)") for name in features.MODEL_FEATURE_KEYS},
         "outputs": probability, "method": "tensorflow/serving/predict"}
     assert signatures.TRANSFORM_SIGNATURE in listed
+    scalar = "unknown_rank"
+    top = {export.MOVIE_IDS: ("DT_INT64", "(-1)"), export.SCORES: ("DT_DOUBLE", "(-1)"),
+           export.PATH: ("DT_STRING", "()")}
+    assert listed[export.SIGNATURE] == {
+        "inputs": {export.USER_ID: ("DT_INT64", scalar), export.K: ("DT_INT32", scalar)}, "outputs": top,
+        "method": "tensorflow/serving/predict"}
+    assert listed[export.CANDIDATES_SIGNATURE] == {
+        "inputs": {export.USER_ID: ("DT_INT64", scalar), export.K: ("DT_INT32", scalar),
+                   export.CANDIDATES: ("DT_INT64", "(-1)")}, "outputs": top, "method": "tensorflow/serving/predict"}
 
 
 def test_saved_model_cli_runs_both_signatures_to_the_pipelines_scores(e2e_run, version_dir, tmp_path):
@@ -89,3 +99,18 @@ def test_saved_model_cli_runs_both_signatures_to_the_pipelines_scores(e2e_run, v
     saved_model_cli("run", "--dir", version_dir, "--tag_set", "serve", "--signature_def",
                     signatures.FEATURES_SIGNATURE, "--inputs", inputs, "--outdir", str(tmp_path / "features"))
     np.testing.assert_allclose(np.load(tmp_path / "features" / "probability.npy"), expected, atol=1e-6)
+
+
+def test_saved_model_cli_runs_recommend_to_recommends_top_10(e2e_run, version_dir):
+    served = serve.load_newest(e2e_run.paths.serving_dir)
+    users = {user[features.USER_KEY]: len(user[snapshot.RATED]) for user in snapshot.users(served.snapshot_dir)}
+    heavy = max(users, key=lambda user: (users[user], user))
+    for user in (heavy, 987654321):
+        out = saved_model_cli("run", "--dir", version_dir, "--tag_set", "serve", "--signature_def", export.SIGNATURE,
+                              "--input_exprs", f"user_id={user};k=10")
+        print(out)
+        expected = serve.recommend(served, user, top=10)
+        ids = re.search(r"Result for output key movie_ids:\n\[([^\]]*)\]", out).group(1).split()
+        assert [int(i) for i in ids] == [item.movie_id for item in expected.items], out
+        loaded = served.model.signatures[export.SIGNATURE](user_id=tf.constant(user, tf.int64), k=tf.constant(10))
+        np.testing.assert_allclose(loaded[export.SCORES].numpy(), [item.score for item in expected.items], atol=1e-5)
