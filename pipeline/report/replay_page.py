@@ -16,7 +16,7 @@ RANKER_COLORS = {replay.SERVED: "#1f6fb4", "most_rated": "#e07b00", "recent_most
 def _chart(periods: List[dict], group: str, metric: str) -> str:
     names: dict = {}
     for index, period in enumerate(periods):
-        for name, values in period[group]["rankers"].items():
+        for name, values in replay.ordered(period[group]["rankers"]).items():
             names.setdefault(name, []).append((index, values[metric] if values else None))
     series = [svg.Series(name, points, RANKER_COLORS.get(name, "#555"), dashed=name != replay.SERVED)
               for name, points in names.items()]

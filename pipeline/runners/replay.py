@@ -23,12 +23,14 @@ import numpy as np
 
 from dataio import raw_rows
 from pipeline import configs
+from recommender import future
 
 REPLAY_FILE = "replay.json"
 FORMAT_VERSION = 1
 DAY = 86_400
 TOP_N = 10
 SERVED = "served"
+RANKERS = (SERVED, *future.BASELINES)  # the order tables and charts show them in
 GROUPS = ("known", "new")
 METRICS = ("hit@10", "recall@10", "ndcg@10")
 
@@ -94,8 +96,6 @@ def read_ratings(path: str):
     future, which the pipeline's runs never do."""
     import pandas as pd
 
-    from recommender import future
-
     table = pd.read_csv(path, usecols=[0, 1, 2, 3])
     users, movies, stars, times = (table.iloc[:, i].to_numpy() for i in range(4))
     return future.Ratings(users.astype(np.int64), movies.astype(np.int64), stars.astype(np.float64),
@@ -104,6 +104,11 @@ def read_ratings(path: str):
 
 def time_range(ratings) -> raw_rows.TimestampRange:
     return raw_rows.TimestampRange(int(ratings.times.min()), int(ratings.times.max()))
+
+
+def ordered(by_ranker: dict) -> dict:
+    """by_ranker's items in RANKERS' order (replay.json keeps its keys sorted)."""
+    return {name: by_ranker[name] for name in sorted(by_ranker, key=lambda n: (RANKERS + (n,)).index(n))}
 
 
 def load(work_dir: str) -> Optional[dict]:
@@ -141,17 +146,20 @@ def period_settings(settings: configs.Settings, plan: Plan, as_of: int) -> confi
 
 def decision(summary) -> Tuple[bool, str]:
     """Whether this period's candidate was pushed, and which gate decided, in words."""
+    catalogue = summary.catalogue_decision
     if summary.newly_pushed:
-        return True, "pushed: both gates passed"
+        return True, "pushed: the evaluator gate and " + (catalogue.label if catalogue else "the catalogue gate") + \
+            " passed"
     if summary.pushed_dir:
         return False, "not pushed: the same model already serves"
     if not summary.succeeded:
         failed = [node for node, state in summary.states.items() if state not in ("COMPLETE", "CACHED")]
         return False, f"not pushed: {', '.join(failed) or 'the run'} failed"
     if summary.gate is not None and not summary.gate.passed:
-        return False, f"not pushed: evaluator gate ({summary.gate.rule()})"
+        return False, f"not pushed: evaluator gate ({summary.gate.rule}: {'; '.join(summary.gate.failures)})"
     if summary.catalogue_gate is not None and not summary.catalogue_gate[0]:
-        return False, f"not pushed: catalogue gate ({summary.catalogue_gate[1]})"
+        label = catalogue.label if catalogue else "the catalogue gate"
+        return False, f"not pushed: {label} ({summary.catalogue_gate[1]})"
     return False, "not pushed"
 
 
@@ -182,8 +190,6 @@ def figures_to_json(groups: Dict[str, object]) -> dict:
 
 
 def figures_from_json(groups: dict) -> dict:
-    from recommender import future
-
     return {group: future.GroupFigures(np.array(part["users"], np.int64), {
         name: None if values is None else {m: np.array(v, np.float64) for m, v in values.items()}
         for name, values in part["figures"].items()}) for group, part in groups.items()}
@@ -192,7 +198,7 @@ def figures_from_json(groups: dict) -> dict:
 def score_period(ratings, as_of: int, until: int, version_dir: Optional[str]) -> dict:
     """The serving version and the baselines on what users liked in [as_of, until), over the serving version's
     snapshot movies (every movie rated before as_of when nothing serves)."""
-    from recommender import future, serve
+    from recommender import serve
 
     served = serve.ServedVersion.load(version_dir) if version_dir else None
     period = future.FuturePeriod.of(ratings, as_of, until, catalogue=sorted(served.movies) if served else None)
@@ -237,7 +243,7 @@ def period_lines(index: int, total: int, period: dict) -> List[str]:
     for group in GROUPS:
         figures = period[group]
         lines.append(f"  {group} users ({figures['users']}){'':<8}" + "".join(f"{m:>11}" for m in METRICS))
-        for ranker, values in figures["rankers"].items():
+        for ranker, values in ordered(figures["rankers"]).items():
             if values is not None:
                 lines.append(f"    {ranker:<22}" + "".join(f"{values[m]:>11.4f}" for m in METRICS))
     return lines
@@ -246,8 +252,6 @@ def period_lines(index: int, total: int, period: dict) -> List[str]:
 def pooled_ratios(periods: Sequence[dict]) -> Dict[str, dict]:
     """Per group and metric: the pooled user-periods' mean of every ranker, and served / the best baseline with a
     bootstrap 90% interval over user-periods (recommender.future.bootstrap_ratio)."""
-    from recommender import future
-
     pooled = future.pool([figures_from_json(period["per_user"]) for period in periods])
     result = {}
     for group, figures in pooled.items():
@@ -276,7 +280,7 @@ def summary_lines(periods: Sequence[dict]) -> List[str]:
         for metric, row in pooled["metrics"].items():
             if not row["means"]:
                 continue
-            means = "  ".join(f"{name} {value:.4f}" for name, value in row["means"].items())
+            means = "  ".join(f"{name} {value:.4f}" for name, value in ordered(row["means"]).items())
             ratio = row.get("served_to_best")
             lines.append(f"    {metric:<10} {means}" + (
                 f"  | served / {ratio['best']} {ratio['ratio']:.2f}x [{ratio['low']:.2f}, {ratio['high']:.2f}]"
