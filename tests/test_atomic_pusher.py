@@ -3,7 +3,6 @@ snapshot already serving are not pushed again, new features alone make a new ver
 code does not read is never published and a served one is replaced."""
 from __future__ import annotations
 
-import json
 import os
 import re
 
@@ -16,6 +15,7 @@ from tfx.utils import proto_utils
 from components.atomic_pusher import executor, spec
 from models.sample_features import Movie
 from recommender import serving_dir, snapshot
+from tests.helpers.snapshots import set_format_version
 
 pytestmark = pytest.mark.slow  # imports TensorFlow and TFX
 
@@ -87,18 +87,6 @@ def test_a_model_not_blessed_is_not_pushed(tmp_path):
                   base, str(tmp_path / "pushed"))
     assert pushed.get_int_custom_property("pushed") == 0
     assert serving_dir.versions(base) == []
-
-
-def set_format_version(snapshot_dir: str, version) -> None:
-    """Rewrites the snapshot's manifest with format_version `version` (None: without one)."""
-    path = os.path.join(snapshot_dir, snapshot.MANIFEST_FILE)
-    with open(path) as f:
-        manifest = json.load(f)
-    manifest.pop(snapshot.FORMAT_VERSION_KEY)
-    if version is not None:
-        manifest[snapshot.FORMAT_VERSION_KEY] = version
-    with open(path, "w") as f:
-        json.dump(manifest, f)
 
 
 @pytest.mark.parametrize("version", [None, 999], ids=["no format_version", "format_version 999"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
-import json
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from models import features, sample_features
 from pipeline.datasets import synthetic
 from recommender import cold_start, snapshot
 from tests.helpers.executors import run_sample_gen, run_snapshot
+from tests.helpers.snapshots import set_format_version
 from tests.serving_data import as_in_example
 
 pytestmark = pytest.mark.slow
@@ -289,14 +289,7 @@ def test_the_format_is_part_of_the_components_cache_key(world):
 def with_format_version(raw_snapshot, target: str, version) -> str:
     """A copy of the snapshot whose manifest has format_version `version` (None: none)."""
     shutil.copytree(raw_snapshot.uri, target)
-    path = os.path.join(target, snapshot.MANIFEST_FILE)
-    with open(path) as f:
-        manifest = json.load(f)
-    manifest.pop(snapshot.FORMAT_VERSION_KEY)
-    if version is not None:
-        manifest[snapshot.FORMAT_VERSION_KEY] = version
-    with open(path, "w") as f:
-        json.dump(manifest, f)
+    set_format_version(target, version)
     return target
 
 

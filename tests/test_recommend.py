@@ -12,6 +12,7 @@ import pytest
 from models import features
 from recommender import cold_start, serve, serving_dir, snapshot, will_rate
 from tests.conftest import run_cli
+from tests.helpers.snapshots import set_format_version
 from tests.serving_data import raw_dir
 
 UNKNOWN_USER = 987654321
@@ -131,18 +132,6 @@ def test_unknown_candidates_and_missing_snapshots_are_clear_errors(e2e_run, serv
         serve.recommend(served, heavy_user, candidates=[99999999])
     result = run_cli("recommend", "--user", "1", "--serving-dir", str(tmp_path / "empty"), check=False)
     assert result.returncode == 1 and "no pushed model version under" in result.stderr
-
-
-def set_format_version(snapshot_dir: str, version) -> None:
-    """Rewrites the snapshot's manifest with format_version `version` (None: without one)."""
-    path = os.path.join(snapshot_dir, snapshot.MANIFEST_FILE)
-    with open(path) as f:
-        manifest = json.load(f)
-    manifest.pop(snapshot.FORMAT_VERSION_KEY)
-    if version is not None:
-        manifest[snapshot.FORMAT_VERSION_KEY] = version
-    with open(path, "w") as f:
-        json.dump(manifest, f)
 
 
 @pytest.mark.slow

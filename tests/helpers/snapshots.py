@@ -1,5 +1,9 @@
-"""A three-movie feature snapshot's entries, built with recommender.snapshot as FeatureSnapshot builds them."""
+"""A three-movie feature snapshot's entries, built with recommender.snapshot as FeatureSnapshot builds them, and a
+snapshot's manifest rewritten to another format version."""
 from __future__ import annotations
+
+import json
+import os
 
 from models import sample_features
 from recommender import snapshot
@@ -17,3 +21,15 @@ def snapshot_entries():
     movie_entries = {m: snapshot.movie_entry(movie, TITLES[m][0], [r for r in ratings if r.movie_id == m])
                      for m, movie in movies.items()}
     return movie_entries, snapshot.user_entry(USER_ID, [r for r in ratings if r.user_id == USER_ID], movies)
+
+
+def set_format_version(snapshot_dir: str, version) -> None:
+    """Rewrites the snapshot's manifest with format_version `version` (None: without one)."""
+    path = os.path.join(snapshot_dir, snapshot.MANIFEST_FILE)
+    with open(path) as f:
+        manifest = json.load(f)
+    manifest.pop(snapshot.FORMAT_VERSION_KEY)
+    if version is not None:
+        manifest[snapshot.FORMAT_VERSION_KEY] = version
+    with open(path, "w") as f:
+        json.dump(manifest, f)

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from pipeline import configs
+from pipeline.runners import beam
 
 
 def positive_int(text: str) -> int:
@@ -58,6 +59,15 @@ def add_training_and_gate_arguments(parser: argparse.ArgumentParser, compiled: b
                              "fraction below that version's, ranked as it serves (1: no serving-version gate)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
+
+
+def add_local_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of a local run (`run`, and `replay` for each of its runs): training, gates, cache, Beam."""
+    add_training_and_gate_arguments(parser, compiled=False)
+    parser.add_argument("--no-cache", action="store_true", help="re-run every component")
+    parser.add_argument("--allow-anomalies", action="store_true",
+                        help="train on data that breaks the schema (a warning instead of stopping the run)")
+    beam.add_arguments(parser)
 
 
 def settings(args, data_root: str, sample_gen, beam_pipeline_args=None) -> configs.Settings:

@@ -23,11 +23,7 @@ def register(subparsers) -> None:
                         help="one ML Metadata store, serving directory and replay.json for the whole loop; a "
                              "replay run again in it resumes after its last finished period")
     sample_options.add_arguments(parser)
-    arguments.add_training_and_gate_arguments(parser, compiled=False)
-    parser.add_argument("--no-cache", action="store_true", help="re-run every component")
-    parser.add_argument("--allow-anomalies", action="store_true",
-                        help="train on data that breaks the schema (a warning instead of stopping the run)")
-    beam.add_arguments(parser)
+    arguments.add_local_run_arguments(parser)
     parser.set_defaults(handler=handle)
 
 

@@ -25,11 +25,7 @@ def register(subparsers) -> None:
                         help="synthetic dataset seed")
     parser.add_argument("--work-dir", default=configs.DEFAULT_WORK_DIR,
                         help="pipeline root, ML Metadata, serving directory and generated data (default: .work)")
-    arguments.add_training_and_gate_arguments(parser, compiled=False)
-    parser.add_argument("--no-cache", action="store_true", help="re-run every component")
-    parser.add_argument("--allow-anomalies", action="store_true",
-                        help="train on data that breaks the schema (a warning instead of stopping the run)")
-    beam.add_arguments(parser)
+    arguments.add_local_run_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
