@@ -186,6 +186,10 @@ class CatalogueDecision:
                 catalogue_spec.FIRST_RUN_FALLBACK: "the popularity gate, with the first-run fallback"
                 }.get(self.decided_by, self.decided_by)
 
+    @property
+    def is_first_run_fallback(self) -> bool:
+        return self.decided_by == catalogue_spec.FIRST_RUN_FALLBACK
+
     def line(self) -> str:
         """Which gate decided, and the other gate's comparison."""
         if self.decided_by == catalogue_spec.SERVING_GATE:
@@ -259,8 +263,7 @@ class RunSummary:
             out.append(f"catalogue gate: {comparison}: {'passed' if passed else 'failed'}")
         if self.catalogue_decision:
             out.append(self.catalogue_decision.line())
-        fallback = self.catalogue_decision is not None and \
-            self.catalogue_decision.decided_by == catalogue_spec.FIRST_RUN_FALLBACK
+        fallback = self.catalogue_decision is not None and self.catalogue_decision.is_first_run_fallback
         out.append(f"blessed: {'yes' if self.blessed else 'no'}"
                    + (" (with the first-run fallback: popularity lists where they beat the model)"
                       if self.blessed and fallback else ""))

@@ -148,6 +148,8 @@ def decision(summary) -> Tuple[bool, str]:
     """Whether this period's candidate was pushed, and which gate decided, in words."""
     catalogue = summary.catalogue_decision
     if summary.newly_pushed:
+        if catalogue is not None and catalogue.is_first_run_fallback:
+            return True, f"pushed with the first-run fallback ({catalogue.fallback or catalogue.popularity_gate})"
         return True, "pushed: the evaluator gate and " + (catalogue.label if catalogue else "the catalogue gate") + \
             " passed"
     if summary.pushed_dir:
