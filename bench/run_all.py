@@ -48,6 +48,11 @@ def _serving_args() -> List[str]:
     return ["--model", configs.LocalPaths(_pushed_ml_run()).serving_dir]
 
 
+def _serve_args() -> List[str]:
+    """bench_serve loads the server with the same pushed run (it publishes the version into a scratch directory)."""
+    return ["--work-dir", _pushed_ml_run()]
+
+
 def _catalogue_args() -> List[str]:
     return ["--work-dir", _pushed_ml_run(), "--min-liked", "5", "--name", "catalogue-ml-latest-small-2015-global_time"]
 
@@ -76,6 +81,7 @@ BENCHMARKS = (
     Benchmark("bench_model", needs=("sparrowrecsys/split",)),
     Benchmark("bench_pipeline", needs=("sparrowrecsys/split",)),
     Benchmark("bench_serving", needs=("ml-latest-small-2015",), args=_serving_args),
+    Benchmark("bench_serve", needs=("ml-latest-small-2015",), args=_serve_args),
     Benchmark("bench_catalogue", needs=("ml-latest-small-2015",), args=_catalogue_args),
 )
 BY_MODULE = {b.module: b for b in BENCHMARKS}
