@@ -85,7 +85,7 @@ def errors(validator, document: dict, crd: dict) -> list:
 
 
 def test_every_inference_service_in_the_manifest_is_valid_against_kserves_schema(validator, services, crd):
-    assert set(services) == {"sparrow-recommender", "sparrow-scores"}
+    assert set(services) == {"sparrow-recommender", "sparrow-tf-serving"}
     for name, document in services.items():
         assert errors(validator, document, crd) == [], name
 
@@ -127,6 +127,6 @@ def test_the_custom_predictor_runs_sparrow_tfx_serve_on_the_servers_endpoints(se
     assert annotations["prometheus.kserve.io/port"] == str(args.port)
 
     # TensorFlow Serving reads the same serving directory the server follows.
-    scores = services["sparrow-scores"]["spec"]["predictor"]["model"]
-    assert scores["modelFormat"]["name"] == "tensorflow"
-    assert scores["storageUri"] == args.serving_dir
+    tf_serving = services["sparrow-tf-serving"]["spec"]["predictor"]["model"]
+    assert tf_serving["modelFormat"]["name"] == "tensorflow"
+    assert tf_serving["storageUri"] == args.serving_dir
