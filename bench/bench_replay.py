@@ -47,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--start")
     parser.add_argument("--every")
     parser.add_argument("--periods", type=int)
-    parser.add_argument("--work-dir", default=str(common.REPO_ROOT / ".work" / "bench-replay"))
+    parser.add_argument("--work-dir", help="default: .work/bench-<results name>")
     parser.add_argument("--name", help="results file name (default from the data)")
     parser.add_argument("replay_args", nargs=argparse.REMAINDER, help="after --: options for every period's run")
     args = parser.parse_args(argv)
@@ -66,8 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         movielens, defaults = str(path), ML_SMALL[1:]
         name = f"replay-{os.path.basename(str(path).rstrip('/'))}"
     start, every, periods = (args.start or defaults[0], args.every or defaults[1], args.periods or defaults[2])
-    seconds = run_replay(movielens, start, every, periods, args.work_dir, extra)
-    state = replay.load(args.work_dir)
+    work_dir = args.work_dir or str(common.REPO_ROOT / ".work" / f"bench-{args.name or name}")
+    seconds = run_replay(movielens, start, every, periods, work_dir, extra)
+    state = replay.load(work_dir)
     done = state["periods"]
     pooled = replay.pooled_ratios(done)
     print(f"\nreplay of {movielens}: {periods} periods of {every} from {start} in {seconds:.0f} s "
