@@ -48,6 +48,10 @@ def _serving_args() -> List[str]:
     return ["--model", configs.LocalPaths(_pushed_ml_run()).serving_dir]
 
 
+def _export_args() -> List[str]:
+    return ["--from-run", _pushed_ml_run(), "--name", "export-ml-latest-small-2015"]
+
+
 def _serve_args() -> List[str]:
     """bench_serve loads the server with the same pushed run (it publishes the version into a scratch directory)."""
     return ["--work-dir", _pushed_ml_run()]
@@ -83,6 +87,7 @@ BENCHMARKS = (
     Benchmark("bench_serving", needs=("ml-latest-small-2015",), args=_serving_args),
     Benchmark("bench_serve", needs=("ml-latest-small-2015",), args=_serve_args),
     Benchmark("bench_catalogue", needs=("ml-latest-small-2015",), args=_catalogue_args),
+    Benchmark("bench_export", needs=("ml-latest-small-2015",), args=_export_args),
 )
 BY_MODULE = {b.module: b for b in BENCHMARKS}
 
