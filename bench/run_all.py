@@ -88,6 +88,7 @@ BENCHMARKS = (
     Benchmark("bench_serve", needs=("ml-latest-small-2015",), args=_serve_args),
     Benchmark("bench_catalogue", needs=("ml-latest-small-2015",), args=_catalogue_args),
     Benchmark("bench_export", needs=("ml-latest-small-2015",), args=_export_args),
+    Benchmark("bench_replay", needs=("ml-latest-small-2015",)),  # the loop over its last two years
 )
 BY_MODULE = {b.module: b for b in BENCHMARKS}
 
