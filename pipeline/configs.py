@@ -35,6 +35,9 @@ class Settings:
     # retrain that differs only in its seed moves it by up to 5.1% (docs/reliability.md#the-catalogue-gate).
     max_catalogue_regression: float = 0.1
     allow_anomalies: bool = False  # train on data that breaks the schema, with a warning
+    # Stop the run when the training data drifted from the serving version's above the schema's thresholds; off,
+    # drift is reported only (docs/data-and-validation.md#drift).
+    stop_on_drift: bool = False
     enable_cache: bool = True
     beam_pipeline_args: Optional[Tuple[str, ...]] = None  # None: the runner's own (local: the direct runner)
 

@@ -107,7 +107,8 @@ def create_pipeline(
     runtime_parameters: compile the data root, the training args, the evaluation config and SampleGen's options
     as run-time parameters (names above; SampleGen's under their SampleGenConfig field names) whose defaults are
     the settings' values; an empty data_root has no default.
-    serving_state: what serves now (recommender.serving_dir.serving_state), part of ServingBaseline's cache key.
+    serving_state: what serves now (recommender.serving_dir.serving_state), part of ServingBaseline's and the
+    DataGate's (its drift check) cache keys.
     """
     sample_gen = settings.sample_gen
     input_base = _run_time(DATA_ROOT_PARAMETER, settings.data_root, runtime_parameters)
@@ -115,10 +116,13 @@ def create_pipeline(
         example_gen = CsvExampleGen(input_base=input_base, input_config=sample_splits())
     else:
         example_gen = SampleGen(input_base=input_base, config=sample_gen, options_as_parameters=runtime_parameters)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ImportSchemaGen(schema_file=schema_path)
+    # With the schema, TFDV counts the values of the categorical ids (int_domain.is_categorical) for drift.
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"])
     example_validator = DataGate(statistics=statistics_gen.outputs["statistics"],
-                                 schema=schema_gen.outputs["schema"], allow_anomalies=settings.allow_anomalies)
+                                 schema=schema_gen.outputs["schema"], allow_anomalies=settings.allow_anomalies,
+                                 serving_dir=serving_dir, serving_state=serving_state,
+                                 stop_on_drift=settings.stop_on_drift)
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -171,7 +175,8 @@ def create_pipeline(
         pusher = AtomicPusher(
             model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
             feature_snapshot=feature_snapshot.outputs["feature_snapshot"], serving_dir=serving_dir,
-            catalogue_evaluation=catalogue_evaluator.outputs[catalogue_spec.EVALUATION_KEY]).with_id("Pusher")
+            catalogue_evaluation=catalogue_evaluator.outputs[catalogue_spec.EVALUATION_KEY],
+            statistics=statistics_gen.outputs["statistics"]).with_id("Pusher")
     return Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

@@ -26,6 +26,10 @@ from compat import file_systems
 FINGERPRINT_FILE = "fingerprint.pb"  # written by tf.saved_model.save: a checksum of the model's contents
 # The features to serve the model with, published inside its version; Serving reads only its warmup file there.
 FEATURE_SNAPSHOT_DIR = os.path.join("assets.extra", "feature_snapshot")
+# The TFDV statistics of the training split the model was trained on (StatisticsGen's Split-train/FeatureStats.pb, a
+# binary DatasetFeatureStatisticsList), published inside its version: the next run's DataGate measures drift
+# against them. A version pushed before they were published has none.
+TRAINING_STATISTICS_FILE = os.path.join("assets.extra", "statistics", "train.pb")
 COMMIT_FILE = "sparrow-commit.json"  # the last file of a version; Serving's loader ignores unknown files
 SAVED_MODEL_FILE = "saved_model.pb"
 STAGING_PREFIX = ".staging-"

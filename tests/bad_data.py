@@ -110,8 +110,10 @@ def validation_pipeline(data_root: str, splits: List[str], work_dir: str, allow_
 
     example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=tfx.proto.Input(
         splits=[tfx.proto.Input.Split(name=split, pattern=f"{split}/*") for split in splits]))
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema.SCHEMA_PATH)
+    # As the pipeline makes them: with the schema (the ids categorical)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"],
+                                                  schema=schema_gen.outputs["schema"])
     gate = DataGate(statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
                     allow_anomalies=allow_anomalies)
     return tfx.dsl.Pipeline(

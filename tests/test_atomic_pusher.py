@@ -13,31 +13,11 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.atomic_pusher import executor, spec
-from models.sample_features import Movie
 from recommender import serving_dir, snapshot
+from tests.helpers.pushes import feature_snapshot, saved_model
 from tests.helpers.snapshots import set_format_version
 
 pytestmark = pytest.mark.slow  # imports TensorFlow and TFX
-
-
-def saved_model(path: str) -> standard_artifacts.Model:
-    module = tf.Module()
-    module.weight = tf.Variable(2.0)
-    module.score = tf.function(lambda x: x * module.weight, input_signature=[tf.TensorSpec([None], tf.float32)])
-    tf.saved_model.save(module, os.path.join(path, "Format-Serving"))
-    model = standard_artifacts.Model()
-    model.uri = path
-    return model
-
-
-def feature_snapshot(path: str, title: str):
-    os.makedirs(path)
-    with open(os.path.join(path, f"{snapshot.MOVIES_PREFIX}-00000-of-00001{snapshot.ENTRY_SUFFIX}"), "w") as f:
-        f.write(snapshot.to_line(snapshot.movie_entry(Movie(1, 1995, ("Drama",)), title, [])) + "\n")
-    snapshot.write_manifest(path)
-    artifact = spec.AtomicPusherSpec.INPUTS[spec.FEATURE_SNAPSHOT_KEY].type()
-    artifact.uri = path
-    return artifact
 
 
 def push(model, blessed: int, feature_snapshot_artifact, base_dir: str, out: str) -> standard_artifacts.PushedModel:

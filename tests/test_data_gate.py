@@ -86,3 +86,21 @@ def test_allowed_anomalies_are_recorded_and_the_gate_passes(bad_inputs_validatio
     written = read_anomalies(anomalies)  # ExampleValidator's own output is there for inspection
     assert written["values"].anomaly_info["label"].short_description == "Out-of-range values"
     assert not written["clean"].anomaly_info
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_the_drift_check_gets_the_serving_dir_its_state_and_the_flag(stop):
+    """Locally the serving state is part of the gate's cache key (a push by another run re-runs the check)."""
+    from pipeline import configs
+    from pipeline import pipeline as pipeline_lib
+
+    pipeline = pipeline_lib.create_pipeline(
+        configs.Settings(data_root="/tmp/unused", sample_gen=None, stop_on_drift=stop), pipeline_root="/tmp/unused",
+        schema_path="/tmp/unused/schema.pbtxt", serving_dir="/tmp/unused/serving", serving_state="17:abc")
+    gate = {c.id: c for c in pipeline.components}["ExampleValidator"]
+    assert {key: gate.exec_properties[key] for key in (spec.SERVING_DIR_KEY, spec.SERVING_STATE_KEY,
+                                                       spec.STOP_ON_DRIFT_KEY)} == {
+        spec.SERVING_DIR_KEY: "/tmp/unused/serving", spec.SERVING_STATE_KEY: "17:abc",
+        spec.STOP_ON_DRIFT_KEY: int(stop)}
+    pusher = {c.id: c for c in pipeline.components}["Pusher"]
+    assert pusher.inputs["statistics"] is gate.inputs["statistics"]  # the statistics the gate compared are published

@@ -113,9 +113,10 @@ def caching(spec: dict) -> dict:
             for name, task in spec["root"]["dag"]["tasks"].items()}
 
 
-def test_only_the_serving_baseline_and_sample_gen_skip_kfps_cache(spec):
+def test_only_the_serving_baseline_the_data_gate_and_sample_gen_skip_kfps_cache(spec):
     enabled = caching(spec)
     assert enabled.pop("ServingBaseline") is False  # what serves now is not in KFP's cache key
+    assert enabled.pop("ExampleValidator") is False  # nor the serving version's statistics its drift check reads
     assert enabled.pop("SampleGen") is False  # nor what the files under data_root hold now
     assert set(enabled.values()) == {True}
 
@@ -141,6 +142,17 @@ def test_only_the_pusher_waits_for_the_blessing_and_no_importer_has_a_condition(
     importers = [name for name, task in tasks.items()
                  if "importer" in executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]]]
     assert not [name for name in importers if name in conditions]
+
+
+def test_the_drift_check_reads_the_serving_dir_and_the_pusher_publishes_the_statistics(spec, compiled_pipeline):
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["Pusher"]["inputs"]["artifacts"]["statistics"]["taskOutputArtifact"] == {
+        "producerTask": "StatisticsGen", "outputArtifactKey": "statistics"}
+    assert tasks["StatisticsGen"]["inputs"]["artifacts"]["schema"]["taskOutputArtifact"]["producerTask"] == \
+        "ImportSchemaGen"  # the ids' values are counted (categorical in the schema)
+    gate = tasks["ExampleValidator"]["inputs"]["parameters"]
+    assert gate["serving_dir"]["runtimeValue"]["constant"] == compiled_pipeline.serving_dir
+    assert gate["stop_on_drift"]["runtimeValue"]["constant"] == 0.0
 
 
 def test_kfp_loads_the_package(compiled_pipeline):

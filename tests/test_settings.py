@@ -28,12 +28,14 @@ def test_the_flags_default_to_the_settings_defaults(command):
 
 def test_flags_reach_the_settings():
     args = parsed("run", "--min-auc", "0.6", "--min-catalogue-ratio", "0", "--max-catalogue-regression", "0.25",
-                  "--hparam", "batch_size=64", "--train-steps", "7", "--no-cache", "--allow-anomalies")
+                  "--hparam", "batch_size=64", "--train-steps", "7", "--no-cache", "--allow-anomalies",
+                  "--stop-on-drift")
     settings = arguments.settings(args, "data", None, ["--direct_num_workers=1"])
     assert settings == configs.Settings(data_root="data", sample_gen=None, min_auc=0.6, min_catalogue_ratio=0.0,
                                         max_catalogue_regression=0.25,
                                         hparams={"batch_size": 64}, train_steps=7, enable_cache=False,
-                                        allow_anomalies=True, beam_pipeline_args=("--direct_num_workers=1",))
+                                        allow_anomalies=True, stop_on_drift=True,
+                                        beam_pipeline_args=("--direct_num_workers=1",))
 
 
 def test_settings_are_frozen_and_hold_copies():

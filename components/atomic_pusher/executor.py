@@ -12,14 +12,19 @@ A model with the `serve_features` signature pushed with a snapshot is published 
 its own signatures as they were; then staged and committed like any version. Such a version records the trained
 model's fingerprint (its own differs), which tells the same model already serving; a version of that model
 pushed without the signatures (before them) is pushed again, with them.
+The training split's statistics (StatisticsGen's, where the Pusher has them) are published inside the version as
+serving_dir.TRAINING_STATISTICS_FILE, in the same commit: the next run's DataGate measures drift against them.
+They do not make a release of their own: the same model, snapshot and policy already serving is not pushed again.
 """
 import logging
 import os
 import tempfile
 from typing import Any, Dict, List, Optional
 
+import tensorflow as tf
 from tfx import types
 from tfx.components.pusher import executor as tfx_pusher
+from tfx.components.statistics_gen import executor as statistics_executor
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, proto_utils
@@ -61,6 +66,20 @@ def is_serving(model_path: str, digest: Optional[str], version_dir: str, policy:
         _served_digest(version_dir) == digest and _served_policy(version_dir) == policy
 
 
+def training_statistics(input_dict: Dict[str, List[types.Artifact]]) -> Optional[str]:
+    """The file of the training split's statistics among the Pusher's inputs; None without a statistics input."""
+    statistics = input_dict.get(spec.STATISTICS_KEY)
+    if not statistics:
+        return None
+    path = os.path.join(artifact_utils.get_split_uri(statistics, spec.STATISTICS_SPLIT),
+                        statistics_executor.DEFAULT_FILE_NAME)
+    if not tf.io.gfile.exists(path):
+        logging.warning("No training statistics at %s: the version is pushed without them (the next run's drift "
+                        "check will say so).", path)
+        return None
+    return path
+
+
 class Executor(tfx_pusher.Executor):
     """TFX's Pusher executor for the blessing check and the `pushed*` properties; the push is ours."""
 
@@ -93,9 +112,12 @@ class Executor(tfx_pusher.Executor):
                 source = os.path.join(local, "model")
                 exported = export.export(model_path, snapshot_dir, policy, source)
                 logging.info("Added the recommend signatures in %.1f s: %s", exported["seconds"], exported["paths"])
+            files = {serving_policy.POLICY_FILE: serving_policy.path_of(evaluation_dir)} if policy else {}
+            statistics_file = training_statistics(input_dict)
+            if statistics_file:
+                files[serving_dir.TRAINING_STATISTICS_FILE] = statistics_file
             target = serving_dir.publish(
-                source, base_dir, {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir} if snapshot_dir else {},
-                {serving_policy.POLICY_FILE: serving_policy.path_of(evaluation_dir)} if policy else {})
+                source, base_dir, {serving_dir.FEATURE_SNAPSHOT_DIR: snapshot_dir} if snapshot_dir else {}, files)
         io_utils.copy_dir(target, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=target, pushed_version=os.path.basename(target))
         model_push.set_string_custom_property(spec.SERVING_POLICY_PROPERTY, policy.summary() if policy else "")

@@ -21,6 +21,7 @@ from tfx.components import CsvExampleGen
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components.data_gate import component as data_gate
 from components.sample_gen.component import SampleGen
 from components.serving_baseline.component import ServingBaseline
 from pipeline import configs
@@ -30,11 +31,12 @@ from pipeline.runners import image as pipeline_image
 # TFX reads and writes artifact URIs itself: roots its filesystem layer knows, or a path every pod mounts.
 REMOTE_ROOT_SCHEMES = ("gs://", "s3://", "hdfs://")
 # Tasks whose result depends on more than their inputs and parameters, all that KFP's cache key sees: the baseline
-# is what serves now, which a push of another run changes; SampleGen's and CsvExampleGen's examples are what the
+# is what serves now, which a push of another run changes, and so is the data gate's drift check (it compares with
+# the serving version's training statistics); SampleGen's and CsvExampleGen's examples are what the
 # files under data_root hold now (TFX's file-based driver, which fingerprints them, is a preCacheCheck hook that
 # open-source KFP never runs). A task's new artifact re-runs the tasks that read it: on Kubeflow every run makes
 # its examples and trains; a local run's driver serves unchanged files from cache.
-UNCACHED_TASKS = (ServingBaseline.__name__, SampleGen.__name__, CsvExampleGen.__name__)
+UNCACHED_TASKS = (ServingBaseline.__name__, data_gate.NODE_ID, SampleGen.__name__, CsvExampleGen.__name__)
 _INPUT_ARTIFACT_REFERENCE = re.compile(r"inputs\.artifacts\['([^']+)'\]")
 
 

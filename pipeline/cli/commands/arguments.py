@@ -57,6 +57,9 @@ def add_training_and_gate_arguments(parser: argparse.ArgumentParser, compiled: b
                         default=defaults.max_catalogue_regression,
                         help="when a version serves, blessing also needs recall@10 over the catalogue at most this "
                              "fraction below that version's, ranked as it serves (1: no serving-version gate)")
+    parser.add_argument("--stop-on-drift", action="store_true", default=defaults.stop_on_drift,
+                        help="stop the run at the data gate when its training data drifted from the serving "
+                             "version's above the schema's thresholds (default: drift is reported only)")
     parser.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                         help="a Trainer hyperparameter, e.g. batch_size=512 (repeatable)")
 
@@ -76,7 +79,7 @@ def settings(args, data_root: str, sample_gen, beam_pipeline_args=None) -> confi
         data_root=data_root, sample_gen=sample_gen, train_steps=args.train_steps, hparams=hparams(args.hparam),
         min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
         min_catalogue_ratio=args.min_catalogue_ratio, max_catalogue_regression=args.max_catalogue_regression,
-        allow_anomalies=getattr(args, "allow_anomalies", False),
+        allow_anomalies=getattr(args, "allow_anomalies", False), stop_on_drift=args.stop_on_drift,
         enable_cache=not args.no_cache, beam_pipeline_args=beam_pipeline_args)
 
 
