@@ -1,6 +1,7 @@
 """The whole pipeline, for real: BeamDagRunner, SQLite ML Metadata, TFMA, a pushed SavedModel scored."""
 import csv
 import os
+import re
 
 import numpy as np
 import pytest
@@ -87,14 +88,17 @@ def test_feature_tensor_signature_agrees_with_the_example_signature(e2e_run, pus
 
 
 def test_rerun_with_nothing_changed_trains_nothing_and_pushes_nothing(e2e_run, e2e_rerun):
-    """What serves changed (e2e_run pushed), so the baseline is re-read and both gates re-run against it; nothing
-    else runs."""
+    """What serves changed (e2e_run pushed), so the baseline is re-read and both gates re-run against it, and the
+    data gate measures drift against its statistics; nothing else runs."""
     states = {n.node_id: n.state for n in e2e_rerun.record().nodes.values()}
-    gate = {"ServingBaseline", "Evaluator", "CatalogueEvaluator", "Pusher"}
+    gate = {"ExampleValidator", "ServingBaseline", "Evaluator", "CatalogueEvaluator", "Pusher"}
     assert {n: s for n, s in states.items() if n not in gate} == {n: "CACHED" for n in states if n not in gate}
     assert {n: states[n] for n in gate} == {n: "COMPLETE" for n in gate}
     [served] = serving_dir.versions(e2e_run.paths.serving_dir)  # e2e_run's push; the rerun added none
     assert f"serving version {served}" in e2e_rerun.stdout  # the baseline: the model e2e_run pushed
+    assert "drift: nothing serves yet, no training statistics to compare with" in e2e_run.stdout
+    assert re.search(rf"^drift vs serving version {served}: none above thresholds \(\d+ features\)$",
+                     e2e_rerun.stdout, re.M), e2e_rerun.stdout  # the same data as the version's
     assert "blessed: yes" in e2e_rerun.stdout
     assert "(already serving, not pushed again)" in e2e_rerun.stdout, e2e_rerun.stdout
 

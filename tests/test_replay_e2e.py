@@ -14,6 +14,7 @@ import pytest
 
 from components.sample_gen import report as sample_gen_report
 from dataio import raw_rows
+from models import schema
 from pipeline import configs
 from pipeline.datasets import synthetic
 from pipeline.report import metadata
@@ -74,6 +75,11 @@ def test_the_worse_candidate_is_not_pushed_and_what_served_keeps_serving(replaye
     assert periods[2]["pushed"] and periods[2]["serving_version"] != periods[0]["serving_version"], periods[2]
     assert periods[2]["gate"].startswith("pushed: the evaluator gate and the serving-version gate passed")
     assert f"serving version {periods[0]['serving_version']} (not pushed: evaluator gate" in second.stdout
+    # Drift against the version serving when each period's run started: none then; the same generator after
+    assert periods[0]["drift"] == []
+    for period in periods[1:]:
+        assert {line["feature"] for line in period["drift"]} == set(schema.DRIFT_THRESHOLDS), period["drift"]
+        assert all(line["passed"] for line in period["drift"]), period["drift"]
     for period in periods:  # the served list and every baseline were scored for the period's known users
         known = period["known"]
         assert known["users"] > 0 and set(known["rankers"]) == {replay.SERVED, "most_rated", "recent_most_rated",

@@ -248,6 +248,26 @@ def _data_section(review: review_lib.Review) -> str:
             f"<h3>Features</h3>" + _table(headers, rows, numeric_from=2))
 
 
+def _drift_section(review: review_lib.Review) -> str:
+    """The data gate's drift check: every feature's comparator, value, threshold and whether it passed."""
+    found = review.summary.drift
+    if found is None:
+        return ""
+    said = "".join(f"<p>{escape(line)}</p>" for line in found.summary_lines())
+    if not found.lines:
+        return f'<h3 id="drift">Drift</h3><div id="drift-status">{said}</div>'
+    rows = [f'<tr data-feature="{escape(line.feature)}"><td>{escape(line.feature)}</td>'
+            f"<td>{escape(line.comparator)}</td>"
+            + _cell(line.value, "drift", "candidate", line.feature)
+            + f'<td class="num">{"" if line.threshold is None else f"{line.threshold:g}"}</td>'
+            + f'<td class="{"" if line.passed else "warn"}">{"passed" if line.passed else "drifted"}</td></tr>'
+            for line in sorted(found.lines, key=lambda line: (line.passed, line.feature))]
+    return ('<h3 id="drift">Drift</h3><p class="muted">The training split\'s statistics against those the serving '
+            "version was trained on (TFDV's drift comparators; thresholds in the schema).</p>"
+            f'<div id="drift-status">{said}</div>'
+            + _table(["feature", "comparator", "value", "threshold", "result"], rows, numeric_from=2))
+
+
 def _artifacts_section(review: review_lib.Review) -> str:
     rows = [f"<tr><td>{escape(a.node_id)}</td><td>{escape(a.key)}</td><td>{escape(a.type_name)}</td>"
             f"<td>{a.artifact_id}</td><td><a href=\"{escape(a.href)}\">{escape(a.uri)}</a></td></tr>"
@@ -268,7 +288,8 @@ def _header(review: review_lib.Review) -> str:
 def render(review: review_lib.Review) -> str:
     sections: List[str] = [_header(review), _decision_section(review), _catalogue_section(review),
                            _charts_section(review),
-                           _slices_section(review), _data_section(review), _artifacts_section(review)]
+                           _slices_section(review), _data_section(review), _drift_section(review),
+                           _artifacts_section(review)]
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>sparrow-tfx run "
             f"{escape(review.record.run_id)}</title><style>{CSS}</style></head><body>{''.join(sections)}"
             "</body></html>\n")

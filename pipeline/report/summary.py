@@ -7,12 +7,15 @@ from typing import Any, Dict, List, Optional, Tuple
 from ml_metadata.proto import metadata_store_pb2
 
 from components.catalogue_eval import spec as catalogue_spec
+from components.data_gate import drift as drift_lib
+from components.data_gate import spec as data_gate_spec
 from pipeline.report import metadata
 
 EVALUATOR = "Evaluator"
 CATALOGUE_EVALUATOR = "CatalogueEvaluator"
 PUSHER = "Pusher"
 SERVING_BASELINE = "ServingBaseline"
+DATA_GATE = "ExampleValidator"  # components.data_gate.component.NODE_ID (not imported: it imports TFX)
 BASELINE_MODEL = "baseline"  # the Evaluator's name for the baseline model spec (tfma.constants.BASELINE_KEY)
 CANDIDATE_MODEL = "candidate"  # tfma.constants.CANDIDATE_KEY
 
@@ -212,6 +215,7 @@ class RunSummary:
     catalogue: Dict[str, float] = dataclasses.field(default_factory=dict)  # CatalogueEvaluator's figures
     catalogue_gate: Optional[Tuple[bool, str]] = None  # passed, and the deciding gate's comparison in words
     catalogue_decision: Optional[CatalogueDecision] = None  # which catalogue gate decided
+    drift: Optional[drift_lib.DriftReport] = None  # the data gate's drift check against the serving version
 
     @property
     def succeeded(self) -> bool:
@@ -245,11 +249,14 @@ class RunSummary:
             gate=GateReport.load(evaluation.uri, overall, _baseline_model(record)) if evaluation else None,
             catalogue=_catalogue_figures(record),
             catalogue_gate=catalogue_gate,
-            catalogue_decision=_catalogue_decision(record))
+            catalogue_decision=_catalogue_decision(record),
+            drift=drift_report(record))
 
     def lines(self) -> list:
         out = [f"run {self.run_id}"]
         out += [f"  {node:<18} {self.states[node]:<9} {self.seconds[node]:7.1f} s" for node in self.states]
+        if self.drift:
+            out += self.drift.summary_lines()
         auc, pr_auc = self.metrics.get("auc"), self.metrics.get("auc_precision_recall")
         if auc is not None:
             out.append(f"eval ROC AUC {auc:.4f}  PR AUC {pr_auc:.4f}  accuracy "
@@ -273,6 +280,15 @@ class RunSummary:
         else:
             out.append("serving model: unchanged (nothing pushed)")
         return out
+
+
+def drift_report(record: metadata.RunRecord) -> Optional[drift_lib.DriftReport]:
+    """The data gate's drift check (components/data_gate/drift.py); None for a run without one (no serving dir, or
+    the gate did not finish: a run it stopped names the drifted features in its error)."""
+    node = record.node(DATA_GATE)
+    anomalies = node.output(data_gate_spec.ANOMALIES_KEY) if node else None
+    found = metadata.custom_property(anomalies, data_gate_spec.DRIFT_PROPERTY) if anomalies else None
+    return drift_lib.DriftReport.from_json(found) if found else None
 
 
 def _catalogue_evaluation(record: metadata.RunRecord) -> Optional[metadata_store_pb2.Artifact]:

@@ -235,13 +235,20 @@ def run_period(plan: Plan, index: int, settings: configs.Settings, paths: config
             "pushed": pushed, "gate": gate, "failure": failure,
             "seconds": round(time.monotonic() - started, 1), "run_seconds": round(run_seconds, 1),
             "node_seconds": {k: round(v, 1) for k, v in (summary.seconds if summary else {}).items()},
-            "eval_auc": summary.metrics.get("auc") if summary else None, **scored}
+            "eval_auc": summary.metrics.get("auc") if summary else None,
+            "drift": [line.to_dict() for line in summary.drift.lines] if summary and summary.drift else [],
+            **scored}
 
 
 def period_lines(index: int, total: int, period: dict) -> List[str]:
     version = period["serving_version"]
     lines = [f"period {index + 1}/{total}: as of {period['as_of']} until {period['until']}: serving "
              f"{'version ' + version if version else 'nothing'} ({period['gate']}), {period['seconds']:.0f} s"]
+    drifted = [line for line in period.get("drift", []) if not line["passed"]]
+    if drifted:
+        lines.append("  drift above thresholds: " + ", ".join(
+            f"{line['feature']} {line['comparator']} {line['value']:.4f} > {line['threshold']:g}"
+            if line["value"] is not None else f"{line['feature']} not compared" for line in drifted))
     for group in GROUPS:
         figures = period[group]
         lines.append(f"  {group} users ({figures['users']}){'':<8}" + "".join(f"{m:>11}" for m in METRICS))
