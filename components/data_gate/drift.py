@@ -44,6 +44,8 @@ class DriftLine:
     def text(self) -> str:
         if self.comparator == MISSING:
             return f"{self.feature}: not in {self.where}, so not compared"
+        if self.value is None:
+            return f"{self.feature}: {self.comparator} not measurable (not a finite number)"
         relation = "<=" if self.passed else ">"
         return f"{self.feature}: {self.comparator} {self.value:.4f} {relation} {self.threshold:g}"
 

@@ -248,7 +248,7 @@ def period_lines(index: int, total: int, period: dict) -> List[str]:
     if drifted:
         lines.append("  drift above thresholds: " + ", ".join(
             f"{line['feature']} {line['comparator']} {line['value']:.4f} > {line['threshold']:g}"
-            if line["value"] is not None else f"{line['feature']} not compared" for line in drifted))
+            if line["value"] is not None else f"{line['feature']} not measured" for line in drifted))
     for group in GROUPS:
         figures = period[group]
         lines.append(f"  {group} users ({figures['users']}){'':<8}" + "".join(f"{m:>11}" for m in METRICS))
