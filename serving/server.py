@@ -11,8 +11,9 @@ failure this code did not foresee (a bug), JSON too.
 
 Why one process and a thread pool: TensorFlow releases the GIL inside the model call, where most of a request's
 time goes, so threads of one process overlap calls on both cores with one copy of the model and of the snapshot;
-a second process would double the memory (~1 GB each) and load each version twice. The pool is bounded
-(`threads`): requests beyond it wait in the event loop, cheaply, rather than contending for the GIL and cores.
+a second process would double the memory and load each version twice. The pool is bounded (`threads`, default 2,
+the cores here): requests beyond it wait in the event loop, cheaply, rather than contending for the cores
+(bench/bench_serve.py --threads-sweep; docs/serving.md).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from serving.metrics import Metrics, MetricsMiddleware
 from serving.versions import Loaded, VersionWatcher
 
 log = logging.getLogger("sparrow_tfx.serve")
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 2  # the cores here: measured best throughput and tails of 1, 2, 4, 8 (docs/serving.md)
 DEFAULT_POLL_SECONDS = 1.0
 VERSION_HEADER = "x-sparrow-version"  # every answer from a version names it
 
@@ -121,7 +122,7 @@ class App:
         served = new.served
         self.metrics.served(served.version, served.version_dir, served.manifest.get("as_of"), new.load_seconds)
         since = (f", {new.swapped_at - new.committed_at:.1f} s after its commit"
-                 if new.committed_at is not None else "")
+                 if new.committed_at is not None and old is not None else "")
         was = f" (was {old.served.version})" if old is not None else ""
         self.on_event(f"serving version {served.version}{was}: {len(served.movies):,} movies, "
                       f"{len(served.users):,} users; loaded and warmed in {new.load_seconds:.1f} s{since}")

@@ -39,7 +39,10 @@ def register(subparsers) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
     parser.add_argument("--threads", type=arguments.positive_int, default=None,
-                        help="requests worked on at once, in one process (default 4: see docs/serving.md)")
+                        help="requests worked on at once, in one process (default 2: see docs/serving.md)")
+    parser.add_argument("--intra-op-threads", type=arguments.non_negative_int, default=0,
+                        help="TensorFlow's threads within one model call (default 0: TensorFlow's, one per core; "
+                             "1 gave ~15%% more requests/s under load, slower single requests)")
     parser.add_argument("--poll-seconds", type=_seconds, default=None,
                         help="how often the serving directory is checked for a new version (default 1)")
     parser.set_defaults(handler=handle)
@@ -70,6 +73,10 @@ def handle(args) -> int:
         return 1
     from serving import server
 
+    if args.intra_op_threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)  # before any op runs
     # The server's own events (versions loaded and swapped, load failures) go to the terminal as they happen.
     server.run(base, sock, args.threads or server.DEFAULT_THREADS, args.poll_seconds or server.DEFAULT_POLL_SECONDS,
                lambda line: print(line, flush=True))
