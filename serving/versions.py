@@ -9,6 +9,7 @@ skipped (the one serving stays) until a newer one is committed.
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gc
 import logging
@@ -114,4 +115,14 @@ class VersionWatcher:
         self._on_loaded(loaded, current)
         del current
         gc.collect()  # the old model's objects have reference cycles: free them now, not at some later collection
+        release_freed_memory()
         return True
+
+
+def release_freed_memory() -> None:
+    """Returns what the old version freed to the system (glibc's malloc_trim): without it the process kept a whole
+    version's worth of freed memory (~130 MB on ml-latest-small-2015) after the first swap."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

@@ -398,6 +398,26 @@ def test_a_new_version_is_served_within_10_s_of_its_commit_and_no_request_fails(
             assert started.output().rstrip().endswith("stopped: every request answered"), started.output()[-3000:]
 
 
+def test_a_swap_releases_the_old_version(world, tmp_path):
+    """The watcher in this process: after a swap nothing holds the old version or its model any more."""
+    import gc
+    import weakref
+
+    from serving.versions import VersionWatcher
+
+    base = str(tmp_path / "serving")
+    world.publish("a", base)
+    watcher = VersionWatcher(base)
+    assert watcher.check() and not watcher.check()  # loaded once, then nothing new
+    old = watcher.current.served
+    held = [weakref.ref(old), weakref.ref(old.model), weakref.ref(old.candidates)]
+    del old
+    second = os.path.basename(world.publish("b", base))
+    assert watcher.check() and watcher.current.served.version == second
+    gc.collect()
+    assert [ref() is None for ref in held] == [True, True, True]
+
+
 # A push to S3 from a child process: tensorflow-io's S3 client aborts a normal exit (compat/file_systems.leave).
 PUBLISH = ("import sys; from compat import file_systems; from recommender import serving_dir; "
            "print(serving_dir.publish(sys.argv[1], sys.argv[3], {serving_dir.FEATURE_SNAPSHOT_DIR: sys.argv[2]}), "
