@@ -19,7 +19,9 @@ Phases, one after the other, each client a thread with one keep-alive connection
   copy: the server loads and warms it beside the served one); no request may fail, and the new version must answer
   within 10 s of its commit;
 - soak: the same load for --soak-seconds, the server's RSS (/proc/PID/status) sampled every --rss-every seconds;
-  growth is the last minute's mean over the first minute's.
+  growth is the last minute's mean over the first minute's; with --soak-pushes N, the version is published again
+  N times, evenly spread (a swap each).
+--phases picks phases (the reference always runs).
 """
 from __future__ import annotations
 
@@ -226,15 +228,23 @@ def swap_phase(server: Server, base: str, version_dir: str, args, known_users) -
     return out
 
 
-def soak_phase(server: Server, args, known_users) -> dict:
-    """The load for --soak-seconds with the server's RSS sampled every --rss-every seconds from its start."""
+def soak_phase(server: Server, args, known_users, base: str, version_dir: str) -> dict:
+    """The load for --soak-seconds with the server's RSS sampled every --rss-every seconds from its start, and
+    --soak-pushes pushes evenly spread."""
+    from recommender import serving_dir
+
     samples: List[tuple] = []
+    pushes: List[tuple] = []
     done = threading.Event()
 
     def sample(t0: float) -> None:
         samples.append((0.0, server.rss_mb()))
+        every = args.soak_seconds / (args.soak_pushes + 1) if args.soak_pushes else None
         while not done.wait(args.rss_every):
-            samples.append((time.time() - t0, server.rss_mb()))
+            now = time.time() - t0
+            samples.append((now, server.rss_mb()))
+            if every and len(pushes) < args.soak_pushes and now >= every * (len(pushes) + 1):
+                pushes.append((now, os.path.basename(serving_dir.publish(version_dir, base))))
 
     sampler: List[threading.Thread] = []
 
@@ -248,7 +258,9 @@ def soak_phase(server: Server, args, known_users) -> dict:
     sampler[0].join()
     first = [rss for t, rss in samples if 0 < t <= 60] or [samples[0][1]]
     last = [rss for t, rss in samples if t > args.soak_seconds - 60] or [samples[-1][1]]
-    return {**summary(requests, args.soak_seconds), "rss_samples": samples,
+    return {**summary(requests, args.soak_seconds), "rss_samples": samples, "pushes": pushes,
+            "answers_by_version": {v: sum(1 for r in requests if r.version == v) for v in
+                                   sorted({r.version for r in requests if r.version})},
             "rss_mb_first_minute": statistics.fmean(first), "rss_mb_last_minute": statistics.fmean(last),
             "rss_mb_max": max(rss for _, rss in samples),
             "rss_growth": statistics.fmean(last) / statistics.fmean(first) - 1}
@@ -270,7 +282,7 @@ def fmt_latency(stats: Dict[str, float]) -> str:
 
 def tables(results: dict) -> str:
     lines = []
-    load, one, ref = results["load"], results["single_client"], results["reference"]
+    load, one, ref = results.get("load"), results.get("single_client"), results["reference"]
     lines.append(f"{'phase':<34} {'requests':>8} {'errors':>6} {'req/s':>7}  p50 / p95 / p99 ms (all; known; new)")
     for name, phase in [("1 client, users with ratings", one), (f"{results['clients']} clients, load", load),
                         (f"{results['clients']} clients, version pushed", results.get("swap")),
@@ -280,14 +292,10 @@ def tables(results: dict) -> str:
         lat = phase["latency_ms"]
         lines.append(f"{name:<34} {phase['requests']:>8,} {phase['errors']:>6} {phase['requests_per_second']:>7.1f}  "
                      f"{fmt_latency(lat['all'])}; {fmt_latency(lat['known'])}; {fmt_latency(lat['new'])}")
-    figures = {
-        "known user top-10 p50 ms, 1 client": {"serve": one["latency_ms"]["known"]["p50"],
-                                               "recommend warm": ref["warm_call_ms"]["p50"],
-                                               "recommend in-process": ref["whole_call_ms"]["p50"]},
-        f"known user top-10 p50 ms, {results['clients']} clients": {
-            "serve": load["latency_ms"]["known"]["p50"], "recommend warm": ref["warm_call_ms"]["p50"],
-            "recommend in-process": ref["whole_call_ms"]["p50"]},
-    }
+    figures = {f"known user top-10 p50 ms, {name}": {
+        "serve": phase["latency_ms"]["known"]["p50"], "recommend warm": ref["warm_call_ms"]["p50"],
+        "recommend in-process": ref["whole_call_ms"]["p50"]}
+        for name, phase in [("1 client", one), (f"{results['clients']} clients", load)] if phase}
     lines += ["", common.side_by_side(figures, "serve", ["recommend warm", "recommend in-process"])]
     return "\n".join(lines)
 
@@ -326,6 +334,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--push-after", type=float, default=20.0, help="seconds into the swap phase")
     parser.add_argument("--soak-seconds", type=float, default=600.0, help="0: no soak")
     parser.add_argument("--rss-every", type=float, default=5.0)
+    parser.add_argument("--soak-pushes", type=int, default=0, help="versions pushed during the soak")
+    parser.add_argument("--phases", default="single,load,swap,soak",
+                        help="comma-separated, of single, load, swap, soak")
     parser.add_argument("--threads", type=int, help="the server's --threads (default: its own)")
     parser.add_argument("--threads-sweep", type=int, nargs="*", default=[],
                         help="also measure these --threads values, --sweep-seconds each, before the phases")
@@ -374,29 +385,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                                                 len(known_users))))
             print(f"reference: recommend warm call p50 {results['reference']['warm_call_ms']['p50']:.1f} ms, "
                   f"whole call p50 {results['reference']['whole_call_ms']['p50']:.1f} ms", flush=True)
-            started = time.time()
-            single = run_clients(server, 1, 10**6, known_users, 1.0, args.seed, max_requests=args.single_requests)
-            results["single_client"] = summary(single, time.time() - started)
-            print(f"1 client: p50/p95/p99 {fmt_latency(results['single_client']['latency_ms']['known'])} ms",
-                  flush=True)
-            results["load"] = summary(run_clients(server, args.clients, args.seconds, known_users,
-                                                  args.known_share, args.seed), args.seconds)
-            print(f"load: {results['load']['requests_per_second']:.1f} req/s, errors {results['load']['errors']}",
-                  flush=True)
-            results["rss_mb_after_load"] = server.rss_mb()
-            results["swap"] = swap_phase(server, base, version_dir, args, known_users)
-            swap = results["swap"]
-            print(f"swap: version {swap['pushed_version']} committed {args.push_after:.0f} s in "
-                  f"(publish {swap['publish_seconds']:.1f} s), first answered "
-                  f"{swap['new_version_first_answer_after_commit_s']:.2f} s after its commit; "
-                  f"{swap['requests']:,} requests, {swap['errors']} failed; answers by version "
-                  f"{swap['answers_by_version']}", flush=True)
-            if args.soak_seconds:
-                results["soak"] = soak_phase(server, args, known_users)
+            phases = set(args.phases.split(","))
+            if "single" in phases:
+                started = time.time()
+                single = run_clients(server, 1, 10**6, known_users, 1.0, args.seed,
+                                     max_requests=args.single_requests)
+                results["single_client"] = summary(single, time.time() - started)
+                print(f"1 client: p50/p95/p99 {fmt_latency(results['single_client']['latency_ms']['known'])} ms",
+                      flush=True)
+            if "load" in phases:
+                results["load"] = summary(run_clients(server, args.clients, args.seconds, known_users,
+                                                      args.known_share, args.seed), args.seconds)
+                print(f"load: {results['load']['requests_per_second']:.1f} req/s, errors "
+                      f"{results['load']['errors']}", flush=True)
+                results["rss_mb_after_load"] = server.rss_mb()
+            if "swap" in phases:
+                results["swap"] = swap_phase(server, base, version_dir, args, known_users)
+                swap = results["swap"]
+                print(f"swap: version {swap['pushed_version']} committed {args.push_after:.0f} s in "
+                      f"(publish {swap['publish_seconds']:.1f} s), first answered "
+                      f"{swap['new_version_first_answer_after_commit_s']:.2f} s after its commit; "
+                      f"{swap['requests']:,} requests, {swap['errors']} failed; answers by version "
+                      f"{swap['answers_by_version']}; RSS {swap['rss_mb_before_push']:.0f} -> "
+                      f"{swap['rss_mb_end']:.0f} MB", flush=True)
+            if "soak" in phases and args.soak_seconds:
+                results["soak"] = soak_phase(server, args, known_users, base, version_dir)
                 soak = results["soak"]
                 print(f"soak: {soak['requests']:,} requests, {soak['errors']} failed; RSS first minute "
                       f"{soak['rss_mb_first_minute']:.0f} MB, last minute {soak['rss_mb_last_minute']:.0f} MB "
-                      f"({soak['rss_growth']:+.1%}), max {soak['rss_mb_max']:.0f} MB", flush=True)
+                      f"({soak['rss_growth']:+.1%}), max {soak['rss_mb_max']:.0f} MB; pushes {soak['pushes']}",
+                      flush=True)
             results["server_metrics"] = server_counts(server)
             results["server_events"] = [line for line in server.output().splitlines()
                                         if line.startswith(("serving version", "warning", "listening"))]
@@ -410,7 +428,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for phase in ("single_client", "load", "swap", "soak"):
         if phase in results and results[phase]["errors"]:
             failures.append(f"{phase}: {results[phase]['errors']} failed requests {results[phase]['error_examples']}")
-    delay = results["swap"]["new_version_first_answer_after_commit_s"]
+    delay = results["swap"]["new_version_first_answer_after_commit_s"] if "swap" in results else 0
     if delay is None or delay > SWAP_BOUND_SECONDS:
         failures.append(f"swap: the new version answered {delay} s after its commit (bound {SWAP_BOUND_SECONDS} s)")
     results["failures"] = failures

@@ -200,8 +200,10 @@ class CandidateTable:
         1 ms, out of the GIL."""
         index = tf.constant(positions, tf.int64)
         user = row_columns([{features.USER_KEY: user_id, **user_features}], self._user_dtypes, self._missing_number)
+        size = tf.constant([len(positions)], tf.int32)
+        # tf.fill is one op; tf.repeat is about ten in eager mode (5 ms a request over the user's columns)
         return {name: tf.gather(self._movie_tensors[name], index) if name in self._movie_columns else
-                tf.repeat(tf.constant(user[name]), len(positions)) for name in self._names}
+                tf.fill(size, tf.constant(user[name][0], self._user_dtypes[name])) for name in self._names}
 
 
 def candidate_outputs(served: ServedVersion, user_id: int, user_features: Mapping[str, object],
