@@ -11,9 +11,9 @@ failure this code did not foresee (a bug), JSON too.
 
 Why one process and a thread pool: TensorFlow releases the GIL inside the model call, where most of a request's
 time goes, so threads of one process overlap calls on both cores with one copy of the model and of the snapshot;
-a second process would double the memory and load each version twice. The pool is bounded (`threads`, default 2,
-the cores here): requests beyond it wait in the event loop, cheaply, rather than contending for the cores
-(bench/bench_serve.py --threads-sweep; docs/serving.md).
+a second process would double the memory and load each version twice. The pool is bounded (`threads`, default 4:
+two per core, so that one thread's Python overlaps another's model call): requests beyond it wait in the event loop,
+cheaply, rather than contending for the cores (bench/bench_serve.py --threads-sweep; docs/serving.md).
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from serving.metrics import Metrics, MetricsMiddleware
 from serving.versions import Loaded, VersionWatcher
 
 log = logging.getLogger("sparrow_tfx.serve")
-DEFAULT_THREADS = 2  # the cores here: measured best throughput and tails of 1, 2, 4, 8 (docs/serving.md)
+DEFAULT_THREADS = 4  # of 1, 2, 4 and 8 the most requests/s on 2 cores, the same tails as 2 (docs/serving.md)
 DEFAULT_POLL_SECONDS = 1.0
 VERSION_HEADER = "x-sparrow-version"  # every answer from a version names it
 

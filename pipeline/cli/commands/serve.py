@@ -39,10 +39,10 @@ def register(subparsers) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
     parser.add_argument("--threads", type=arguments.positive_int, default=None,
-                        help="requests worked on at once, in one process (default 2: see docs/serving.md)")
+                        help="requests worked on at once, in one process (default 4: see docs/serving.md)")
     parser.add_argument("--intra-op-threads", type=arguments.non_negative_int, default=0,
                         help="TensorFlow's threads within one model call (default 0: TensorFlow's, one per core; "
-                             "1 gave ~15%% more requests/s under load, slower single requests)")
+                             "1 gave ~7%% more requests/s under load, slower single requests)")
     parser.add_argument("--poll-seconds", type=_seconds, default=None,
                         help="how often the serving directory is checked for a new version (default 1)")
     parser.set_defaults(handler=handle)
