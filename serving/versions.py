@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Callable, Optional, Set
 
 from recommender import serve, serving_dir
@@ -65,6 +66,7 @@ class VersionWatcher:
         self.current: Optional[Loaded] = None
         self.status = f"no committed version under {base_dir} yet"  # why not ready, while current is None
         self._failed: Set[str] = set()
+        self._releasing: Optional[weakref.ref] = None  # the version swapped out, until it is collected
         self._on_loaded, self._on_failed = on_loaded, on_failed
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -90,6 +92,7 @@ class VersionWatcher:
 
     def check(self) -> bool:
         """Loads and swaps in the newest committed version if it is not the one serving; True if it swapped."""
+        self._release_old()
         latest = serving_dir.latest_version_dir(self.base_dir)
         current = self.current
         if latest is None or latest in self._failed or (current and current.served.version_dir == latest):
@@ -113,15 +116,26 @@ class VersionWatcher:
         loaded = Loaded(served, time.perf_counter() - started, commit_time(latest), time.time())
         self.current = loaded  # the swap: one reference; requests that took the old one finish with it
         self._on_loaded(loaded, current)
+        if current is not None:
+            self._releasing = weakref.ref(current.served)
         del current
-        gc.collect()  # the old model's objects have reference cycles: free them now, not at some later collection
-        release_freed_memory()
+        self._release_old()
         return True
+
+    def _release_old(self) -> None:
+        """Once the requests that took the swapped-out version have ended (a poll or two later), collects it (its
+        model's objects have reference cycles, which only a collection frees) and returns the memory it freed to the
+        system: a process keeps freed memory otherwise, a whole version's worth (~130 MB on ml-latest-small-2015)."""
+        if self._releasing is None:
+            return
+        gc.collect()
+        if self._releasing() is None:
+            self._releasing = None
+            release_freed_memory()
 
 
 def release_freed_memory() -> None:
-    """Returns what the old version freed to the system (glibc's malloc_trim): without it the process kept a whole
-    version's worth of freed memory (~130 MB on ml-latest-small-2015) after the first swap."""
+    """Returns freed memory at the top of the heap and in whole free pages to the system (glibc's malloc_trim)."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
