@@ -76,6 +76,12 @@ USER_AVG_RELEASE_YEAR_KEY = "userAvgReleaseYear"
 USER_RELEASE_YEAR_STDDEV_KEY = "userReleaseYearStddev"
 USER_AVG_RATING_KEY = "userAvgRating"
 USER_RATING_STDDEV_KEY = "userRatingStddev"
+# Features that know time (sample_features.movie_time_features, user_time_features).
+MOVIE_RECENT_COUNT_KEYS = {7: "movieRatingCount7d", 30: "movieRatingCount30d", 90: "movieRatingCount90d"}
+MOVIE_AGE_KEY = "movieSecondsSinceFirstRating"
+MOVIE_TREND_KEY = "movieTrend"  # the share of its ratings that came in the last TREND_DAYS
+TREND_DAYS = 90
+USER_RECENCY_KEY = "userSecondsSinceLastRating"
 # Numbered columns: prefix + 1, 2, ...
 MOVIE_GENRE_PREFIX = "movieGenre"
 USER_GENRE_PREFIX = "userGenre"
@@ -115,7 +121,16 @@ COLUMNS: Tuple[Column, ...] = (
     *_genre_columns(USER_GENRE_PREFIX, 5),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
-COLUMNS_BY_NAME = {c.name: c for c in COLUMNS}
+
+# Point-in-time features that know time, in SampleGen's samples and the feature snapshot. Not columns of the CSV
+# sample format (SparrowRecSys' own, which sample CSVs and the generator's samples keep), so they are optional.
+TIME_COLUMNS: Tuple[Column, ...] = (
+    *(Column(key, "int", required=False, value_range=COUNT_RANGE) for key in MOVIE_RECENT_COUNT_KEYS.values()),
+    Column(MOVIE_AGE_KEY, "int", required=False, value_range=(0, 4e9)),
+    Column(MOVIE_TREND_KEY, "float", required=False, value_range=(0.0, 1.0)),
+    Column(USER_RECENCY_KEY, "int", required=False, value_range=(0, 4e9)),
+)
+TIME_COLUMN_NAMES = tuple(c.name for c in TIME_COLUMNS)
 
 # SampleGen's sampled negatives (its option negatives_per_rating) carry rated=0: a movie the user had not rated by
 # the sample's time, label 0, no rating. A real rating has no `rated` (it means 1), so the CSV sample format and
@@ -123,7 +138,8 @@ COLUMNS_BY_NAME = {c.name: c for c in COLUMNS}
 RATED_KEY = "rated"
 SAMPLED_COLUMNS: Tuple[Column, ...] = (Column(RATED_KEY, "int", required=False, value_range=(0, 1)),)
 # Every column a tf.Example sample may hold.
-EXAMPLE_COLUMNS = COLUMNS + SAMPLED_COLUMNS
+EXAMPLE_COLUMNS = COLUMNS + TIME_COLUMNS + SAMPLED_COLUMNS
+COLUMNS_BY_NAME = {c.name: c for c in EXAMPLE_COLUMNS}
 
 POSITIVE_RATING = 3.5  # label = rating >= 3.5
 MOVIE_GENRE_KEYS = tuple(c.name for c in COLUMNS if c.name.startswith(MOVIE_GENRE_PREFIX))
@@ -147,7 +163,13 @@ NUMERIC_FEATURES: Tuple[Numeric, ...] = (
     Numeric(USER_RATING_COUNT_KEY, log1p=True),
     Numeric(USER_AVG_RATING_KEY),
     Numeric(USER_RATING_STDDEV_KEY),
+    *(Numeric(key, log1p=True) for key in MOVIE_RECENT_COUNT_KEYS.values()),
+    Numeric(MOVIE_AGE_KEY, log1p=True),
+    Numeric(MOVIE_TREND_KEY),
+    Numeric(USER_RECENCY_KEY, log1p=True),
 )
+# The model reads these only with its hyperparameter time_features (models.model.HParams).
+TIME_FEATURE_KEYS = TIME_COLUMN_NAMES
 
 MODEL_FEATURE_KEYS = tuple(f.name for f in CATEGORICAL_FEATURES + NUMERIC_FEATURES)
 

@@ -38,6 +38,9 @@ class HParams:
     embedding_dim: int = 0  # one size for every vocabulary in place of features.py's per-vocabulary sizes (ablation)
     # SampleGen's negatives_popularity_cap, which the served ranking undoes (the pipeline sets it from SampleGen).
     negatives_popularity_cap: int = 0
+    # Whether the model reads the features that know time (features.TIME_FEATURE_KEYS); the data and the serving
+    # signatures carry them either way.
+    time_features: bool = True
     seed: int = 42
 
     @classmethod
@@ -104,7 +107,8 @@ def build_model(vocab_sizes: Dict[str, int], hparams: HParams, rate_head: bool =
     for feature in features.NUMERIC_FEATURES:
         key = features.transformed_name(feature.name)
         inputs[key] = keras.Input(shape=(), name=key, dtype=tf.float32)
-        numeric_inputs.append(inputs[key])
+        if hparams.time_features or feature.name not in features.TIME_FEATURE_KEYS:
+            numeric_inputs.append(inputs[key])
     stacked.append(keras.layers.Lambda(lambda xs: tf.stack(xs, axis=-1), name="numerics")(numeric_inputs))
     x = keras.layers.Concatenate(name="stacking")(stacked)
     for i, units in enumerate(hparams.hidden_units):

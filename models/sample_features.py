@@ -4,10 +4,13 @@ The same code builds training samples (the synthetic generator, SampleGen's Beam
 feature snapshot, so training and serving cannot drift apart. Every feature of a sample uses only ratings
 strictly earlier than the sample's own timestamp (ratings with equal timestamps do not see each other).
 The definitions follow SparrowRecSys' FeatureEngForRecModel: user features over the user's last 100 ratings,
-user genres from positively rated movies, counts/averages/stddevs with two decimals.
+user genres from positively rated movies, counts/averages/stddevs with two decimals. The features that know time
+(recent rating counts, the movie's age and trend, the user's recency) are relative to the sample's time `at`; the
+feature snapshot's are those of a sample one second after its latest rating.
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import itertools
@@ -106,11 +109,39 @@ def _same_time_groups(ratings: Iterable[Rating]) -> Iterator[List[Rating]]:
         yield list(group)
 
 
+_DAY = 86_400
+MOVIE_TIME_KEYS = (*features.MOVIE_RECENT_COUNT_KEYS.values(), features.MOVIE_AGE_KEY, features.MOVIE_TREND_KEY)
+
+
+def movie_time_features(times: Sequence[int], at: Optional[int]) -> dict:
+    """A movie's features that know time for a sample at `at`, from all its rating times in ascending order (later
+    ones may be there: only those strictly before `at` count, found by bisection): its ratings in the last 7, 30
+    and 90 days, the seconds since its first rating and its trend, the share of its ratings in the last TREND_DAYS.
+    Without a time (`at` None) every one is missing."""
+    if at is None:
+        return dict.fromkeys(MOVIE_TIME_KEYS)
+    seen = bisect.bisect_left(times, at)
+    out = {key: seen - bisect.bisect_left(times, at - days * _DAY, 0, seen)
+           for days, key in features.MOVIE_RECENT_COUNT_KEYS.items()}
+    recent = seen - bisect.bisect_left(times, at - features.TREND_DAYS * _DAY, 0, seen)
+    out[features.MOVIE_AGE_KEY] = at - times[0] if seen else None
+    out[features.MOVIE_TREND_KEY] = _round2(recent / seen) if seen else None
+    return out
+
+
+def user_time_features(last_rated: Optional[int], at: Optional[int]) -> dict:
+    """The user's recency for a sample at `at`: seconds since their latest rating before it (None: none, or no
+    time)."""
+    return {features.USER_RECENCY_KEY: None if last_rated is None or at is None else at - last_rated}
+
+
 def movie_history_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
-    """For one movie's ratings: (rating key, movie aggregates over strictly earlier ratings)."""
+    """For one movie's ratings: (rating key, movie aggregates and time features over strictly earlier ratings)."""
     history = _Moments()
-    for group in _same_time_groups(ratings):
-        snapshot = _movie_aggregates(history)
+    groups = list(_same_time_groups(ratings))
+    times = [r.timestamp for group in groups for r in group]
+    for group in groups:
+        snapshot = {**_movie_aggregates(history), **movie_time_features(times, group[0].timestamp)}
         for r in group:
             yield r.key, snapshot
         for r in group:
@@ -119,11 +150,12 @@ def movie_history_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[in
 
 def movie_all_time_features(ratings: Iterable[Rating]) -> Iterator[Tuple[Tuple[int, int, int], dict]]:
     """Leaky, for measuring the leak only: every rating gets its movie's aggregates over all its ratings, its own
-    and later ones included, as SparrowRecSys' Spark job computes them."""
-    ratings = list(ratings)
-    snapshot = movie_aggregates([r.rating for r in ratings])
+    and later ones included, as SparrowRecSys' Spark job computes them (the time features stay point in time)."""
+    ratings = chronological(ratings)
+    times = [r.timestamp for r in ratings]
+    aggregates = movie_aggregates([r.rating for r in ratings])
     for r in ratings:
-        yield r.key, snapshot
+        yield r.key, {**aggregates, **movie_time_features(times, r.timestamp)}
 
 
 MOVIE_AGGREGATE_KEYS = (features.MOVIE_RATING_COUNT_KEY, features.MOVIE_AVG_RATING_KEY,
@@ -143,19 +175,20 @@ def user_history_features(ratings: Iterable[Rating], movies: Mapping[int, Movie]
     """For one user's ratings: (rating key, user features over the user's strictly earlier ratings)."""
     window = _UserWindow(movies)
     for group in _same_time_groups(ratings):
-        snapshot = window.features()
+        snapshot = window.features(group[0].timestamp)
         for r in group:
             yield r.key, snapshot
         for r in group:
             window.add(r)
 
 
-def user_aggregates(window: Sequence[Rating], movies: Mapping[int, Movie]) -> dict:
-    """User features from the user's most recent ratings (oldest first, at most USER_WINDOW)."""
+def user_aggregates(window: Sequence[Rating], movies: Mapping[int, Movie], at: Optional[int] = None) -> dict:
+    """User features from the user's most recent ratings (oldest first, at most USER_WINDOW, all before `at`), for
+    a sample at `at` (None: no time, so no recency)."""
     user_window = _UserWindow(movies)
     for r in window:
         user_window.add(r)
-    return user_window.features()
+    return user_window.features(at)
 
 
 class _UserWindow:
@@ -184,7 +217,7 @@ class _UserWindow:
         for genre in liked_genres:
             self._liked_genres[genre] += sign
 
-    def features(self) -> dict:
+    def features(self, at: Optional[int]) -> dict:
         recent_positive = []
         for rating, _, _ in reversed(self._ratings):
             if is_positive(rating.rating):
@@ -204,6 +237,7 @@ class _UserWindow:
         }
         out.update(_numbered(features.USER_RATED_MOVIE_PREFIX, recent_positive, RATED_MOVIES_KEPT))
         out.update(_numbered(features.USER_GENRE_PREFIX, top_genres, USER_GENRES_KEPT))
+        out.update(user_time_features(self._ratings[-1][0].timestamp if self._ratings else None, at))
         return out
 
 
@@ -219,7 +253,7 @@ def _numbered(prefix: str, values: Sequence, count: int) -> Dict[str, object]:
 
 
 def assemble_sample(rating: Rating, movie: Optional[Movie], user_part: dict, movie_part: dict) -> dict:
-    """One sample row (every column of features.COLUMNS; None where missing)."""
+    """One sample row (every column of features.COLUMNS and TIME_COLUMNS; None where missing)."""
     row = {
         features.MOVIE_KEY: rating.movie_id,
         features.USER_KEY: rating.user_id,
@@ -230,9 +264,10 @@ def assemble_sample(rating: Rating, movie: Optional[Movie], user_part: dict, mov
     row.update(movie_static_features(movie))
     row.update(movie_part)
     row.update(user_part)
-    return {name: row.get(name) for name in features.COLUMN_NAMES}
+    return {name: row.get(name) for name in _SAMPLE_COLUMN_NAMES}
 
 
+_SAMPLE_COLUMN_NAMES = features.COLUMN_NAMES + features.TIME_COLUMN_NAMES
 COLD_START = "cold_start"
 _REQUIRED_COLUMNS = tuple(c.name for c in features.COLUMNS if c.required)
 

@@ -79,6 +79,9 @@ def build_schema() -> schema_pb2.Schema:
     schema.string_domain.add(name=GENRE_DOMAIN, value=list(features.GENRES))
     for column in features.COLUMNS:
         _add_feature(schema, column)
+    for column in features.TIME_COLUMNS:  # not in the CSV sample format: CSV samples have none
+        _add_feature(schema, column)
+        schema.feature[-1].ClearField("presence")
     for column in features.SAMPLED_COLUMNS:  # absent from the data of real ratings only (CSV samples, eval)
         _add_feature(schema, column)
         schema.feature[-1].ClearField("presence")

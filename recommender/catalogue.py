@@ -125,7 +125,7 @@ class Catalogue:
         return self._neighbour_cache[liked_only]
 
     def user_entry(self, user_id: int) -> dict:
-        return snapshot.user_entry(user_id, self.history.get(user_id, ()), self.movies)
+        return snapshot.user_entry(user_id, self.history.get(user_id, ()), self.movies, now=self.as_of)
 
 
 def _rating_counts(catalogue: Catalogue, since: int = -1) -> Dict[int, int]:

@@ -3,9 +3,9 @@
 Entries are built by the functions that build training samples (models/sample_features.py): a user's
 features as of `before` are exactly the user features of a sample at that time, and with `before=None` they
 are the features "as of now", after every rating. The snapshot is a directory:
-- `users-*.jsonl`: {"userId", "features" (sample_features.user_aggregates), "rated" (movieIds), "liked" (the
-  rated movieIds of a liked rating), "ratings", "lastRated"} per user;
-- `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features and movie_aggregates),
+- `users-*.jsonl`: {"userId", "features" (sample_features.user_aggregates, the recency included), "rated"
+  (movieIds), "liked" (the rated movieIds of a liked rating), "ratings", "lastRated"} per user;
+- `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features, movie_aggregates, time features),
   "coldStart" (each cold-start ranker's score as of the latest rating, recommender/cold_start.py)} per movie;
 - `neighbours-*.jsonl`: {"movieId", "neighbours" ([movieId, cosine similarity] pairs, best first)} per rated
   movie, over every rating, and `likedNeighbours-*.jsonl` the same over liked ratings: the item-kNN will-rate
@@ -40,7 +40,9 @@ MANIFEST_FILE = "manifest.json"
 # The format write_manifest writes, and the formats load_manifest reads. Change FORMAT_VERSION with any change to
 # the files or fields above that a reader relies on; FeatureSnapshot's cache key holds it, so a pipeline run after
 # the change writes the snapshot again.
-FORMAT_VERSION = 1
+# 2: the entries' features hold the features that know time (sample_features.movie_time_features and
+# user_time_features).
+FORMAT_VERSION = 2
 READABLE_VERSIONS: Tuple[int, ...] = (FORMAT_VERSION,)
 # Entry fields besides the feature columns.
 FEATURES = "features"
@@ -68,13 +70,22 @@ def _before(ratings: Iterable[Rating], before: Optional[int]) -> List[Rating]:
     return sample_features.chronological(r for r in ratings if before is None or r.timestamp < before)
 
 
+def sample_time(before: Optional[int], now: Optional[int]) -> Optional[int]:
+    """The time of the sample whose features an entry holds: `before`, or with `now` (the latest rating time) one
+    second after it, a sample that sees every rating; None when neither is given (no features that know time)."""
+    if before is not None:
+        return before
+    return None if now is None else now + 1
+
+
 def user_entry(user_id: int, ratings: Iterable[Rating], movies: Mapping[int, Movie],
-               before: Optional[int] = None) -> dict:
-    """One user's features as of `before`; a user without ratings gets the features of an empty history."""
+               before: Optional[int] = None, now: Optional[int] = None) -> dict:
+    """One user's features as of `before` (or after `now`, see `sample_time`); a user without ratings gets the
+    features of an empty history."""
     seen = _before(ratings, before)
     return {
         features.USER_KEY: user_id,
-        FEATURES: sample_features.user_aggregates(seen, movies),
+        FEATURES: sample_features.user_aggregates(seen, movies, sample_time(before, now)),
         RATED: sorted({r.movie_id for r in seen}),
         LIKED: sorted({r.movie_id for r in seen if sample_features.is_positive(r.rating)}),
         RATINGS: len(seen),
@@ -84,15 +95,17 @@ def user_entry(user_id: int, ratings: Iterable[Rating], movies: Mapping[int, Mov
 
 def movie_entry(movie: Movie, title: str, ratings: Iterable[Rating], before: Optional[int] = None,
                 now: Optional[int] = None) -> dict:
-    """One movie's static features and its rating aggregates as of `before`; with `now` (the latest rating time
-    of every movie's ratings), its cold-start scores as of then."""
+    """One movie's static features, its rating aggregates and time features as of `before` (or after `now`, see
+    `sample_time`); with `now` (the latest rating time of every movie's ratings), its cold-start scores as of
+    then."""
     seen = _before(ratings, before)
     entry = {
         features.MOVIE_KEY: movie.movie_id,
         TITLE: title,
         GENRES: list(movie.genres),
         FEATURES: {**sample_features.movie_static_features(movie),
-                   **sample_features.movie_aggregates([r.rating for r in seen])},
+                   **sample_features.movie_aggregates([r.rating for r in seen]),
+                   **sample_features.movie_time_features([r.timestamp for r in seen], sample_time(before, now))},
     }
     if now is not None:
         entry[COLD_START] = cold_start.movie_scores([r.timestamp for r in seen], now)

@@ -272,7 +272,7 @@ def test_read_samples_gives_each_examples_values_as_its_proto_holds_them_and_onl
 
 
 def test_the_snapshot_names_its_format_in_the_manifest_and_on_the_artifact(raw_snapshot):
-    assert snapshot.load_manifest(raw_snapshot.uri)[snapshot.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION == 1
+    assert snapshot.load_manifest(raw_snapshot.uri)[snapshot.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION == 2
     assert raw_snapshot.get_int_custom_property(snapshot.FORMAT_VERSION_KEY) == snapshot.FORMAT_VERSION
 
 
@@ -295,14 +295,14 @@ def with_format_version(raw_snapshot, target: str, version) -> str:
 
 @pytest.mark.parametrize("version, found", [
     (None, "no format_version (it was written before snapshots had one)"), (999, "format_version 999"),
-    ("1", "format_version '1'"), (True, "format_version True")])
+    (1, "format_version 1"), ("2", "format_version '2'"), (True, "format_version True")])
 def test_a_format_this_code_does_not_read_is_one_clear_error(raw_snapshot, tmp_path, version, found):
     unreadable = with_format_version(raw_snapshot, str(tmp_path / "snapshot"), version)
     with pytest.raises(snapshot.SnapshotFormatError) as error:
         snapshot.load_manifest(unreadable)
     assert isinstance(error.value, ValueError)
     assert str(error.value) == (
-        f"feature snapshot {unreadable} has {found}; this code reads format_version 1. Re-run the pipeline so that "
+        f"feature snapshot {unreadable} has {found}; this code reads format_version 2. Re-run the pipeline so that "
         "FeatureSnapshot writes the current format and the model is pushed with it: `sparrow-tfx run` with the same "
         "data (on Kubeflow, run the pipeline again).")
     with pytest.raises(FileNotFoundError, match="manifest.json is missing"):

@@ -148,9 +148,9 @@ def _distinct(packed_ratings: Iterable[bytes]) -> List[sample_features.Rating]:
     return list(kept.values())
 
 
-def _user_line(keyed, movies: Mapping[int, sample_features.Movie]) -> str:
+def _user_line(keyed, movies: Mapping[int, sample_features.Movie], latest: int) -> str:
     user_id, packed_ratings = keyed
-    return snapshot.to_line(snapshot.user_entry(user_id, _distinct(packed_ratings), movies))
+    return snapshot.to_line(snapshot.user_entry(user_id, _distinct(packed_ratings), movies, now=latest))
 
 
 def _movie_line(keyed, source: str, latest: int) -> Iterable[str]:
@@ -178,7 +178,7 @@ def _write_entries(by_user: beam.PCollection, by_movie: beam.PCollection, movies
         all_movies | "MovieById" >> beam.MapTuple(lambda movie_id, movie_with_title: (movie_id, movie_with_title[0])))
     _ = (by_user
          | "GroupByUser" >> beam.GroupByKey()
-         | "UserEntries" >> beam.Map(_user_line, movies_by_id)
+         | "UserEntries" >> beam.Map(_user_line, movies_by_id, beam.pvalue.AsSingleton(latest))
          | "WriteUsers" >> beam.io.WriteToText(f"{out_dir}/{snapshot.USERS_PREFIX}{file_suffix}",
                                               file_name_suffix=snapshot.ENTRY_SUFFIX))
     _ = ({"movie": movies, "ratings": by_movie}

@@ -35,7 +35,7 @@ from components.sample_gen import config as config_lib
 from components.sample_gen import negatives, report, spec
 from components.sample_gen.example_encoding import to_example
 from dataio import raw_rows, shuffle_shards
-from models import sample_features
+from models import features, sample_features
 
 TFRECORD_PREFIX = "data_tfrecord"  # ExampleGen's file names: data_tfrecord-00000-of-00001.gz
 REJECTED_EXAMPLES_KEPT = 10  # the report lists the first rejected rows (by file and line)
@@ -44,22 +44,29 @@ _REJECTED = "rejected"
 # Shuffled values are packed bytes: the direct runner holds each shuffle's values in memory as Python objects,
 # and a bytes value is several times smaller than the tuple it packs.
 _READ_RATING = struct.Struct("<IIqqdq")  # file index, line, then the Rating's fields
-_RATED = struct.Struct("<qqdqqdd")  # the Rating's fields, then its movie aggregates (NaN where missing)
+# The Rating's fields, then its movie part: the aggregates and the time features (NaN where missing).
+_RATED = struct.Struct("<qqdqqdd" + "qqqdd")
 _RATED_TIMESTAMP = struct.Struct("<q")  # the Rating's timestamp in _RATED, after userId, movieId and rating
 _RATED_TIMESTAMP_OFFSET = struct.calcsize("<qqd")
 _RATED_RATING = struct.Struct("<d")
 _RATED_RATING_OFFSET = struct.calcsize("<qq")
 
 
+_MOVIE_PART_KEYS = sample_features.MOVIE_AGGREGATE_KEYS + sample_features.MOVIE_TIME_KEYS
+_MOVIE_PART_INTS = {features.MOVIE_RATING_COUNT_KEY, features.MOVIE_AGE_KEY,
+                    *features.MOVIE_RECENT_COUNT_KEYS.values()}
+
+
 def _pack_rated(rating: sample_features.Rating, movie_part: Mapping[str, Optional[float]]) -> bytes:
-    aggregates = (movie_part[k] for k in sample_features.MOVIE_AGGREGATE_KEYS)
-    return _RATED.pack(*rating.astuple(), *(math.nan if v is None else v for v in aggregates))
+    part = (movie_part[k] for k in _MOVIE_PART_KEYS)
+    return _RATED.pack(*rating.astuple(), *(math.nan if v is None else v for v in part))
 
 
 def _unpack_rated(packed: bytes) -> Tuple[sample_features.Rating, dict]:
-    *rating, count, mean, std = _RATED.unpack(packed)
-    aggregates = (count, *(None if math.isnan(v) else v for v in (mean, std)))
-    return sample_features.Rating(*rating), dict(zip(sample_features.MOVIE_AGGREGATE_KEYS, aggregates))
+    values = _RATED.unpack(packed)
+    rating, part = values[:4], values[4:]
+    return sample_features.Rating(*rating), {
+        k: None if v != v else int(v) if k in _MOVIE_PART_INTS else v for k, v in zip(_MOVIE_PART_KEYS, part)}
 
 
 def _rated_timestamp(packed: bytes) -> int:

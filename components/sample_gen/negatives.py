@@ -80,11 +80,15 @@ def kept_by_popularity(draw: sample_features.Rating, rating_count: int, cap: int
 def movie_parts(ratings: Sequence[sample_features.Rating], snapshots: Mapping[Tuple[int, int, int], dict],
                 all_time: dict, draws: Iterable[sample_features.Rating], leaky: bool, popularity_cap: int = 0,
                 seed: int = 0) -> Iterable[Tuple[sample_features.Rating, dict]]:
-    """Each draw of one movie with the movie's aggregates as of the draw's time (all-time ones in leaky mode);
-    with a popularity cap, only the draws `kept_by_popularity` by the movie's rating count as of then."""
+    """Each draw of one movie with the movie's aggregates as of the draw's time (all-time ones in leaky mode) and
+    its time features at the draw's time; with a popularity cap, only the draws `kept_by_popularity` by the movie's
+    rating count as of then."""
     as_of = AsOf(((r.timestamp, snapshots[r.key]) for r in ratings), all_time)
+    times = sorted(r.timestamp for r in ratings)
     for draw in draws:
-        movie_part = all_time if leaky else as_of(draw.timestamp)
+        # A snapshot is of the movie's next rating, at or after the draw: its time features are of that time.
+        movie_part = {**(all_time if leaky else as_of(draw.timestamp)),
+                      **sample_features.movie_time_features(times, draw.timestamp)}
         if not popularity_cap or kept_by_popularity(draw, movie_part[features.MOVIE_RATING_COUNT_KEY],
                                                     popularity_cap, seed):
             yield draw, movie_part
@@ -101,13 +105,17 @@ def user_samples(ratings: Sequence[sample_features.Rating], user_parts: Mapping[
     window = sample_features.chronological(ratings)[-sample_features.USER_WINDOW:]
     as_of = AsOf(((r.timestamp, user_parts[r.key]) for r in ratings),
                  sample_features.user_aggregates(window, movies))
+    times = sorted(r.timestamp for r in ratings)
     samples = {}
     for draw, movie_part in draws:
         if train_before is None or draw.timestamp >= train_before or draw.key in samples:
             continue
         if first_rated.get(draw.movie_id, draw.timestamp + 1) <= draw.timestamp:
             continue
-        sample = sample_features.assemble_sample(draw, movies[draw.movie_id], as_of(draw.timestamp), movie_part)
+        earlier = bisect.bisect_left(times, draw.timestamp)
+        user_part = {**as_of(draw.timestamp), **sample_features.user_time_features(
+            times[earlier - 1] if earlier else None, draw.timestamp)}
+        sample = sample_features.assemble_sample(draw, movies[draw.movie_id], user_part, movie_part)
         sample.update({features.RATING_KEY: None, features.LABEL_KEY: 0, features.RATED_KEY: 0})
         samples[draw.key] = sample
     return [samples[key] for key in sorted(samples)]

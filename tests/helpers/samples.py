@@ -40,6 +40,9 @@ def brute_force_sample(r: Rating, ratings: Sequence[Rating], movies: Dict[int, M
     genre_counts = collections.Counter(g for x in liked for g in movies[x.movie_id].genres)
     years = [movies[x.movie_id].release_year for x in earlier if movies[x.movie_id].release_year]
     movie = movies[r.movie_id]
+    # Time features are point in time in leaky mode too: ratings strictly before r, counted by window.
+    before = sorted(x.timestamp for x in ratings if x.movie_id == r.movie_id and x.timestamp < r.timestamp)
+    in_days = {days: sum(1 for t in before if t >= r.timestamp - days * 86_400) for days in (7, 30, 90)}
     return {
         "movieId": r.movie_id, "userId": r.user_id, "rating": r.rating, "timestamp": r.timestamp,
         "label": 1 if r.rating >= 3.5 else 0, "releaseYear": movie.release_year,
@@ -51,6 +54,10 @@ def brute_force_sample(r: Rating, ratings: Sequence[Rating], movies: Dict[int, M
         "userReleaseYearStddev": _stdev(years),
         "userAvgRating": _mean([x.rating for x in earlier]), "userRatingStddev": _stdev([x.rating for x in earlier]),
         **_numbered("userGenre", sorted(genre_counts, key=lambda g: (-genre_counts[g], g)), 5),
+        "movieRatingCount7d": in_days[7], "movieRatingCount30d": in_days[30], "movieRatingCount90d": in_days[90],
+        "movieSecondsSinceFirstRating": r.timestamp - before[0] if before else None,
+        "movieTrend": round(in_days[90] / len(before), 2) if before else None,
+        "userSecondsSinceLastRating": r.timestamp - earlier[-1].timestamp if earlier else None,
     }
 
 
