@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.types import standard_artifacts
@@ -40,9 +41,9 @@ def test_a_kubeflow_baseline_with_the_property_as_a_float_is_recognised():
     assert executor.BASELINE_KEY not in executor.without_candidate_baseline({executor.BASELINE_KEY: [baseline]})
 
 
-def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probability(tmp_path_factory):
-    # The "will rate" head is an output of the Keras model that the serving signature does not return: TFMA's
-    # default metrics (the model's compiled ones, per output) failed on it, so no such model was ever blessed.
+@pytest.fixture(scope="module")
+def rate_head_model(tmp_path_factory):
+    """(examples dir, model dir): a model with the "will rate" head as the Trainer saves it, and an eval split."""
     files, tft_output = transformed_examples(tmp_path_factory, negatives=ROWS // 2)
     built, _ = trainer.fit(files, tft_output, model.HParams(batch_size=32, max_epochs=1, validation_fraction=0.25))
     assert model.has_rate_head(built)
@@ -55,13 +56,54 @@ def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probab
     coder = tft.coders.ExampleProtoCoder(schema.build_schema())
     with tf.io.TFRecordWriter(str(examples_dir / "Split-eval" / "data.gz"), options="GZIP") as writer:
         for second in range(EVAL_ROWS):
-            row = raw_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), label=int(rng.random() < 0.5))
+            row = raw_row(int(rng.integers(1, 40)), int(rng.integers(1, 30)), count=int(rng.integers(1, 500)),
+                          genre2=str(rng.choice(["", "Comedy"])), label=int(rng.random() < 0.5))
             writer.write(coder.encode(dict(row, timestamp=[5000 + second])))
-    # In a process of its own, as a pipeline's Evaluator runs (the failure did not show inside this one).
-    probe = subprocess.run([sys.executable, "-m", "tests.evaluator_probe", str(examples_dir), str(model_dir),
-                            str(tmp_path_factory.mktemp("evaluator"))],
+    return str(examples_dir), str(model_dir)
+
+
+def _probe(tmp_path_factory, examples_dir, model_dir, *options):
+    """The Evaluator in a process of its own, as a pipeline's Evaluator runs (a failure once did not show inside
+    this one): tests/evaluator_probe.py's JSON."""
+    probe = subprocess.run([sys.executable, "-m", "tests.evaluator_probe", examples_dir, model_dir,
+                            str(tmp_path_factory.mktemp("evaluator")), *options],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert probe.returncode == 0, probe.stderr[-3000:]
-    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    return json.loads(probe.stdout.strip().splitlines()[-1])
+
+
+def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probability(
+        tmp_path_factory, rate_head_model):
+    # The "will rate" head is an output of the Keras model that the serving signature does not return: TFMA's
+    # default metrics (the model's compiled ones, per output) failed on it, so no such model was ever blessed.
+    result = _probe(tmp_path_factory, *rate_head_model)
     assert result["blessed"] and result["metrics"]["example_count"] == EVAL_ROWS
     assert 0.0 < result["metrics"]["auc"] < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_baseline", [False, True], ids=["first run", "against a serving model"])
+def test_predictions_handed_to_tfma_give_the_figures_of_tfmas_model_route_on_every_slice(
+        tmp_path_factory, rate_head_model, with_baseline):
+    examples_dir, model_dir = rate_head_model
+    options = ["--baseline", model_dir] if with_baseline else []
+    ours = _probe(tmp_path_factory, examples_dir, model_dir, *options)
+    tfx = _probe(tmp_path_factory, examples_dir, model_dir, *options, "--tfx")
+    assert len(tfx["slices"]) > 5 and set(ours["slices"]) == set(tfx["slices"])
+    for name, figures in tfx["slices"].items():
+        assert set(ours["slices"][name]) == set(figures), name
+        for metric, value in figures.items():
+            assert ours["slices"][name][metric] == pytest.approx(value, abs=1e-6, nan_ok=True), (name, metric)
+    assert any(" diff " in metric for metric in ours["slices"]["overall"]) == with_baseline
+    # The plots on the overall slice only: what the report draws; TFMA's route drew them on every slice.
+    assert ours["plot_slices"] == ["overall"] and len(tfx["plot_slices"]) == len(tfx["slices"])
+    assert ours["blessed"] and tfx["blessed"] and ours["blessing"] == tfx["blessing"]
+
+
+def test_the_change_threshold_against_the_serving_model_still_gates(tmp_path_factory, rate_head_model):
+    """A candidate that must beat the serving model (here: itself) by 0.01 AUC is not blessed."""
+    examples_dir, model_dir = rate_head_model
+    result = _probe(tmp_path_factory, examples_dir, model_dir, "--baseline", model_dir,
+                    "--max-auc-regression=-0.01")
+    assert not result["blessed"] and not result["validation_ok"]
+    assert result["blessing"]["blessed"] == 0 and result["slices"]["overall"]["candidate diff auc"] == 0.0

@@ -1,4 +1,6 @@
-"""TFX's Evaluator with an executor that does not evaluate the candidate twice on a first run.
+"""TFX's Evaluator (same spec, inputs and outputs) with this project's executor: the models scored once per record
+batch ahead of TFMA, plots on the overall slice only, and no second evaluation of the candidate as its own
+baseline on a first run (executor.py).
 
 The class keeps the name `Evaluator`, so its node id, summaries and dashboards stay TFX's.
 """
