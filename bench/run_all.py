@@ -90,6 +90,7 @@ BENCHMARKS = (
     Benchmark("bench_export", needs=("ml-latest-small-2015",), args=_export_args),
     Benchmark("bench_replay", needs=("ml-latest-small-2015",)),  # the loop over its last two years
     Benchmark("bench_drift"),  # generated data, and ml-latest-small-2015 where present
+    Benchmark("bench_cold_start"),  # generated data, and ml-latest-small-2015 where present
 )
 BY_MODULE = {b.module: b for b in BENCHMARKS}
 

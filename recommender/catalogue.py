@@ -170,10 +170,8 @@ def item_knn(catalogue: Catalogue, liked_only: bool = True) -> Ranker:
     return rank
 
 
-BASELINES = {"most_rated": most_rated, "recent_most_rated": recent_most_rated, "item_knn": item_knn}
-
-
-def baselines(catalogue: Catalogue, names: Iterable[str] = tuple(BASELINES)) -> Dict[str, Ranker]:
+def baselines(catalogue: Catalogue, names: Iterable[str] = ("most_rated", "recent_most_rated", "item_knn")
+              ) -> Dict[str, Ranker]:
     return {name: BASELINES[name](catalogue) for name in names}
 
 
@@ -232,3 +230,11 @@ def cold_start_ranker(catalogue: Catalogue, chosen: Optional[str] = None) -> Ran
     def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
         return snapshot.cold_start_scores([entries[m] for m in candidates.tolist()], chosen)
     return rank
+
+
+def popular_now(catalogue: Catalogue) -> Ranker:
+    return cold_start_ranker(catalogue, cold_start.POPULAR_NOW)
+
+
+BASELINES = {"most_rated": most_rated, "recent_most_rated": recent_most_rated, "popular_now": popular_now,
+             "item_knn": item_knn}

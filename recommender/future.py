@@ -184,11 +184,17 @@ def _lookup(movie_ids: np.ndarray, values: np.ndarray, missing: float = 0.0) -> 
     return rank
 
 
-def popularity(period: FuturePeriod) -> Dict[str, Ranker]:
-    """most_rated and recent_most_rated as of as_of, by the cold-start rankers' own counts (`cold_start.scores`)."""
+def cold_start_lists(period: FuturePeriod) -> Dict[str, Ranker]:
+    """Every cold-start ranker as of as_of, by its own scores (`cold_start.scores`), as the snapshot serves it."""
     movie_ids, positions = np.unique(period.history.movies, return_inverse=True)
     counts = cold_start.scores(positions.reshape(-1), period.history.times, period.as_of, len(movie_ids))
-    return {name: _lookup(movie_ids, counts[name]) for name in (MOST_RATED, RECENT_MOST_RATED)}
+    return {name: _lookup(movie_ids, counts[name]) for name in cold_start.RANKERS}
+
+
+def popularity(period: FuturePeriod) -> Dict[str, Ranker]:
+    """most_rated and recent_most_rated as of as_of (`cold_start_lists`)."""
+    lists = cold_start_lists(period)
+    return {name: lists[name] for name in (MOST_RATED, RECENT_MOST_RATED)}
 
 
 class _PersonalRanker:

@@ -252,7 +252,7 @@ def test_report_shows_the_catalogue_evaluators_figures(e2e_run, report):
     uri = record.node("CatalogueEvaluator").output("catalogue_evaluation").uri
     with open(os.path.join(uri, "catalogue_metrics.json")) as f:
         figures = json.load(f)
-    assert set(figures) == {"ours", "most_rated", "recent_most_rated"}
+    assert set(figures) == {"ours", "most_rated", "recent_most_rated", "popular_now"}
     for ranker, groups in figures.items():
         for group in ("all", "with_history", "cold_start"):
             value = groups[group]["recall@10"]

@@ -24,7 +24,7 @@ TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 # Rankers computed in the pass: what `recommend` serves and the baselines a practitioner compares with. The liked-
 # only item-kNN reference stays in bench/: one more neighbour pass on every run, for a reference, not a gate.
 OURS = "ours"
-BASELINES = ("most_rated", "recent_most_rated")
+BASELINES = ("most_rated", "recent_most_rated", "popular_now")
 SERVING = "serving_version"  # the version serving now, ranked as it serves (with a serving version only)
 # The gate compares ours with the simplest alternative, over every eval user (cold-start ones included: what they
 # are served counts too), on the share of their later liked movies found in the top N.
