@@ -15,7 +15,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from compat.keras import keras
 from models import model as model_lib
-from models import signatures
+from models import signatures, warm_start
 
 
 class _Throughput(keras.callbacks.Callback):
@@ -57,16 +57,19 @@ def _sized(batches: tf.data.Dataset) -> Tuple[tf.data.Dataset, int]:
 
 
 def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: model_lib.HParams,
-        train_steps: Optional[int] = None, cache_dir: Optional[str] = None) -> Tuple[keras.Model, dict]:
+        train_steps: Optional[int] = None, cache_dir: Optional[str] = None,
+        warm_start_from: Optional[str] = None) -> Tuple[keras.Model, dict]:
     """Trains on Transform's output: the model (best validation epoch's weights) and the training summary.
 
     With early stopping off (patience 0) there is no validation split: every training record trains.
     The records are cached in files for the epochs after the first, so memory does not grow with the data:
     in cache_dir, or in a temporary directory removed afterwards.
+    warm_start_from: a served version's directory to initialise the model from (models/warm_start.py); "" when
+    nothing serves (cold, said in the summary); None: warm start is off.
     """
     if cache_dir is None:
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as temporary:
-            return fit(train_files, tft_output, hparams, train_steps, temporary)
+            return fit(train_files, tft_output, hparams, train_steps, temporary, warm_start_from)
     keras.utils.set_random_seed(hparams.seed)
     records, negatives = model_lib.sampled_negatives(train_files)
     rate_head = negatives > 0  # trained with SampleGen's sampled negatives: the "will rate" head too
@@ -91,6 +94,7 @@ def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: mode
     # The liked loss weighs as much per real rating as without negatives: only those carry it.
     model = model_lib.build_model(model_lib.vocabulary_sizes(tft_output), hparams, rate_head,
                                   like_loss_weight=records / (records - negatives) if rate_head else 1.0)
+    started = None if warm_start_from is None else warm_start.initialise(model, warm_start_from, tft_output)
     throughput = _Throughput(examples_per_epoch)
     callbacks = [throughput]
     if validate:
@@ -107,15 +111,18 @@ def fit(train_files: List[str], tft_output: tft.TFTransformOutput, hparams: mode
         "train_examples_per_epoch": examples_per_epoch,
         "epochs": throughput.epochs,
         "steady_examples_per_second": round(sum(steady) / len(steady), 1) if steady else None,
+        "warm_start": started.to_dict() if started else None,
     }
 
 
 def train(fn_args: FnArgs) -> dict:
     """Trains and exports; returns the training summary written next to the model."""
-    config = {k: v for k, v in (fn_args.custom_config or {}).items() if k != CODE_VERSION_KEY}
+    config = {k: v for k, v in (fn_args.custom_config or {}).items()
+              if k not in (CODE_VERSION_KEY, warm_start.WARM_START_KEY)}
     hparams = model_lib.HParams.from_config(config)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    model, summary = fit(fn_args.train_files, tft_output, hparams, fn_args.train_steps)
+    model, summary = fit(fn_args.train_files, tft_output, hparams, fn_args.train_steps,
+                         warm_start_from=(fn_args.custom_config or {}).get(warm_start.WARM_START_KEY))
     # Serving and TFMA call the signatures only: per-layer Keras traces would only slow the save.
     model.save(fn_args.serving_model_dir, save_format="tf", save_traces=False,
                signatures=signatures.make_signatures(model, tft_output, hparams.negatives_popularity_cap))

@@ -38,6 +38,10 @@ class Settings:
     # Stop the run when the training data drifted from the serving version's above the schema's thresholds; off,
     # drift is reported only (docs/data-and-validation.md#drift).
     stop_on_drift: bool = False
+    # Initialise the Trainer from the version serving now: known ids keep their embeddings, new ids start fresh
+    # (models/warm_start.py). Local runs only: a compiled spec does not know what serves. Off: measured in
+    # docs/continuous-training.md#warm-start.
+    warm_start: bool = False
     enable_cache: bool = True
     beam_pipeline_args: Optional[Tuple[str, ...]] = None  # None: the runner's own (local: the direct runner)
 

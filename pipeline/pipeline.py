@@ -33,7 +33,7 @@ from components.sample_gen.component import SampleGen
 from components.sample_gen.config import SampleGenConfig
 from components.serving_baseline.component import ServingBaseline
 from models import model as model_lib
-from models import preprocessing
+from models import preprocessing, warm_start
 from models import trainer as trainer_lib
 from pipeline import configs
 
@@ -85,6 +85,22 @@ def trainer_hparams(hparams: Optional[dict], sample_gen: Optional[SampleGenConfi
             model_lib.POPULARITY_CAP_HPARAM: sample_gen.negatives_popularity_cap, **(hparams or {})}
 
 
+def warm_start_config(enabled: bool, serving_dir: str, serving_state: str, runtime_parameters: bool) -> dict:
+    """The Trainer's warm-start source: the directory of the version serving_state names ("" when nothing serves),
+    in its custom_config, so a push changes the Trainer's cache key as it does ServingBaseline's; {} when off.
+    A compiled spec cannot know at compile time what will serve when it runs, and the model code reads no serving
+    directory (it imports only compat/), so it cannot warm-start."""
+    if not enabled:
+        return {}
+    if runtime_parameters:
+        raise ValueError("warm start needs what serves when the pipeline is built (serving_state), which a compiled "
+                         "spec does not have: compile without warm_start")
+    # serving_state is "<version>:<digest>" (recommender.serving_dir.serving_state); a version's directory is never
+    # rewritten, so its name pins what the Trainer starts from.
+    version = serving_state.partition(":")[0]
+    return {warm_start.WARM_START_KEY: f"{serving_dir.rstrip('/')}/{version}" if version else ""}
+
+
 def create_pipeline(
     settings: configs.Settings,
     pipeline_root: str,
@@ -108,7 +124,7 @@ def create_pipeline(
     as run-time parameters (names above; SampleGen's under their SampleGenConfig field names) whose defaults are
     the settings' values; an empty data_root has no default.
     serving_state: what serves now (recommender.serving_dir.serving_state), part of ServingBaseline's and the
-    DataGate's (its drift check) cache keys.
+    DataGate's (its drift check) cache keys; with settings.warm_start, the Trainer starts from that version.
     """
     sample_gen = settings.sample_gen
     input_base = _run_time(DATA_ROOT_PARAMETER, settings.data_root, runtime_parameters)
@@ -150,7 +166,8 @@ def create_pipeline(
                              trainer_pb2.TrainArgs(splits=["train"], num_steps=settings.train_steps),
                              runtime_parameters),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
-        custom_config={**trainer_hparams(settings.hparams, sample_gen), trainer_lib.CODE_VERSION_KEY: code_version})
+        custom_config={**trainer_hparams(settings.hparams, sample_gen), trainer_lib.CODE_VERSION_KEY: code_version,
+                       **warm_start_config(settings.warm_start, serving_dir, serving_state, runtime_parameters)})
     baseline = ServingBaseline(model=trainer.outputs["model"], serving_dir=serving_dir, serving_state=serving_state)
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],

@@ -38,6 +38,11 @@ def transformed_examples(tmp_path_factory, negatives: int = 0):
     rng.shuffle(rows)
     for second, row in enumerate(rows):
         row["timestamp"] = [1000 + second]
+    return transform_rows(rows, tmp_path_factory)
+
+
+def transform_rows(rows, tmp_path_factory):
+    """(train file pattern, TFTransformOutput) of raw rows (raw_row's), as the Transform component writes them."""
     metadata = dataset_metadata.DatasetMetadata(schema.build_schema())
     out_dir = tmp_path_factory.mktemp("transform")
     with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")),

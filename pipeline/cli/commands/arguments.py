@@ -68,6 +68,9 @@ def add_local_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of a local run (`run`, and `replay` for each of its runs): training, gates, cache, Beam."""
     add_training_and_gate_arguments(parser, compiled=False)
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
+    parser.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=configs.Settings().warm_start,
+                        help="initialise the Trainer from the version serving now: known ids keep their "
+                             "embeddings, new ids start fresh; cold when nothing serves or the shapes differ")
     parser.add_argument("--allow-anomalies", action="store_true",
                         help="train on data that breaks the schema (a warning instead of stopping the run)")
     beam.add_arguments(parser)
@@ -80,6 +83,7 @@ def settings(args, data_root: str, sample_gen, beam_pipeline_args=None) -> confi
         min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
         min_catalogue_ratio=args.min_catalogue_ratio, max_catalogue_regression=args.max_catalogue_regression,
         allow_anomalies=getattr(args, "allow_anomalies", False), stop_on_drift=args.stop_on_drift,
+        warm_start=getattr(args, "warm_start", configs.Settings().warm_start),
         enable_cache=not args.no_cache, beam_pipeline_args=beam_pipeline_args)
 
 
