@@ -111,11 +111,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                        | "Predict" >> beam.ParDo(predictions.PredictColumns(
                            models, predictions.evaluated_columns(config), tfma.ARROW_INPUT_COLUMN)))
             extracts = batches | "ToExtracts" >> tfma.BatchedInputsToExtracts()
-            evaluations = {
-                name: extracts | f"ExtractAndEvaluate[{name}]" >> tfma.ExtractAndEvaluate(
-                    extractors=predictions.extractors(part),
-                    evaluators=[tfma.evaluators.MetricsPlotsAndValidationsEvaluator(eval_config=part)])
-                for name, part in (("metrics", metrics_config), ("plots", plots_config))}
+            for extractor in predictions.unsliced_extractors(agnostic):
+                extracts = extracts | extractor.stage_name >> extractor.ptransform
+            # One extraction, two slicings: every slice for the metrics, the overall slice for the plots.
+            evaluations = {}
+            for name, part in (("metrics", metrics_config), ("plots", plots_config)):
+                slicing = tfma.extractors.SliceKeyExtractor(eval_config=part)
+                evaluator = tfma.evaluators.MetricsPlotsAndValidationsEvaluator(eval_config=part)
+                evaluations[name] = (extracts | f"SliceKeys[{name}]" >> slicing.ptransform
+                                     | f"Evaluate[{name}]" >> evaluator.ptransform)
             writers = [tfma.writers.EvalConfigWriter(
                            output_uri, agnostic, data_location=",".join(patterns), data_file_format="tfrecords",
                            model_locations={m.name: m.path for m in models}),

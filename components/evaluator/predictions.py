@@ -49,13 +49,13 @@ def model_agnostic(config: tfma.EvalConfig) -> tfma.EvalConfig:
     return agnostic
 
 
-def extractors(config: tfma.EvalConfig) -> list:
-    """TFMA's extractors for predictions held in feature columns, as tfma.default_extractors picks them without a
-    model; built here because default_extractors, given no model, also drops the baseline from the config."""
+def unsliced_extractors(config: tfma.EvalConfig) -> list:
+    """TFMA's extractors for predictions held in feature columns, up to slicing (tfma.default_extractors picks
+    these without a model, but given no model it also drops the baseline from the config)."""
     return [tfma.extractors.FeaturesExtractor(config), tfma.extractors.LabelsExtractor(config),
             tfma.extractors.ExampleWeightsExtractor(config),
             materialized_predictions_extractor.MaterializedPredictionsExtractor(config),
-            tfma.extractors.UnbatchExtractor(), tfma.extractors.SliceKeyExtractor(eval_config=config)]
+            tfma.extractors.UnbatchExtractor()]
 
 
 def evaluated_columns(config: tfma.EvalConfig) -> List[str]:

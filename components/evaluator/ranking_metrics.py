@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Mapping, Optional
 
 import apache_beam as beam
 import numpy as np
@@ -79,6 +79,15 @@ def user_number(user) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little", signed=True)
 
 
+def _first_value(value) -> float:
+    """A one-example label or prediction as a float; a signature's single output may come as a one-key dict."""
+    if isinstance(value, Mapping):
+        if len(value) != 1:
+            raise ValueError(f"UserRanking needs one label and one prediction per example, got {sorted(value)}")
+        value = next(iter(value.values()))
+    return float(np.reshape(value, -1)[0])
+
+
 class _Accumulator:
     """(user, label, score) of every example so far, in typed arrays: each slice holds one per example, so as
     Python objects (~130 bytes each) they were what grew the Evaluator's memory with the data; now 24 bytes."""
@@ -104,13 +113,15 @@ class _UserRankingCombiner(beam.CombineFn):
         return _Accumulator()
 
     def add_input(self, accumulator: _Accumulator, element: metric_types.StandardMetricInputs) -> _Accumulator:
-        label, prediction, _ = next(metric_util.to_label_prediction_example_weight(
-            element, eval_config=self._eval_config, model_name=self._model_name, output_name=self._output_name,
-            flatten=False, require_single_example_weight=True))
+        # The label and score as they are: to_label_prediction_example_weight's checks and conversions, once per
+        # example and slice, were most of this combiner's cost.
+        model_name, output_name = self._model_name or None, self._output_name or None
+        label = _first_value(element.get_labels(model_name, output_name))
+        prediction = _first_value(element.get_predictions(model_name, output_name))
         user = metric_util.to_scalar(element.features[self._user_key], tensor_name=self._user_key)
         accumulator.users.append(user_number(user))
-        accumulator.labels.append(float(np.reshape(label, -1)[0]))
-        accumulator.scores.append(float(np.reshape(prediction, -1)[0]))
+        accumulator.labels.append(label)
+        accumulator.scores.append(prediction)
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[_Accumulator]) -> _Accumulator:
