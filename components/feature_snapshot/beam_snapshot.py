@@ -73,13 +73,13 @@ def _valid_rating(raw: bytes, movies: Mapping[int, MovieWithTitle], before: Opti
         yield rating
 
 
-def raw_ratings(pipeline: beam.Pipeline, ratings_pattern: str, movies: beam.pvalue.AsDict, as_of: str = ""
+def raw_ratings(pipeline: beam.Pipeline, ratings_files: Sequence[str], movies: beam.pvalue.AsDict, as_of: str = ""
                 ) -> beam.PCollection:
-    """Valid ratings of ratings.csv files before the as-of time, repeats included (`_distinct` drops them where
-    they are grouped)."""
+    """Valid ratings of ratings files (ratings.csv or span files) before the as-of time, repeats included
+    (`_distinct` drops them where they are grouped)."""
     return (pipeline
-            | "ReadRatings" >> beam.io.ReadFromText(ratings_pattern, skip_header_lines=1,
-                                                    coder=beam.coders.BytesCoder())
+            | "RatingsFiles" >> beam.Create(list(ratings_files))
+            | "ReadRatings" >> beam.io.ReadAllFromText(skip_header_lines=1, coder=beam.coders.BytesCoder())
             | "ParseRatings" >> beam.FlatMap(_valid_rating, movies, raw_rows.as_of_timestamp(as_of)))
 
 

@@ -12,6 +12,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.orchestration import data_types
 
 from components.feature_snapshot import executor, spec
+from dataio import raw_rows
 from recommender import snapshot
 
 
@@ -20,10 +21,13 @@ class FeatureSnapshot(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, input_base: Union[str, data_types.RuntimeParameter] = "",
-                 ratings_pattern: str = "ratings.csv", movies_pattern: str = "movies.csv", shuffle_shards: int = 0,
+                 ratings_pattern: str = raw_rows.RATINGS_GLOB, movies_pattern: str = raw_rows.MOVIES_FILE,
+                 shuffle_shards: int = 0,
                  as_of: Union[str, data_types.RuntimeParameter] = ""):
         """examples: the pipeline's samples (every split). input_base: the raw MovieLens directory ("" = none:
-        ratings and movies come from the samples, without titles); an empty pattern leaves that file out.
+        ratings and movies come from the samples, without titles); an empty pattern leaves that file out. Of the
+        ratings files the pattern matches, the spans SampleGen recorded on the examples are read (all of
+        ratings.csv when it recorded none).
         shuffle_shards: sequential passes that each shuffle one hash shard (0: automatic, see the executor).
         as_of: raw ratings at or after this moment are not read (SampleGen's as_of; "": every rating). The
         snapshot format the executor writes is part of the cache key (spec.FORMAT_VERSION_KEY)."""

@@ -13,7 +13,8 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components.feature_snapshot import beam_snapshot, spec
-from dataio import shuffle_shards
+from components.sample_gen import spec as sample_gen_spec
+from dataio import raw_rows, shuffle_shards
 from models import features, sample_features
 from recommender import cold_start, snapshot, will_rate
 
@@ -31,6 +32,28 @@ def _raw_pattern(exec_properties: Dict[str, Any], pattern_key: str) -> str:
     if not fileio.glob(path):
         raise FileNotFoundError(f"FeatureSnapshot: no file matches {path} ({pattern_key})")
     return path
+
+
+def ratings_files(exec_properties: Dict[str, Any], examples: types.Artifact) -> raw_rows.RatingsFiles:
+    """The raw ratings files SampleGen read for these examples: ratings.csv, or the very spans it recorded (a span
+    that arrived since is read by the next run); none without raw ratings."""
+    pattern = _raw_pattern(exec_properties, spec.RATINGS_PATTERN_KEY)
+    if not pattern:
+        return raw_rows.RatingsFiles(())
+    recorded = examples.get_string_custom_property(sample_gen_spec.SPANS_PROPERTY) if examples.has_custom_property(
+        sample_gen_spec.SPANS_PROPERTY) else ""
+    try:
+        return raw_rows.ratings_files(exec_properties[spec.INPUT_BASE_KEY], fileio.glob(pattern),
+                                      spans=raw_rows.parse_span_ranges(recorded))
+    except ValueError as error:
+        raise ValueError(f"FeatureSnapshot: {error}") from None
+
+
+def _ratings_source(ratings: raw_rows.RatingsFiles) -> str:
+    if not ratings.spans:
+        return ratings.paths[0]
+    return (f"{os.path.join(os.path.dirname(ratings.paths[0]), raw_rows.RATINGS_SPAN_PATTERN)} spans "
+            f"{raw_rows.span_ranges(ratings.spans)}")
 
 
 def _example_patterns(examples: types.Artifact) -> List[str]:
@@ -56,7 +79,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            exec_properties: Dict[str, Any]) -> None:
         examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
         output = artifact_utils.get_single_instance(output_dict[spec.SNAPSHOT_KEY])
-        ratings_path = _raw_pattern(exec_properties, spec.RATINGS_PATTERN_KEY)
+        raw_ratings = ratings_files(exec_properties, examples)
+        ratings_path = _ratings_source(raw_ratings) if raw_ratings.paths else ""
         movies_path = _raw_pattern(exec_properties, spec.MOVIES_PATTERN_KEY)
         if ratings_path and not movies_path:
             raise ValueError("FeatureSnapshot: raw ratings need the raw movies too (a rating of a movie not in "
@@ -67,13 +91,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             samples = None if ratings_path else beam_snapshot.sample_ratings(pipeline, example_patterns)
             movies = (beam_snapshot.file_movies(pipeline, fileio.glob(movies_path)) if movies_path
                       else beam_snapshot.sample_movies(samples))
-            ratings = (beam_snapshot.raw_ratings(pipeline, ratings_path, beam.pvalue.AsDict(movies),
+            ratings = (beam_snapshot.raw_ratings(pipeline, raw_ratings.paths, beam.pvalue.AsDict(movies),
                                                  exec_properties.get(spec.AS_OF_KEY) or "") if ratings_path
                        else samples | "SampleRating" >> beam.MapTuple(lambda rating, _: rating))
             return ratings, movies
 
         shards = shuffle_shards.shard_count(
-            exec_properties.get(spec.SHUFFLE_SHARDS_KEY) or 0, [ratings_path] if ratings_path else example_patterns,
+            exec_properties.get(spec.SHUFFLE_SHARDS_KEY) or 0, raw_ratings.paths if ratings_path else example_patterns,
             self._make_beam_pipeline().options,
             shuffle_shards.RATINGS_BYTES_PER_SHARD if ratings_path else SAMPLE_BYTES_PER_SHARD)
         logging.info("FeatureSnapshot: %d shuffle shard(s)", shards)

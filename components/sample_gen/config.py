@@ -46,6 +46,9 @@ class SampleGenConfig:
     # The data as of this moment (YYYY-MM-DD[THH:MM[:SS]], UTC), as if it were now: ratings at or after it are
     # not read (counted apart), so the eval period is the latest part before it. "": every rating.
     as_of: str = ""
+    # With span files (ratings-{SPAN}.csv under the data root): read only the newest this many spans present, a
+    # rolling window; 0: every span. The window counts span files, as TFX's LatestSpan(n) counts spans.
+    span_window: int = 0
 
     def __post_init__(self):
         problems = self._coerce_types() or self._range_problems()
@@ -95,6 +98,8 @@ class SampleGenConfig:
             raw_rows.as_of_timestamp(self.as_of)
         except ValueError as error:
             problems.append(f"as_of: {error}")
+        if self.span_window < 0:
+            problems.append(f"span_window must be >= 0 (0: every span), not {self.span_window}")
         if self.shuffle_shards < 0:
             problems.append(f"shuffle_shards must be >= 0 (0: automatic), not {self.shuffle_shards}")
         return problems

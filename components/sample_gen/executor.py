@@ -14,6 +14,7 @@ from tfx.utils import proto_utils
 
 from components.sample_gen import beam_samples, report, spec
 from components.sample_gen.config import SampleGenConfig
+from dataio import raw_rows
 
 
 def _raw_files(exec_properties: Dict[str, Any]) -> Dict[str, List[str]]:
@@ -25,9 +26,32 @@ def _raw_files(exec_properties: Dict[str, Any]) -> Dict[str, List[str]]:
         files[split.name] = sorted(fileio.glob(pattern))
         if not files[split.name]:
             raise FileNotFoundError(f"SampleGen: no {split.name} file matches {pattern}: the raw input directory "
-                                    f"needs MovieLens' {spec.RATINGS_PATTERN} and {spec.MOVIES_PATTERN} "
+                                    f"needs MovieLens' {raw_rows.RATINGS_FILE} (or span files "
+                                    f"{raw_rows.RATINGS_SPAN_PATTERN}) and {spec.MOVIES_PATTERN} "
                                     "(`sparrow-tfx download movielens` fetches a release)")
     return files
+
+
+def ratings_files(input_base: str, found: List[str], config: SampleGenConfig) -> raw_rows.RatingsFiles:
+    """The ratings files this run reads among those found: ratings.csv, or the spans (all, or the newest
+    config.span_window)."""
+    try:
+        return raw_rows.ratings_files(input_base, found, config.span_window)
+    except ValueError as error:
+        raise ValueError(f"SampleGen: {error}") from None
+
+
+def record_spans(examples: types.Artifact, ratings: raw_rows.RatingsFiles) -> None:
+    """The spans read, on the Examples: TFX's `span` (the newest; ExampleGen's driver set 0) and every one."""
+    examples.span = ratings.newest
+    examples.set_int_custom_property(spec.SPAN_PROPERTY, ratings.newest)
+    if ratings.spans:
+        examples.set_string_custom_property(spec.SPANS_PROPERTY, raw_rows.span_ranges(ratings.spans))
+        examples.set_int_custom_property(report.SPANS_PRESENT, ratings.present)
+        if ratings.missing():
+            examples.set_string_custom_property(report.SPANS_MISSING, raw_rows.span_ranges(ratings.missing()))
+            logging.warning("SampleGen: ratings spans missing between those read: %s",
+                            raw_rows.span_ranges(ratings.missing()))
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -36,12 +60,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            exec_properties: Dict[str, Any]) -> None:
         config = SampleGenConfig(**{f.name: exec_properties[f.name] for f in dataclasses.fields(SampleGenConfig)})
         files = _raw_files(exec_properties)
+        ratings = ratings_files(exec_properties[spec.INPUT_BASE_KEY], files[spec.RATINGS_FILE], config)
         examples = artifact_utils.get_single_instance(output_dict[spec.EXAMPLES_KEY])
         examples.split_names = artifact_utils.encode_split_names(list(spec.SPLITS))
         split_dirs = {split: artifact_utils.get_split_uri([examples], split) for split in spec.SPLITS}
-        logging.info("SampleGen: %s -> %s with %s", files, examples.uri, config)
-        result = beam_samples.run(self._make_beam_pipeline, files[spec.RATINGS_FILE], files[spec.MOVIES_FILE],
+        logging.info("SampleGen: ratings %s, movies %s -> %s with %s", ratings.describe(),
+                     files[spec.MOVIES_FILE], examples.uri, config)
+        result = beam_samples.run(self._make_beam_pipeline, list(ratings.paths), files[spec.MOVIES_FILE],
                                   config, split_dirs, examples.uri)
+        record_spans(examples, ratings)
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
@@ -49,6 +76,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             examples.set_int_custom_property(name, value)
         examples.set_string_custom_property("features_mode", config.features_mode)
         examples.set_string_custom_property("split_mode", config.split_mode)
+        if config.as_of:  # the run summary names it beside the ratings it left out
+            examples.set_string_custom_property("as_of", config.as_of)
         logging.info("SampleGen report: %s", result)
         rejected_rows = os.path.join(examples.uri, spec.REJECTED_ROWS_DIR)
         problems = report.failures(result, config.max_rejected_rows, rejected_rows)

@@ -18,6 +18,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from tfx.dsl.io import fileio
 
 from components.sample_gen import spec
+from dataio import raw_rows
 
 RATINGS_READ = "ratings_read"
 MOVIES_READ = "movies_read"
@@ -28,6 +29,10 @@ SKIPPED = "skipped"
 NEGATIVES_TRAIN = "negatives_train"
 EVAL_CUTOFF = "eval_cutoff_timestamp"
 FIRST_REJECTED_ROWS = "first_rejected_rows"  # "file:line: detail", ordered by file and line
+# Span files (the Examples' custom properties, beside spec.SPANS_PROPERTY): how many the data root held, and
+# those absent between the spans read ("4,7-9").
+SPANS_PRESENT = "spans_present"
+SPANS_MISSING = "spans_missing"
 NAMESPACE = "sample_gen"  # of the Beam counters, one per count key
 
 
@@ -107,4 +112,11 @@ def summary_line(properties: Dict[str, object]) -> str:
     negatives = properties.get(NEGATIVES_TRAIN, 0)
     line += f"; + {negatives:,} sampled negatives in train" if negatives else ""
     movies_rejected = rejected_total(properties) - ratings_rejected
-    return line + (f"; movies.csv rows rejected: {movies_rejected:,}" if movies_rejected else "")
+    line += f"; movies.csv rows rejected: {movies_rejected:,}" if movies_rejected else ""
+    return line + (f"; ratings {spans_read(properties).describe()}" if properties.get(spec.SPANS_PROPERTY) else "")
+
+
+def spans_read(properties: Dict[str, object]) -> raw_rows.RatingsFiles:
+    """The span files SampleGen read, from its Examples' custom properties (no paths)."""
+    spans = raw_rows.parse_span_ranges(str(properties.get(spec.SPANS_PROPERTY) or ""))
+    return raw_rows.RatingsFiles((), spans, int(properties.get(SPANS_PRESENT) or len(spans)))

@@ -18,7 +18,7 @@ PUSHED_MODEL_TYPE = "PushedModel"
 # Execution properties worth showing: where data and schema came from, how the model was trained.
 SHOWN_PROPERTIES = ("input_base", "schema_file", "train_args", "custom_config", "serving_dir")
 # Artifact properties worth showing.
-SHOWN_ARTIFACT_PROPERTIES = ("span", "input_fingerprint", "blessed", "baseline_version", "is_candidate",
+SHOWN_ARTIFACT_PROPERTIES = ("span", "spans", "input_fingerprint", "blessed", "baseline_version", "is_candidate",
                              "pushed_version")
 
 

@@ -102,6 +102,15 @@ def read_ratings(path: str):
                           times.astype(np.int64))
 
 
+def read_raw_ratings(movielens_dir: str):
+    """Every rating of a data root: ratings.csv, or every span file (the future lies in the newest)."""
+    parts = [read_ratings(path) for path in raw_rows.local_ratings_files(movielens_dir).paths]
+    if len(parts) == 1:
+        return parts[0]
+    return future.Ratings(*(np.concatenate([getattr(part, field.name) for part in parts])
+                            for field in dataclasses.fields(future.Ratings)))
+
+
 def time_range(ratings) -> raw_rows.TimestampRange:
     return raw_rows.TimestampRange(int(ratings.times.min()), int(ratings.times.max()))
 
@@ -300,7 +309,7 @@ def summary_lines(periods: Sequence[dict]) -> List[str]:
 def replay(plan: Plan, settings: configs.Settings, paths: configs.LocalPaths, print_line=print,
            progress=None) -> dict:
     """Runs the periods not yet in the work dir's replay.json, appending each as it finishes; returns the state."""
-    ratings = read_ratings(os.path.join(plan.movielens_dir, "ratings.csv"))
+    ratings = read_raw_ratings(plan.movielens_dir)
     plan.check(time_range(ratings))
     os.makedirs(paths.work_dir, exist_ok=True)
     state = resume_state(paths.work_dir, plan)

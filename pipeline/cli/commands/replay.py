@@ -44,10 +44,10 @@ def handle(args) -> int:
         raise SystemExit("error: --as-of is set per period by replay (its --start and --every); drop it")
     sample_gen = sample_options.from_args(args, None)
     settings = arguments.settings(args, args.movielens, sample_gen, beam_pipeline_args)
-    check_movielens_dir(args.movielens)
+    check_movielens_dir(args.movielens, sample_gen.span_window)
     try:
         plan = replay.Plan(args.movielens, _start(args.start), replay.parse_every(args.every), args.periods)
-        plan.check(replay.time_range(replay.read_ratings(os.path.join(args.movielens, "ratings.csv"))))
+        plan.check(replay.time_range(replay.read_raw_ratings(args.movielens)))
     except replay.ReplayError as error:
         raise SystemExit(f"error: {error}") from None
     arguments.output_dir("--work-dir", os.path.abspath(args.work_dir))

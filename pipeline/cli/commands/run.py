@@ -1,6 +1,7 @@
 """`sparrow-tfx run`: the whole pipeline locally (BeamDagRunner, SQLite ML Metadata)."""
 import dataclasses
 import functools
+import glob
 import os
 import sys
 
@@ -16,8 +17,8 @@ def register(subparsers) -> None:
     source.add_argument("--data", help="sample CSV directory with train/ and eval/ (SparrowRecSys format); "
                                        "default: the embedded synthetic dataset's raw files, through SampleGen")
     source.add_argument("--movielens", metavar="DIR",
-                        help="raw MovieLens directory (ratings.csv, movies.csv), e.g. from `sparrow-tfx download "
-                             "movielens`; SampleGen makes the samples")
+                        help="raw MovieLens directory (ratings.csv or span files ratings-{SPAN}.csv, movies.csv), "
+                             "e.g. from `sparrow-tfx download movielens`; SampleGen makes the samples")
     sample_options.add_arguments(parser)
     parser.add_argument("--size", type=arguments.positive_int, default=configs.DEFAULT_DATA_SIZE,
                         help="ratings in the synthetic dataset (without --data or --movielens)")
@@ -33,32 +34,48 @@ def parse_hparams(pairs, flag="--hparam"):
     return arguments.key_values(pairs, flag)
 
 
-def check_movielens_dir(path: str) -> None:
-    """SampleGen would find a missing file only inside Beam, after TFX has loaded."""
-    from components.sample_gen import spec
-
-    for name in (spec.RATINGS_PATTERN, spec.MOVIES_PATTERN):
-        if not os.path.isfile(os.path.join(path, name)):
-            raise SystemExit(f"error: --movielens {path}: no {name} there (a MovieLens directory has ratings.csv "
-                             "and movies.csv; `sparrow-tfx download movielens` fetches one)")
-
-
-def check_as_of(movielens_dir: str, as_of: str) -> None:
-    """An as-of time must leave ratings on both sides: some to train on, and some it leaves out."""
-    from components.sample_gen import spec
+def check_movielens_dir(path: str, span_window: int = 0):
+    """SampleGen would find a missing file or a wrong layout of span files only inside Beam, after TFX has
+    loaded. Returns the ratings files SampleGen will read (raw_rows.RatingsFiles)."""
     from dataio import raw_rows
 
-    path = os.path.join(movielens_dir, spec.RATINGS_PATTERN)
-    found = raw_rows.rating_time_range(path)
+    layout = (f"a MovieLens directory has {raw_rows.RATINGS_FILE} and {raw_rows.MOVIES_FILE}; "
+              "`sparrow-tfx download movielens` fetches one")
+    for name, pattern in ((raw_rows.RATINGS_FILE, raw_rows.RATINGS_GLOB), (raw_rows.MOVIES_FILE, raw_rows.MOVIES_FILE)):
+        if not glob.glob(os.path.join(glob.escape(path), pattern)):
+            spans = f" (nor span files {raw_rows.RATINGS_SPAN_PATTERN})" if name == raw_rows.RATINGS_FILE else ""
+            raise SystemExit(f"error: --movielens {path}: no {name}{spans} there ({layout})")
+    try:
+        ratings = raw_rows.local_ratings_files(path, span_window)
+    except ValueError as error:
+        raise SystemExit(f"error: --movielens {path}: {error}") from None
+    if span_window and not ratings.spans:
+        print(f"warning: --sample-option span_window={span_window} has no effect: {path} holds "
+              f"{raw_rows.RATINGS_FILE}, not span files {raw_rows.RATINGS_SPAN_PATTERN}", file=sys.stderr)
+    if ratings.missing():
+        print(f"warning: --movielens {path}: ratings spans {raw_rows.span_ranges(ratings.missing())} are missing "
+              f"between those read ({raw_rows.span_ranges(ratings.spans)}): not arrived yet? their ratings are not "
+              "read", file=sys.stderr)
+    return ratings
+
+
+def check_as_of(ratings, as_of: str) -> None:
+    """An as-of time must leave ratings on both sides: some to train on, and some it leaves out (ratings: the
+    raw_rows.RatingsFiles SampleGen reads)."""
+    from dataio import raw_rows
+
+    found = raw_rows.rating_time_range(ratings.paths)
     moment = raw_rows.as_of_timestamp(as_of)
+    where = ratings.paths[0] if not ratings.spans else (
+        f"{os.path.join(os.path.dirname(ratings.paths[0]), raw_rows.RATINGS_SPAN_PATTERN)} {ratings.describe()}")
     if found is None:
-        raise SystemExit(f"error: --movielens {movielens_dir}: {path} holds no rating")
+        raise SystemExit(f"error: --movielens {os.path.dirname(ratings.paths[0])}: {where} holds no rating")
     span = f"{raw_rows.utc_time(found.earliest)} .. {raw_rows.utc_time(found.latest)}"
     if moment <= found.earliest:
-        raise SystemExit(f"error: --as-of {as_of} is not after the first rating of {path} ({span}): nothing "
+        raise SystemExit(f"error: --as-of {as_of} is not after the first rating of {where} ({span}): nothing "
                          f"would be read; pick a later time")
     if moment > found.latest:
-        raise SystemExit(f"error: --as-of {as_of} is after the last rating of {path} ({span}): it leaves nothing "
+        raise SystemExit(f"error: --as-of {as_of} is after the last rating of {where} ({span}): it leaves nothing "
                          f"out; drop --as-of to read every rating, or pick an earlier time")
 
 
@@ -67,9 +84,9 @@ def handle(args) -> int:
     sample_gen = sample_options.from_args(args, "--data" if args.data else None)
     settings = arguments.settings(args, "", sample_gen, beam_pipeline_args)  # flags checked before TFX loads
     if args.movielens:
-        check_movielens_dir(args.movielens)
+        ratings = check_movielens_dir(args.movielens, sample_gen.span_window)
         if sample_gen.as_of:
-            check_as_of(args.movielens, sample_gen.as_of)
+            check_as_of(ratings, sample_gen.as_of)
     arguments.output_dir("--work-dir", os.path.abspath(args.work_dir))
     from pipeline.runners import work_dir_lock
 
