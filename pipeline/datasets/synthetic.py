@@ -113,19 +113,43 @@ def generate_world(num_ratings: int = 24000, seed: int = 42) -> World:
     return World(movies, titles, RatingTable(user_id[order], movie_id[order], rating[order], timestamp[order]))
 
 
-def write_movielens(world: World, out_dir: str) -> None:
-    """ratings.csv and movies.csv in MovieLens' format."""
+def write_movielens(world: World, out_dir: str, span_days: int = 0) -> None:
+    """ratings.csv and movies.csv in MovieLens' format; with span_days, the ratings as span files instead
+    (`write_spans`)."""
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "movies.csv"), "w", newline="") as f:
+    with open(os.path.join(out_dir, raw_rows.MOVIES_FILE), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(raw_rows.MOVIES_HEADER)
         for movie_id, movie in sorted(world.movies.items()):
             writer.writerow([movie_id, world.titles[movie_id], "|".join(movie.genres)])
-    with open(os.path.join(out_dir, "ratings.csv"), "w", newline="") as f:
+    if span_days:
+        write_spans(world.ratings, out_dir, span_days)
+        return
+    write_ratings(world.ratings, os.path.join(out_dir, raw_rows.RATINGS_FILE))
+
+
+def write_ratings(ratings: Sequence[sample_features.Rating], path: str) -> None:
+    with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(raw_rows.RATINGS_HEADER)
-        for r in world.ratings:
+        for r in ratings:
             writer.writerow([r.user_id, r.movie_id, r.rating, r.timestamp])
+
+
+def write_spans(ratings: Sequence[sample_features.Rating], out_dir: str, days: int) -> List[str]:
+    """The ratings as span files ratings-0001.csv, ratings-0002.csv, ... (TFX's {SPAN}), span k holding the
+    ratings of the k-th `days` days from the first rating's UTC midnight; a period without ratings is a span
+    of the header alone, so the spans have no gap. Returns the files' paths, oldest first."""
+    first_day = min(r.timestamp for r in ratings) // 86400 * 86400
+    by_span: Dict[int, List[sample_features.Rating]] = {}
+    for r in ratings:
+        by_span.setdefault((r.timestamp - first_day) // (days * 86400) + 1, []).append(r)
+    width = max(4, len(str(max(by_span))))
+    paths = []
+    for span in range(1, max(by_span) + 1):
+        paths.append(os.path.join(out_dir, f"ratings-{span:0{width}d}.csv"))
+        write_ratings(by_span.get(span, []), paths[-1])
+    return paths
 
 
 def time_cutoff(world: World, eval_fraction: float) -> int:
@@ -161,15 +185,16 @@ def write_samples(world: World, out_dir: str, eval_fraction: float = 0.2) -> Dic
 GENERATE_STEPS = ("ratings", "MovieLens files", "samples")
 
 
-def generate(out_dir: str, num_ratings: int = 24000, seed: int = 42, step: Step = no_step) -> Dict[str, int]:
-    """Writes `raw/` (MovieLens files, the default run's input through SampleGen) and `samples/{train,eval}` (the
-    same point-in-time samples built in memory, in the sample CSV format) under out_dir; returns sample counts.
-    step: reports each of GENERATE_STEPS."""
+def generate(out_dir: str, num_ratings: int = 24000, seed: int = 42, step: Step = no_step, span_days: int = 0
+             ) -> Dict[str, int]:
+    """Writes `raw/` (MovieLens files, the default run's input through SampleGen; with span_days, the ratings as
+    span files of that many days) and `samples/{train,eval}` (the same point-in-time samples built in memory, in
+    the sample CSV format) under out_dir; returns sample counts. step: reports each of GENERATE_STEPS."""
     ratings, files, samples = GENERATE_STEPS
     with step(ratings):
         world = generate_world(num_ratings, seed)
     with step(files):
-        write_movielens(world, os.path.join(out_dir, "raw"))
+        write_movielens(world, os.path.join(out_dir, "raw"), span_days)
     with step(samples):
         return write_samples(world, os.path.join(out_dir, "samples"))
 
