@@ -4,40 +4,12 @@ turn KFP's cache off for the task instead (tests/test_kubeflow_compile.py)."""
 from __future__ import annotations
 
 import os
-from typing import List
 
 import pytest
 
+from tests.helpers.sample_gen_runs import run_sample_gen_pipeline as run_sample_gen
+
 DATA_SIZE = 2000  # ratings: the smallest data SampleGen makes both splits of
-
-
-def run_sample_gen(raw_dir: str, work_dir: str) -> List[dict]:
-    """SampleGen alone in a local pipeline on raw_dir; every SampleGen execution so far, oldest first."""
-    from ml_metadata import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-    from tfx.orchestration import metadata as tfx_metadata
-    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-    from tfx.orchestration.pipeline import Pipeline
-
-    from components.sample_gen.component import SampleGen
-    from pipeline.runners import beam
-
-    connection = tfx_metadata.sqlite_metadata_connection_config(os.path.join(work_dir, "metadata.sqlite"))
-    BeamDagRunner().run(Pipeline(
-        pipeline_name="sample-gen-cache", pipeline_root=os.path.join(work_dir, "root"),
-        components=[SampleGen(input_base=raw_dir)], enable_cache=True, metadata_connection_config=connection,
-        beam_pipeline_args=beam.direct_args()))
-    store = metadata_store.MetadataStore(connection)
-    executions = sorted(store.get_executions(), key=lambda e: e.id)
-    state = metadata_store_pb2.Execution.State.Name
-    runs = []
-    for execution in executions:
-        (output,) = [event.artifact_id for event in store.get_events_by_execution_ids([execution.id])
-                     if event.type == metadata_store_pb2.Event.OUTPUT]
-        (examples,) = store.get_artifacts_by_id([output])
-        runs.append({"state": state(execution.last_known_state), "examples": output,
-                     "ratings_read": examples.custom_properties["ratings_read"].int_value})
-    return runs
 
 
 @pytest.mark.slow
