@@ -43,8 +43,8 @@ def check_movielens_dir(path: str, span_window: int = 0):
               "`sparrow-tfx download movielens` fetches one")
     for name, pattern in ((raw_rows.RATINGS_FILE, raw_rows.RATINGS_GLOB), (raw_rows.MOVIES_FILE, raw_rows.MOVIES_FILE)):
         if not glob.glob(os.path.join(glob.escape(path), pattern)):
-            spans = f" (nor span files {raw_rows.RATINGS_SPAN_PATTERN})" if name == raw_rows.RATINGS_FILE else ""
-            raise SystemExit(f"error: --movielens {path}: no {name}{spans} there ({layout})")
+            spans = f"nor span files {raw_rows.RATINGS_SPAN_PATTERN}; " if name == raw_rows.RATINGS_FILE else ""
+            raise SystemExit(f"error: --movielens {path}: no {name} there ({spans}{layout})")
     try:
         ratings = raw_rows.local_ratings_files(path, span_window)
     except ValueError as error:
