@@ -36,7 +36,7 @@ POPULAR_NOW = "popular_now"
 MOST_RATED = "most_rated"
 RECENT_MOST_RATED = "recent_most_rated"
 RANKERS = (POPULAR_NOW, MOST_RATED, RECENT_MOST_RATED)  # the default first: it wins ties
-DESCRIPTIONS = {POPULAR_NOW: f"the movies rated most, a rating weighing half every {HALF_LIFE_DAYS} days of age",
+DESCRIPTIONS = {POPULAR_NOW: f"the movies rated most, each rating halved per {HALF_LIFE_DAYS} days of its age,",
                 MOST_RATED: "the most-rated movies",
                 RECENT_MOST_RATED: f"the movies rated most in the last {RECENT_DAYS} days"}
 
