@@ -57,6 +57,10 @@ def _serve_args() -> List[str]:
     return ["--work-dir", _pushed_ml_run()]
 
 
+def _evaluator_args() -> List[str]:
+    return ["--from-run", _pushed_ml_run(), "--breakdown", "--name", "evaluator-ml-latest-small-2015"]
+
+
 def _catalogue_args() -> List[str]:
     return ["--work-dir", _pushed_ml_run(), "--min-liked", "5", "--name", "catalogue-ml-latest-small-2015-global_time"]
 
@@ -88,6 +92,7 @@ BENCHMARKS = (
     Benchmark("bench_serve", needs=("ml-latest-small-2015",), args=_serve_args),
     Benchmark("bench_catalogue", needs=("ml-latest-small-2015",), args=_catalogue_args),
     Benchmark("bench_export", needs=("ml-latest-small-2015",), args=_export_args),
+    Benchmark("bench_evaluator", needs=("ml-latest-small-2015",), args=_evaluator_args),
     Benchmark("bench_replay", needs=("ml-latest-small-2015",)),  # the loop over its last two years
     Benchmark("bench_drift"),  # generated data, and ml-latest-small-2015 where present
     Benchmark("bench_cold_start"),  # generated data, and ml-latest-small-2015 where present
