@@ -69,5 +69,5 @@ def eval_examples(e2e_run, count: int) -> list:
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count).as_numpy_iterator():
         feature = tf.train.Example.FromString(record).features.feature
         out.append((record, {c.name: _column_value(c, feature[c.name]) if c.name in feature else None
-                             for c in features.COLUMNS}))
+                             for c in features.EXAMPLE_COLUMNS}))
     return out

@@ -81,7 +81,7 @@ def test_an_unknown_user_gets_recommendations_and_is_told_so(e2e_run, served):
                      e2e_run.paths.serving_dir)
     chosen = snapshot.load_manifest(served.snapshot_dir)[snapshot.COLD_START_BACK_TEST]["chosen"]
     assert f"user {UNKNOWN_USER} is unknown" in result.stdout and f"cold start (cold_start_{chosen})" in result.stdout
-    assert f"chosen: {chosen}, by a back-test on the training history's last 90 days" in result.stdout
+    assert f"chosen: {chosen}, by a back-test on 4 windows of 90 days at the end of the training" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 5, result.stdout
 
