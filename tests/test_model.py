@@ -27,7 +27,8 @@ def test_architecture_is_embeddings_stacked_with_numerics_then_mlp():
         feature = layer.name[: -len("_embedding")]
         assert layer.input_dim == VOCAB_SIZES[feature] and layer.output_dim == features.EMBEDDING_DIM
     stacking = built.get_layer("stacking")
-    expected_width = features.EMBEDDING_DIM * len(features.CATEGORICAL_FEATURES) + len(features.NUMERIC_FEATURES)
+    numerics = len(features.NUMERIC_FEATURES) - len(features.TIME_FEATURE_KEYS)  # read only with time_features
+    expected_width = features.EMBEDDING_DIM * len(features.CATEGORICAL_FEATURES) + numerics
     assert stacking.output_shape == (None, expected_width)
     assert [built.get_layer(f"mlp_{i}").units for i in range(2)] == [128, 128]
     assert built.get_layer("score").activation.__name__ == "sigmoid"
