@@ -201,7 +201,7 @@ class CandidateTable:
         index = tf.constant(positions, tf.int64)
         user = row_columns([{features.USER_KEY: user_id, **user_features}], self._user_dtypes, self._missing_number)
         size = tf.constant([len(positions)], tf.int32)
-        # tf.fill is one op; tf.repeat is about ten in eager mode (5 ms a request over the user's columns)
+        # tf.fill is one op; tf.repeat is about ten in eager mode, once per user column
         return {name: tf.gather(self._movie_tensors[name], index) if name in self._movie_columns else
                 tf.fill(size, tf.constant(user[name][0], self._user_dtypes[name])) for name in self._names}
 

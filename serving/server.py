@@ -70,19 +70,19 @@ def _recommend(loaded: Loaded, user_id: int, values) -> Response:
 
 
 def _score(loaded: Loaded, user_id: int, values) -> Response:
-    from models import signatures
+    from models import features, signatures
     from recommender import serve, snapshot
 
     served = loaded.served
     movie_ids = list(dict.fromkeys(params.id_list(values, "movies", True, len(served.movies))))
     params.known_movies("movies", movie_ids, served.movies, served.version)
     user = served.user(user_id)
-    features = (user or snapshot.user_entry(user_id, [], {}))[snapshot.FEATURES]
+    user_features = (user or snapshot.user_entry(user_id, [], {}))[snapshot.FEATURES]
     started = time.perf_counter()
-    outputs = serve.candidate_outputs(served, user_id, features, movie_ids)
+    outputs = serve.candidate_outputs(served, user_id, user_features, movie_ids)
     seconds = time.perf_counter() - started
     extra = [name for name in (signatures.RATE_PROBABILITY_KEY, signatures.RANK_SCORE_KEY) if name in outputs]
-    scores = [{"movieId": m, "probability": float(outputs[signatures.PROBABILITY_KEY][i]),
+    scores = [{features.MOVIE_KEY: m, "probability": float(outputs[signatures.PROBABILITY_KEY][i]),
                **{name: float(outputs[name][i]) for name in extra}} for i, m in enumerate(movie_ids)]
     return json_response({"version": served.version, "user_id": user_id, "known_user": user is not None,
                           "scores": scores, "latency_ms": {"call": seconds * 1000}}, version=served.version)

@@ -18,7 +18,7 @@ def _movie_ids(text: str):
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("recommend", help="top movies for a user from the newest pushed model")
-    parser.add_argument("--user", type=int, required=True, help="userId")
+    parser.add_argument("--user", type=int, required=True, help=features.USER_KEY)
     parser.add_argument("--top", type=arguments.positive_int, default=10, help="how many movies to show")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--serving-dir", help="serving base directory (<dir>/<version>/saved_model.pb)")
@@ -74,7 +74,8 @@ def lines(served, result) -> list:
                    f"which beat the model for users without ratings")
         out.append(f"  chosen: {back_test.summary()}")
     out.append(f"top {len(result.items)} of {result.candidates:,} candidates:")
-    out.append(f"  {'rank':>4}  {'score':>9}  {'P(like)':>7}  {'P(rate)':>7}  {'movieId':>7}  {'title':<50}  genres")
+    out.append(f"  {'rank':>4}  {'score':>9}  {'P(like)':>7}  {'P(rate)':>7}  {features.MOVIE_KEY:>7}  "
+               f"{'title':<50}  genres")
     for rank, item in enumerate(result.items, start=1):
         title = item.title or f"movie {item.movie_id}"
         liked, rate = ("-" if p is None else f"{p:.4f}" for p in (item.probability, item.rate_probability))

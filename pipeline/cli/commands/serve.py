@@ -52,7 +52,7 @@ def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before TensorFlow is imported: a port in use is one error line at once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP; with proto 0 a
-    # response's headers and body, two writes, waited ~40 ms each for the client's delayed ACK.
+    # response's headers and body, two writes, each waited for the client's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
