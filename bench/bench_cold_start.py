@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from bench import common
+from dataio import raw_rows
 from models import sample_features
 from pipeline.runners import replay
 from recommender import cold_start, future
@@ -35,11 +36,6 @@ DATA_SETS = {  # name: (start, every days, cuts, horizon days)
 }
 
 
-def _day(text: str) -> int:
-    moment = datetime.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
-    return int(moment.timestamp())
-
-
 def _rankers(period: future.FuturePeriod, chosen: str) -> Dict[str, future.Ranker]:
     rankers = future.cold_start_lists(period)
     return {SERVED: rankers[chosen], **rankers}
@@ -49,7 +45,7 @@ def measure(ratings: future.Ratings, start: str, every_days: int, cuts: int, hor
     found: List[dict] = []
     parts = []
     for k in range(cuts):
-        as_of = _day(start) + k * every_days * future.DAY
+        as_of = raw_rows.as_of_timestamp(start) + k * every_days * future.DAY
         period = future.FuturePeriod.of(ratings, as_of, as_of + horizon_days * future.DAY)
         history = period.history
         back_test = cold_start.back_test(sample_features.Rating(int(u), int(m), float(s), int(t)) for u, m, s, t in
