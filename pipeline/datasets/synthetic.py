@@ -1,8 +1,32 @@
-"""The embedded default dataset: a small deterministic latent world written as MovieLens files and samples.
+"""The embedded default dataset: a deterministic latent world, in time, written as MovieLens files and samples.
 
-Users have genre tastes, a rating bias and an activity level; movies have genres, a release year, popularity
-and quality. A rating is quality + bias + taste match + noise, rounded to MovieLens' half stars. Samples are
-then built with the same point-in-time feature code as real data, so aggregates are consistent with ratings.
+Movies have 1-3 genres, a base popularity (Zipf, exponent 0.9), a quality, LATENT_DIMS latent dimensions and a
+release time: BACK_CATALOGUE of them were released before the data starts (release years 1920-1999, skewed recent),
+the rest arrive steadily through [2000, 2015). movieIds follow release (MovieLens numbers movies as they are added);
+`releaseYear` is the release time's year. Users have genre tastes (a few liked genres), a latent vector, a rating
+bias, an activity level (lognormal: how many ratings) and an active window (a uniform start, an exponential length of
+ACTIVE_DAYS on average).
+
+Time. A movie's pull at time t is its base popularity x (1 + HYPE x exp(-(t - release) / HYPE_DAYS)), 0 before its
+release: a new movie is rated most in its first months, then settles to its base, so what is popular now moves and
+the recent most-rated list knows it. HYPE and HYPE_DAYS are fitted to ml-latest-small-2015: of the ratings a movie
+first rated in 1998-2012 got in its first three years, 28% came in its first 30 days, 35% in 90 days, 57% in 365;
+floor + 11 x exp(-age / 60 days) gives 17%, 35% and 59% (one exponential is too slow at the start, right after).
+There 48% of the rated movies were older than the data; here BACK_CATALOGUE is 0.4, and the drama of MovieLens' first
+years (most of the ratings of 2000 went to movies older than the data) follows: only the back catalogue exists then.
+
+Taste, in what is rated and in the stars. A user's match with a movie is the genre affinity (the movie's genres,
+weighted 1/k, dotted with the user's tastes) plus the latent one (user vector . movie vector; LATENT_SCALE per
+coordinate, so its spread is about the genre part's). Which movies a user rates: sampled without replacement with
+weight pull x exp(match), the pull integrated over the user's active window (Gumbel-top-k, as exponential races:
+the k largest weight / Exp(1)); the latent part gives co-rating structure that genres and popularity do not
+explain, which item-item methods find. When: each rating's time is drawn from the movie's pull within the window
+(closed forms for the exponential). The stars: 3.2 + quality + user bias + 0.8 x match + noise (sd 0.7), rounded
+to MovieLens' half stars, so whether a user likes what they rate is learnable from the same match.
+
+Samples are then built with the same point-in-time feature code as real data, so aggregates are consistent with
+ratings. What the world measures against the baselines, before and after time and latent taste were added:
+docs/data-and-validation.md ("The generated world"; `python -m bench.bench_generated_world`).
 """
 from __future__ import annotations
 
@@ -19,8 +43,18 @@ from pipeline.cli.progress import Step, no_step
 
 _START = 946684800  # 2000-01-01
 _END = 1420070400  # 2015-01-01
+_DAY = 86400
 _GENRE_POPULARITY = np.array([8, 5, 2, 2, 9, 4, 1, 10, 2, 1, 3, 1, 1, 2, 5, 3, 5, 1, 1], dtype=float)
-
+BACK_CATALOGUE = 0.4  # the share of movies released before the data starts
+# A movie's pull, x its base popularity: FLOOR + the sum of amplitude x exp(-age / days) over PULL_DECAYS, from its
+# release on (module docstring: fitted to ml-latest-small-2015).
+FLOOR = 0.35
+PULL_DECAYS = ((2.0, 60.0), (0.75, 1095.0))  # (amplitude, days): the hype of the first months, the fade over years
+POPULARITY_SIGMA = 1.5  # sd of a movie's log base popularity
+LATENT_DIMS = 8
+LATENT_SCALE = 0.7  # sd of a latent coordinate: with the genres', the match's sd is about POPULARITY_SIGMA's
+ACTIVE_DAYS = 400  # a user's mean active window
+_BLOCK_CELLS = 2_000_000  # users x movies weighed at a time
 
 class RatingTable(Sequence[sample_features.Rating]):
     """Ratings as numpy columns, read as Ratings: a million of them take 28 MB here, ~200 MB as objects."""
@@ -30,6 +64,10 @@ class RatingTable(Sequence[sample_features.Rating]):
 
     def __len__(self) -> int:
         return len(self._columns[0])
+
+    def columns(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """userId, movieId (int64), rating (float64), timestamp (int64): future.Ratings' columns."""
+        return self._columns
 
     def __getitem__(self, index: Union[int, slice]):
         if isinstance(index, slice):
@@ -64,42 +102,79 @@ def generate_world(num_ratings: int = 24000, seed: int = 42) -> World:
     num_users, num_movies = _sizes(num_ratings)
     num_genres = len(features.GENRES)
 
-    # Movies: 1-3 genres, a release year skewed recent, Zipf-like popularity, a latent quality.
+    # Movies, numbered in release order.
     genre_p = _GENRE_POPULARITY / _GENRE_POPULARITY.sum()
-    movie_genres = []
-    for _ in range(num_movies):
-        k = rng.choice([1, 2, 3], p=[0.35, 0.4, 0.25])
-        movie_genres.append(rng.choice(num_genres, size=k, replace=False, p=genre_p))
-    release_year = np.clip(np.round(2012 - rng.gamma(2.0, 9.0, num_movies)), 1920, 2014).astype(int)
-    popularity = 1.0 / np.arange(1, num_movies + 1) ** 0.9
-    popularity = rng.permutation(popularity)
-    quality = rng.normal(0.0, 0.45, num_movies) + 0.15 * np.log(popularity / popularity.mean())
+    genre_count = rng.choice([1, 2, 3], size=num_movies, p=[0.35, 0.4, 0.25])
+    genre_order = np.argsort(-(np.log(genre_p) + rng.gumbel(size=(num_movies, num_genres))), axis=1)
+    back = rng.random(num_movies) < BACK_CATALOGUE
+    old_year = np.clip(np.round(1999 - rng.gamma(2.0, 9.0, num_movies)), 1920, 1999).astype(int)
+    old_release = _year_start(old_year) + rng.random(num_movies) * (_year_start(old_year + 1) - _year_start(old_year))
+    release = np.where(back, old_release, _START + rng.random(num_movies) * (_END - _START)).astype(np.int64)
+    order = np.argsort(release, kind="stable")
+    release, genre_count, genre_order = release[order], genre_count[order], genre_order[order]
+    movie_genres = [genre_order[m, :genre_count[m]] for m in range(num_movies)]
+    release_year = _year_of(release)
+    popularity = np.exp(rng.normal(0.0, POPULARITY_SIGMA, num_movies))
+    quality = rng.normal(0.0, 0.45, num_movies) + 0.15 * (np.log(popularity) - np.log(popularity).mean())
     genre_matrix = np.zeros((num_movies, num_genres))
     for m, g in enumerate(movie_genres):
         genre_matrix[m, g] = 1.0 / len(g)
+    movie_side = np.hstack([genre_matrix, rng.normal(0.0, LATENT_SCALE, (num_movies, LATENT_DIMS))])
 
-    # Users: a taste over genres (a few liked, some disliked), a bias, an activity level.
+    # Users: a taste over genres (a few liked, some disliked), a latent vector, a bias, an activity level, a window.
     taste = rng.normal(0.0, 0.5, (num_users, num_genres))
     liked = rng.choice(num_genres, size=(num_users, 3), p=genre_p)
     np.put_along_axis(taste, liked, 1.2, axis=1)
+    user_side = np.hstack([taste, rng.normal(0.0, LATENT_SCALE, (num_users, LATENT_DIMS))])
     bias = rng.normal(0.0, 0.4, num_users)
     activity = rng.lognormal(0.0, 1.0, num_users)
     per_user = np.maximum(3, np.round(activity / activity.sum() * num_ratings)).astype(int)
     per_user = np.minimum(per_user, num_movies // 2)
+    start = rng.integers(_START, _END - _DAY * 30, num_users)
+    end = np.minimum(_END, start + (rng.exponential(_DAY * ACTIVE_DAYS, num_users)).astype(np.int64) + _DAY)
 
-    columns: Tuple[List[np.ndarray], ...] = ([], [], [], [])  # userId, movieId, rating, timestamp per user
-    for u in range(num_users):
-        # Users pick popular movies and movies matching their taste.
-        affinity = genre_matrix @ taste[u]
-        weights = popularity * np.exp(affinity)
-        chosen = rng.choice(num_movies, size=per_user[u], replace=False, p=weights / weights.sum())
-        start = rng.integers(_START, _END - 86400 * 30)
-        end = min(_END, start + int(rng.exponential(86400 * 400)) + 86400)
-        times = np.sort(rng.integers(start, end, size=len(chosen)))
-        raw = 3.2 + quality[chosen] + bias[u] + 0.8 * affinity[chosen] + rng.normal(0, 0.7, len(chosen))
-        stars = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
-        for column, values in zip(columns, (np.full(len(chosen), u + 1), chosen + 1, stars, times)):
-            column.append(values)
+    # Which movies each user rates: the k largest pull-over-window x exp(match) / Exp(1), a block of users at a time,
+    # over the movies released before the block's last window ends (a prefix: movies are in release order).
+    log_popularity = np.log(popularity)
+    users_by_end = np.argsort(end, kind="stable")
+    chosen_users, chosen_movies = [], []
+    block = 0
+    while block < num_users:
+        available = int(np.searchsorted(release, end[users_by_end[min(num_users, block + 64) - 1]]))
+        users = users_by_end[block:block + max(1, _BLOCK_CELLS // max(1, available))]
+        block += len(users)
+        available = int(np.searchsorted(release, end[users].max()))
+        pull = sum(_window_pull(start[users][:, None], end[users][:, None], release[None, :available]))
+        weight = np.exp(user_side[users] @ movie_side[:available].T + log_popularity[:available]) * pull
+        key = weight / rng.standard_exponential(weight.shape)
+        count = np.minimum(per_user[users], (pull > 0).sum(axis=1))
+        most = int(count.max())
+        top = np.argpartition(-key, most - 1, axis=1)[:, :most]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(key, top, axis=1), axis=1, kind="stable"), 1)
+        for row, user in enumerate(users.tolist()):
+            chosen_users.append(np.full(count[row], user))
+            chosen_movies.append(top[row, :count[row]])
+    user = np.concatenate(chosen_users)
+    movie = np.concatenate(chosen_movies)
+
+    # When: from the movie's pull within the window: one of its parts by its share of the integral, then the time
+    # within that part (uniform for the floor, a truncated exponential for a decay).
+    first = np.maximum(start[user], release[movie]).astype(np.float64)
+    length = (end[user] - first).astype(np.float64)
+    parts = np.cumsum(_window_pull(start[user], end[user], release[movie]), axis=0)
+    part = (rng.random(len(user)) * parts[-1] >= parts).sum(axis=0)
+    uniform = rng.random(len(user))
+    offset = uniform * length
+    for k, (_, days) in enumerate(PULL_DECAYS, 1):
+        tau = days * _DAY
+        offset = np.where(part == k, -tau * np.log1p(uniform * np.expm1(-length / tau)), offset)
+    times = np.minimum(first + offset, end[user] - 1).astype(np.int64)
+
+    match = np.einsum("ij,ij->i", user_side[user], movie_side[movie])
+    # The match centred on its mean over the ratings: users pick movies that match, so taste lifts every rating
+    # alike, and the stars keep MovieLens' mean (3.5) whatever the taste's scale.
+    raw = 3.5 + quality[movie] + bias[user] + 0.8 * (match - match.mean()) + rng.normal(0, 0.7, len(user))
+    stars = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
 
     movies = {}
     titles = {}
@@ -108,9 +183,33 @@ def generate_world(num_ratings: int = 24000, seed: int = 42) -> World:
         movies[movie_id] = sample_features.Movie(
             movie_id, int(release_year[m]), tuple(features.GENRES[g] for g in movie_genres[m]))
         titles[movie_id] = f"Synthetic Movie {movie_id} ({release_year[m]})"
-    user_id, movie_id, rating, timestamp = (np.concatenate(column) for column in columns)
-    order = np.lexsort((movie_id, user_id, timestamp))  # by time, then user, then movie
-    return World(movies, titles, RatingTable(user_id[order], movie_id[order], rating[order], timestamp[order]))
+    user_id, movie_id = user + 1, movie + 1
+    order = np.lexsort((movie_id, user_id, times))  # by time, then user, then movie
+    return World(movies, titles, RatingTable(user_id[order], movie_id[order], stars[order], times[order]))
+
+
+def _window_pull(start: np.ndarray, end: np.ndarray, release: np.ndarray) -> List[np.ndarray]:
+    """The integral of a movie's pull (/ its base popularity) over [start, end), in seconds, broadcast over the
+    arrays: the floor's part, then each decay's. exp(-(t - release) / tau) is factored as
+    exp(-(t - _START) / tau) x exp((release - _START) / tau), so a users x movies block takes outer products only."""
+    first = np.maximum(start, release)
+    parts = [FLOOR * np.maximum(0, end - first).astype(np.float64)]
+    for amplitude, days in PULL_DECAYS:
+        tau = days * _DAY
+        released = np.exp((release - _START) / tau)
+        left = np.minimum(1.0, np.exp(-(start - _START) / tau) * released)  # exp(-(first - release) / tau)
+        parts.append(amplitude * tau * np.maximum(0.0, left - np.exp(-(end - _START) / tau) * released))
+    return parts
+
+
+def _year_start(year: np.ndarray) -> np.ndarray:
+    """1 January of each year, seconds since 1970 (UTC)."""
+    return (np.asarray(year) - 1970).astype("datetime64[Y]").astype("datetime64[s]").astype(np.int64)
+
+
+def _year_of(timestamp: np.ndarray) -> np.ndarray:
+    """Each timestamp's year (UTC)."""
+    return np.asarray(timestamp).astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
 
 
 def write_movielens(world: World, out_dir: str, span_days: int = 0) -> None:
