@@ -98,3 +98,43 @@ def test_ratings_carry_a_learnable_signal(generated):
     x_eval, y_eval = xy("eval")
     model = LogisticRegression().fit(x_train, y_train)
     assert roc_auc_score(y_eval, model.predict_proba(x_eval)[:, 1]) > 0.65
+
+
+@pytest.fixture(scope="module")
+def world():
+    return synthetic.generate_world(24000, seed=42)
+
+
+def test_no_rating_before_its_movie_is_released(world):
+    users, movies, _, times = world.ratings.columns()
+    release_year = np.array([world.movies[m].release_year for m in movies.tolist()])
+    assert (release_year <= synthetic._year_of(times)).all()
+    assert len(set(zip(users.tolist(), movies.tolist()))) == len(users)  # a movie rated once per user
+
+
+def test_new_movies_are_rated_most_soon_after_release(world):
+    """Shifting popularity: the movies released in the data's time range get fewer ratings with every two years of
+    age (the hype, then the fade; the release year is a part year, so years go in pairs)."""
+    _, movies, _, times = world.ratings.columns()
+    release_year = np.array([world.movies[m].release_year for m in movies.tolist()])
+    age_years = synthetic._year_of(times) - release_year
+    new = (release_year >= 2000) & (release_year <= 2008)  # six years of life or more inside the data
+    per_two_years = np.bincount(age_years[new] // 2, minlength=3)[:3]
+    assert per_two_years[0] > 1.15 * per_two_years[1] > 1.15 ** 2 * per_two_years[2]
+
+
+def test_taste_shapes_what_is_rated_beyond_popularity(world):
+    """Users rate movies that match their taste: EASE over their past beats the most-rated list on their next
+    half year, pooled over yearly cuts (the co-rating structure the latent taste puts in, which real data has;
+    docs/data-and-validation.md, "The generated world")."""
+    from recommender import future
+
+    ratings = future.Ratings(*world.ratings.columns())
+    parts = []
+    for year in (2011, 2012, 2013, 2014):
+        cut = synthetic._year_start(np.array([year]))[0]
+        period = future.FuturePeriod.of(ratings, cut, cut + 180 * future.DAY)
+        rankers = {"most_rated": future.popularity(period)["most_rated"], "ease": future.ease(period, lam=500.0)}
+        parts.append(future.per_user(period, rankers, groups=(future.KNOWN,)))
+    pooled = future.pool(parts)[future.KNOWN].figures
+    assert np.mean(pooled["ease"]["recall@10"]) > 1.1 * np.mean(pooled["most_rated"]["recall@10"])

@@ -1,32 +1,36 @@
 """The embedded default dataset: a deterministic latent world, in time, written as MovieLens files and samples.
 
-Movies have 1-3 genres, a base popularity (Zipf, exponent 0.9), a quality, LATENT_DIMS latent dimensions and a
-release time: BACK_CATALOGUE of them were released before the data starts (release years 1920-1999, skewed recent),
-the rest arrive steadily through [2000, 2015). movieIds follow release (MovieLens numbers movies as they are added);
-`releaseYear` is the release time's year. Users have genre tastes (a few liked genres), a latent vector, a rating
-bias, an activity level (lognormal: how many ratings) and an active window (a uniform start, an exponential length of
-ACTIVE_DAYS on average).
+Movies have 1-3 genres, a base popularity (lognormal, POPULARITY_SIGMA), a quality, LATENT_DIMS latent coordinates
+and a release time: BACK_CATALOGUE of them were released before the data starts (years 1920-1999, skewed recent),
+the rest arrive steadily through [2000, 2015). movieIds follow release (MovieLens numbers movies as it adds them);
+`releaseYear` is the release's year. Users have genre tastes (three liked genres), a latent vector, a rating bias,
+an activity level (lognormal: how many ratings) and an active window (a uniform start, an exponential length of
+ACTIVE_DAYS on average). No rating falls before its movie's release or outside its user's window.
 
-Time. A movie's pull at time t is its base popularity x (1 + HYPE x exp(-(t - release) / HYPE_DAYS)), 0 before its
-release: a new movie is rated most in its first months, then settles to its base, so what is popular now moves and
-the recent most-rated list knows it. HYPE and HYPE_DAYS are fitted to ml-latest-small-2015: of the ratings a movie
-first rated in 1998-2012 got in its first three years, 28% came in its first 30 days, 35% in 90 days, 57% in 365;
-floor + 11 x exp(-age / 60 days) gives 17%, 35% and 59% (one exponential is too slow at the start, right after).
-There 48% of the rated movies were older than the data; here BACK_CATALOGUE is 0.4, and the drama of MovieLens' first
-years (most of the ratings of 2000 went to movies older than the data) follows: only the back catalogue exists then.
+Time. A movie's pull at age a (since release; 0 before) is its base popularity x (0.35 + 2.0 exp(-a / 60 days) +
+0.75 exp(-a / 3 years)) (FLOOR, PULL_DECAYS): a hype in the first months, a fade over years, then the floor. Fitted to
+ml-latest-small-2015: the rate of a movie's ratings by age since its first rating (not counting that day; each
+month's ratings weighted by 1 / that month's volume), relative to months 6-12, was 2.0-2.5 in the first month,
+1.5-1.8 in months 1-3, 1.2-1.6 in months 3-6, 0.75 in year 2, 0.58 in year 4, 0.4-0.5 in years 5-8; the fit gives
+2.6, 1.8, 1.2, 0.80, 0.58, 0.42. What follows, as there: the share of each year's ratings that go to the back
+catalogue falls from 84% (2000) to 33% (2014) (ml-latest-small-2015, movies older than its data: 72% to 25-35%), and
+12-24% go to movies of that year or the year before (there 7-19%). POPULARITY_SIGMA (1.5) gives its concentration
+at its size (100k ratings): the top 1% of the rated movies take 17% of the ratings (there 16%), the top half 91%
+(94%).
 
 Taste, in what is rated and in the stars. A user's match with a movie is the genre affinity (the movie's genres,
-weighted 1/k, dotted with the user's tastes) plus the latent one (user vector . movie vector; LATENT_SCALE per
-coordinate, so its spread is about the genre part's). Which movies a user rates: sampled without replacement with
-weight pull x exp(match), the pull integrated over the user's active window (Gumbel-top-k, as exponential races:
-the k largest weight / Exp(1)); the latent part gives co-rating structure that genres and popularity do not
-explain, which item-item methods find. When: each rating's time is drawn from the movie's pull within the window
-(closed forms for the exponential). The stars: 3.2 + quality + user bias + 0.8 x match + noise (sd 0.7), rounded
-to MovieLens' half stars, so whether a user likes what they rate is learnable from the same match.
+weighted 1/k, dotted with the user's tastes) plus the latent one (user . movie vector). LATENT_SCALE makes the
+match's spread about that of the log base popularity: a user picks by taste about as much as by what is popular.
+Which movies a user rates: k without replacement, by weight base popularity x exp(match) x the pull's integral over
+the user's window (Gumbel-top-k as exponential races: the k largest weight / Exp(1)), so genres and the latent part
+give co-rating structure that popularity does not explain, for item-item methods to find. Each rating's time is then
+drawn from the movie's pull within the window (closed forms for the exponentials). The stars: 3.5 + quality + user
+bias + 0.8 x (match - its mean over the ratings) + noise (sd 0.7), rounded to MovieLens' half stars (mean 3.5 as
+there), so whether a user likes what they rate is learnable from the same match.
 
 Samples are then built with the same point-in-time feature code as real data, so aggregates are consistent with
-ratings. What the world measures against the baselines, before and after time and latent taste were added:
-docs/data-and-validation.md ("The generated world"; `python -m bench.bench_generated_world`).
+ratings. The baselines on the world's future, before and after it had time and latent taste, and beside
+ml-latest-small-2015: docs/data-and-validation.md ("The generated world"; `python -m bench.bench_generated_world`).
 """
 from __future__ import annotations
 
