@@ -9,7 +9,8 @@ driver and launcher build it:
   and an EMPTY `instanceSchema` (the backend does not keep the type's schema);
 - parameters from the task's constants and the run's parameters (defaults from the spec); paths inside the image
   (`/opt/sparrow-tfx/...`, the schema) are read from this checkout, as a bind mount of it there would;
-- the trigger condition evaluated on the task's resolved inputs: a task whose condition is false is skipped.
+- the trigger condition evaluated on the task's resolved inputs: a task whose condition is false is skipped;
+- every task started once the tasks it depends on are done, so independent tasks run at the same time;
 - KFP's cache: a task whose caching is on is served from an earlier run when its cache key matches (its component,
   parameter values and input artifacts' names, as `cacheutils.GenerateCacheKey`); an input artifact made anew
   changes the key.
@@ -23,12 +24,14 @@ server, the real driver/launcher binaries, object storage.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, Optional
 
@@ -111,6 +114,7 @@ class LocalKfpRun:
         self.parameters.update(parameters)
         self.tasks = spec["root"]["dag"]["tasks"]
         self.results: Dict[str, TaskResult] = {}
+        self._ids_lock = threading.Lock()  # tasks running at the same time publish their outputs
 
     def order(self) -> List[str]:
         from google.protobuf import json_format
@@ -121,25 +125,46 @@ class LocalKfpRun:
         return kubeflow.task_order(json_format.ParseDict(self.spec, pipeline_spec_pb2.PipelineSpec()))
 
     def run(self, stand_ins: Optional[Dict[str, TaskResult]] = None) -> Dict[str, TaskResult]:
-        """Every task in DAG order: from KFP's cache where it would be, else run (or its stand-in taken)."""
-        for name in self.order():
-            key = self.cache_key(name)
-            if self.served_from_cache(name):
-                self.results[name] = dataclasses.replace(self.cache[key], cached=True)
-            elif stand_ins and name in stand_ins:
-                self.results[name] = self.stand_in(stand_ins[name])
-            else:
-                self.results[name] = self.run_task(name)
-                if not self.results[name].skipped:
-                    self.cache[key] = self.results[name]
+        """Every task once the tasks it depends on are done, as KFP schedules them (independent ones at the same
+        time): from KFP's cache where it would be, else run (or its stand-in taken). The results in DAG order."""
+        order = self.order()
+        pending, running = list(order), {}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(order)) as pool:
+            while pending or running:
+                ready = [name for name in pending
+                         if set(self.tasks[name].get("dependentTasks", [])) <= set(self.results)]
+                resolved = False
+                for name in ready:
+                    pending.remove(name)
+                    key = self.cache_key(name)
+                    if self.served_from_cache(name):
+                        self.results[name], resolved = dataclasses.replace(self.cache[key], cached=True), True
+                    elif stand_ins and name in stand_ins:
+                        self.results[name], resolved = self.stand_in(stand_ins[name]), True
+                    else:
+                        running[pool.submit(self.run_task, name)] = name, key
+                if resolved:
+                    continue  # what it made ready starts now
+                assert running, f"no task can start: {pending} wait for tasks that never ran"
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    name, key = running.pop(future)
+                    self.results[name] = future.result()
+                    if not self.results[name].skipped:
+                        self.cache[key] = self.results[name]
+        self.results = {name: self.results[name] for name in order}
         return self.results
+
+    def new_id(self) -> int:
+        """The backend's next artifact id."""
+        with self._ids_lock:
+            self.ids.append(len(self.ids) + 1)
+            return self.ids[-1]
 
     def stand_in(self, result: TaskResult) -> TaskResult:
         """Another run's result as this run's: its outputs as new artifacts (the ids KFP's cache key sees)."""
-        outputs = {}
-        for key, published in result.outputs.items():
-            self.ids.append(len(self.ids) + 1)
-            outputs[key] = dataclasses.replace(published, mlmd_id=self.ids[-1])
+        outputs = {key: dataclasses.replace(published, mlmd_id=self.new_id())
+                   for key, published in result.outputs.items()}
         return dataclasses.replace(result, outputs=outputs, stand_in=True)
 
     def served_from_cache(self, task_name: str) -> bool:
@@ -207,8 +232,7 @@ class LocalKfpRun:
                 continue
             declared = artifact_list["artifacts"][0]
             written = executor_output.get("artifacts", {}).get(key, {}).get("artifacts", [{}])[0]
-            self.ids.append(len(self.ids) + 1)
-            result.outputs[key] = Published(self.ids[-1], written.get("uri") or declared["uri"],
+            result.outputs[key] = Published(self.new_id(), written.get("uri") or declared["uri"],
                                             written.get("metadata", {}))
         return result
 
