@@ -44,7 +44,9 @@ def run_cli(*args: str, timeout: int = 2400, check: bool = True) -> subprocess.C
 @dataclasses.dataclass(frozen=True)
 class PipelineRun:
     paths: configs.LocalPaths
-    data_root: str  # the run's generated data as sample CSVs, `train/` and `eval/` (the same samples as SampleGen's)
+    # e2e_run: its generated data as sample CSVs, `train/` and `eval/` (the same samples as SampleGen's);
+    # movielens_run: the raw MovieLens directory it read
+    data_root: str
     stdout: str
     stderr: str = ""
 
@@ -81,6 +83,16 @@ def e2e_rerun(e2e_run) -> PipelineRun:
     result = run_cli("run", "--work-dir", e2e_run.paths.work_dir, "--size", str(E2E_DATA_SIZE),
                      "--min-auc", str(E2E_MIN_AUC))
     return dataclasses.replace(e2e_run, stdout=result.stdout, stderr=result.stderr)
+
+
+@pytest.fixture(scope="session")
+def movielens_run(tmp_path_factory) -> PipelineRun:
+    """One real local pipeline run on ml-latest-small-2015's raw files (skipped when ../shared/data is absent): the
+    tests of SampleGen on real ratings read its store and its Examples."""
+    raw = shared_data("ml-latest-small-2015")
+    work_dir = str(tmp_path_factory.mktemp("movielens-work"))
+    result = run_cli("run", "--movielens", raw, "--work-dir", work_dir, "--train-steps", "300", "--min-auc", "0.6")
+    return PipelineRun(configs.LocalPaths(work_dir), raw, result.stdout, result.stderr)
 
 
 @dataclasses.dataclass(frozen=True)

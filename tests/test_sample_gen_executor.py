@@ -1,9 +1,9 @@
-"""SampleGen's executor on tiny artifacts: ExampleGen's layout, the report, malformed rows, real MovieLens data."""
+"""SampleGen's executor on tiny artifacts: ExampleGen's layout, the report, malformed rows. Real MovieLens data:
+tests/test_sample_gen_e2e.py reads what the pipeline's SampleGen made of it."""
 from __future__ import annotations
 
 import datetime
 import os
-import random
 
 import pytest
 import tensorflow_data_validation as tfdv
@@ -12,11 +12,8 @@ from tfx.types import artifact_utils
 from components.sample_gen import executor, report, spec
 from components.sample_gen.config import SampleGenConfig
 from dataio import raw_rows
-from dataio.examples import read_samples
-from models import sample_features, schema
+from models import schema
 from pipeline.datasets import synthetic
-from tests.conftest import shared_data
-from tests.helpers.samples import assert_same_samples, brute_force_sample, sample_key
 
 GOOD_MOVIES = 'movieId,title,genres\n1,"American President, The (1995)",Comedy|Drama|Romance\n2,Heat (1995),Action\n'
 
@@ -182,27 +179,3 @@ def test_options_are_checked_with_clear_messages():
     with pytest.raises(ValueError, match="min_user_history must be of type int, not 'many'"):
         SampleGenConfig(min_user_history="many")
     assert SampleGenConfig(eval_fraction=1e-1 * 3).eval_fraction == pytest.approx(0.3)
-
-
-@pytest.mark.slow
-@pytest.mark.shared_data
-def test_real_movielens_ratings(tmp_path):
-    """ml-latest-small-2015: every rating accounted for; a random sample of samples equals the brute force."""
-    raw = shared_data("ml-latest-small-2015")
-    examples = run_executor(raw, tmp_path / "out")
-    counts = report.load(examples.uri)
-    skipped = {k: v for k, v in counts.items() if k.startswith(report.SKIPPED)}
-    assert counts["ratings_read"] == counts["ratings_valid"] == 100023 and report.rejected_total(counts) == 0
-    assert counts["samples_train"] + counts["samples_eval"] + sum(skipped.values()) == 100023
-    assert skipped["skipped_missing_movieGenre1"] == 1  # the one rating of a movie with "(no genres listed)"
-
-    with open(os.path.join(raw, "movies.csv")) as f:
-        movies = {m.movie_id: m for m in (raw_rows.parse_movie(line.rstrip("\n")) for line in f.readlines()[1:])}
-    with open(os.path.join(raw, "ratings.csv")) as f:
-        ratings = [raw_rows.parse_rating(line.rstrip("\n")) for line in f.readlines()[1:]]
-    written = [s for split in spec.SPLITS
-               for s in read_samples(artifact_utils.get_split_uri([examples], split))]
-    chosen = random.Random(0).sample(written, 200)
-    assert_same_samples(chosen, {sample_key(s): brute_force_sample(
-        sample_features.Rating(s["userId"], s["movieId"], s["rating"], s["timestamp"]), ratings, movies, leaky=False)
-        for s in chosen})
