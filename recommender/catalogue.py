@@ -114,7 +114,8 @@ class Catalogue:
         """The will-rate estimate over the history, as the snapshot serves it as of the cutoff (default: the
         back-test's choice)."""
         return will_rate.Estimator(estimate or self.will_rate_back_test.chosen, _rating_counts(self),
-                                   self.neighbours(liked_only=False), self.neighbours(liked_only=True))
+                                   self.neighbours(liked_only=False), self.neighbours(liked_only=True),
+                                   snapshot.recent_popularity(self.movie_entries().values()), self.as_of)
 
     def neighbours(self, liked_only: bool) -> will_rate.Similarities:
         """Item-kNN neighbours over the history's ratings (liked_only: its liked ratings), built once."""

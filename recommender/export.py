@@ -5,9 +5,12 @@ At push time the AtomicPusher (components/atomic_pusher) loads the trained Saved
 version's feature snapshot and serving policy inside it as tensors, the way TFRS exports a retrieval index:
 - the snapshot's movies (sorted movieIds) and, for each `serve_features` input of the movie's side, every movie's
   request value;
-- the users with ratings (sorted userIds), their request values, and their rated and liked movies as CSR rows;
-- what the will-rate estimate the snapshot's back-test chose sums (recommender/will_rate.py): the rating counts and,
-  for item-kNN, the two neighbour matrices as CSR rows;
+- the users with ratings (sorted userIds), their request values, and their rated and liked movies as CSR rows,
+  each movie with what it counts for in the will-rate sums (recommender/will_rate.py: 1, or for item_knn_now its
+  weight by the time the user rated it, as of the snapshot's latest rating);
+- what the will-rate estimate the snapshot's back-test chose sums: the rating counts, what each movie's kNN sum is
+  multiplied by (1, or for item_knn_now its recent popularity + 1) and, for the kNN estimates, the two neighbour
+  matrices as CSR rows;
 - each popularity list a path serves (the cold-start back-test's choice, or a serving policy's fallback).
 Two signatures read them, beside the model's own (`serving_default`, `serve_features`, `transform_features`, saved
 as they were):
@@ -32,7 +35,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Callable, Dict, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -52,7 +55,7 @@ PATH = "path"
 INFO_FILE = os.path.join("assets.extra", "recommend.json")
 # The tables and signatures this code exports. A version exported by other code (or by none) is not "already
 # serving" a model this code would export: the AtomicPusher pushes it again.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: kNN weights per user movie and the rate scale (item_knn_now)
 MODULE_ATTRIBUTE = "recommendations"  # the exported tf.Module's name on the SavedModel's root object
 
 
@@ -64,9 +67,12 @@ class CSR:
     data: Optional[np.ndarray] = None  # float64; None: a pattern only (a user's movies)
 
     @classmethod
-    def of_rows(cls, rows) -> "CSR":
+    def of_rows(cls, rows, values=None) -> "CSR":
+        """rows: each row's columns; values: each row's values (None: a pattern only)."""
         return cls(np.cumsum([0] + [len(row) for row in rows]).astype(np.int64),
-                   np.concatenate([np.zeros(0, np.int64), *(np.asarray(row, np.int64) for row in rows)]))
+                   np.concatenate([np.zeros(0, np.int64), *(np.asarray(row, np.int64) for row in rows)]),
+                   None if values is None else
+                   np.concatenate([np.zeros(0), *(np.asarray(row, np.float64) for row in values)]))
 
     @classmethod
     def of_matrix(cls, matrix) -> "CSR":
@@ -84,12 +90,13 @@ class Tables:
     movie_columns: Dict[str, np.ndarray]  # serve_features input -> [M] request values (the movie's side)
     user_ids: np.ndarray  # int64 [U], sorted: the users with ratings
     user_columns: Dict[str, np.ndarray]  # serve_features input -> [U] request values (the user's side)
-    rated: CSR  # per user (row), the rated movies as positions in rate_ids, ascending
-    liked: CSR  # the same for the liked movies (item-kNN only; else empty rows)
+    rated: CSR  # per user (row), the rated movies as positions in rate_ids, ascending, with their kNN weights
+    liked: CSR  # the same for the liked movies (the kNN estimates only; else empty rows)
     will_rate: str  # the estimate the snapshot's back-test chose
     rate_ids: np.ndarray  # int64 [E], sorted: the will-rate estimator's movies (the snapshot's, and any neighbour)
     movie_rate_positions: np.ndarray  # int64 [M]: each movie's position in rate_ids
     rate_base: np.ndarray  # float64 [E]: the estimate for a user without movies (count + 1, or kNN's tie-break)
+    rate_scale: np.ndarray  # float64 [E]: what a kNN sum is multiplied by (1, or recent popularity + 1)
     similarity: CSR  # item-kNN: rate_ids x rate_ids over every rating (else empty), and over liked ratings
     liked_similarity: CSR
     known_path: str  # the path of a user with ratings: serve.MODEL_PATH or a fallback
@@ -103,6 +110,7 @@ class Tables:
     def nbytes(self) -> int:
         """The tables' size as tensors (a string: its bytes)."""
         arrays = [self.movie_ids, self.user_ids, self.rate_ids, self.movie_rate_positions, self.rate_base,
+                  self.rate_scale,
                   *self.movie_columns.values(), *self.user_columns.values(), *self.popularity.values()]
         return sum(sum(len(str(v).encode()) for v in a) if a.dtype == object else a.nbytes for a in arrays) + \
             sum(c.nbytes for c in (self.rated, self.liked, self.similarity, self.liked_similarity))
@@ -127,16 +135,27 @@ def build_tables(snapshot_dir: str, policy: Optional[serving_policy.ServingPolic
 
     chosen = will_rate.BackTest.from_dict(manifest[snapshot.WILL_RATE_BACK_TEST]).chosen
     counts = serve.rating_counts(movies.values())
+    knn = chosen in will_rate.KNN_ESTIMATES
     neighbours = ([snapshot.load_neighbours(snapshot_dir, prefix) for prefix in snapshot.NEIGHBOUR_FILES]
-                  if chosen == will_rate.ITEM_KNN else [{}])
-    estimator = will_rate.Estimator(chosen, counts, *neighbours)
-    rate_ids, _, similarity, liked_similarity = estimator.arrays()
-    knn = chosen == will_rate.ITEM_KNN
+                  if knn else [{}])
+    estimator = will_rate.Estimator(chosen, counts, *neighbours, popularity=snapshot.recent_popularity(
+        movies.values()), now=manifest[snapshot.AS_OF])
+    rate_ids, _, rate_scale, similarity, liked_similarity = estimator.arrays()
 
-    def rate_positions(movie_ids) -> np.ndarray:
-        """The movies as positions in rate_ids, ascending; ones the estimator does not know left out (as it does)."""
-        index, known = will_rate.positions(rate_ids, np.asarray(movie_ids, np.int64))
-        return np.sort(index[known])
+    def rate_rows(users_movies, users_weights) -> CSR:
+        """Each user's movies as positions in rate_ids, ascending, with their weights; ones the estimator does not
+        know left out (as it does)."""
+        rows, values = [], []
+        for movie_ids, weights in zip(users_movies, users_weights):
+            index, known = will_rate.positions(rate_ids, np.asarray(movie_ids, np.int64))
+            order = np.argsort(index[known], kind="stable")
+            rows.append(index[known][order])
+            values.append(np.asarray(weights, np.float64)[known][order])
+        return CSR.of_rows(rows, values)
+
+    rated_weights = [estimator.weights(user[snapshot.RATED], user[snapshot.RATED_AT]) for user in users]
+    liked_weights = [[dict(zip(user[snapshot.RATED], weights.tolist()))[m] for m in user[snapshot.LIKED]]
+                     for user, weights in zip(users, rated_weights)]
 
     empty = CSR.of_rows([[] for _ in users])
     cold_back_test = cold_start.BackTest.from_dict(manifest[snapshot.COLD_START_BACK_TEST])
@@ -147,12 +166,12 @@ def build_tables(snapshot_dir: str, policy: Optional[serving_policy.ServingPolic
     return Tables(
         movie_ids=np.array(ids, np.int64), movie_columns=movie_columns,
         user_ids=np.array([user[features.USER_KEY] for user in users], np.int64), user_columns=user_columns,
-        rated=CSR.of_rows([rate_positions(user[snapshot.RATED]) for user in users]),
-        liked=CSR.of_rows([rate_positions(user[snapshot.LIKED]) for user in users]) if knn else empty,
+        rated=rate_rows([user[snapshot.RATED] for user in users], rated_weights),
+        liked=rate_rows([user[snapshot.LIKED] for user in users], liked_weights) if knn else empty,
         will_rate=chosen, rate_ids=rate_ids,
         movie_rate_positions=will_rate.positions(rate_ids, np.array(ids, np.int64))[0].astype(np.int64),
         # The estimate for no movies: count + 1, or 0 + the count's tie-break share; kNN sums are added to it.
-        rate_base=estimator.scores([], rate_ids, []).astype(np.float64),
+        rate_base=estimator.scores([], rate_ids, []).astype(np.float64), rate_scale=rate_scale,
         similarity=CSR.of_matrix(similarity) if knn else CSR(np.zeros(1, np.int64), np.zeros(0, np.int64),
                                                                np.zeros(0)),
         liked_similarity=CSR.of_matrix(liked_similarity) if knn else CSR(np.zeros(1, np.int64),
@@ -182,9 +201,16 @@ class _CSRVariables(tf.Module):
 
     def row(self, row: tf.Tensor, found: tf.Tensor) -> tf.Tensor:
         """One row's indices; empty when not found (row is then any valid row or the one past the last)."""
-        start = tf.where(found, self.indptr[row], tf.constant(0, tf.int64))
-        end = tf.where(found, self.indptr[row + 1], tf.constant(0, tf.int64))
-        return self.indices[start:end]
+        return self.indices[self._bounds(row, found)[0]:self._bounds(row, found)[1]]
+
+    def row_values(self, row: tf.Tensor, found: tf.Tensor) -> tf.Tensor:
+        """One row's values, as row() its indices."""
+        start, end = self._bounds(row, found)
+        return self.data[start:end]
+
+    def _bounds(self, row: tf.Tensor, found: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+        return (tf.where(found, self.indptr[row], tf.constant(0, tf.int64)),
+                tf.where(found, self.indptr[row + 1], tf.constant(0, tf.int64)))
 
 
 class _Static:
@@ -217,6 +243,7 @@ class Recommender(tf.Module):
             tables.liked.indptr, tables.liked.indptr[-1])), "liked")
         self.movie_rate_positions = _variable(tables.movie_rate_positions, "movie_rate_positions", tf.int64)
         self.rate_base = _variable(tables.rate_base, "rate_base", tf.float64)
+        self.rate_scale = _variable(tables.rate_scale, "rate_scale", tf.float64)
         self.similarity = _CSRVariables(tables.similarity, "similarity")
         self.liked_similarity = _CSRVariables(tables.liked_similarity, "liked_similarity")
         self.popularity = {name: _variable(values, f"popularity_{name}", tf.float64)
@@ -295,21 +322,24 @@ class Recommender(tf.Module):
         return probability * self._will_rate(positions, row, found)
 
     def _will_rate(self, positions: tf.Tensor, row: tf.Tensor, found: tf.Tensor) -> tf.Tensor:
-        """will_rate.Estimator.scores for the user's movies and the candidates: item-kNN sums each of the user's
-        movies' neighbour row, movie after movie in ascending order, as scipy's sparse product adds them."""
+        """will_rate.Estimator.scores for the user's movies and the candidates: the kNN estimates sum each of the
+        user's movies' neighbour row times the movie's weight, movie after movie in ascending order, as scipy's sparse
+        product adds them, then multiply by the candidate's scale."""
         movies = tf.gather(self.movie_rate_positions, positions)
         base = tf.gather(self.rate_base, movies)
-        if self._static.tables.will_rate != will_rate.ITEM_KNN:
+        if self._static.tables.will_rate not in will_rate.KNN_ESTIMATES:
             return base
         size = len(self._static.tables.rate_ids)
 
-        def summed(matrix: _CSRVariables, rows: tf.Tensor) -> tf.Tensor:
+        def summed(matrix: _CSRVariables, user_movies: _CSRVariables) -> tf.Tensor:
+            rows = user_movies.row(row, found)
             entries = matrix.row_entries(rows)
-            return tf.math.unsorted_segment_sum(tf.gather(matrix.data, entries), tf.gather(matrix.indices, entries),
-                                                size)
-        knn = summed(self.similarity, self.rated.row(row, found)) + \
-            summed(self.liked_similarity, self.liked.row(row, found))
-        return tf.gather(knn, movies) + base
+            weights = tf.repeat(user_movies.row_values(row, found),
+                                tf.gather(matrix.indptr, rows + 1) - tf.gather(matrix.indptr, rows))
+            return tf.math.unsorted_segment_sum(tf.gather(matrix.data, entries) * weights,
+                                                tf.gather(matrix.indices, entries), size)
+        knn = summed(self.similarity, self.rated) + summed(self.liked_similarity, self.liked)
+        return tf.gather(knn, movies) * tf.gather(self.rate_scale, movies) + base
 
 
 def has_features_signature(model_dir: str) -> bool:

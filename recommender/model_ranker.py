@@ -69,7 +69,8 @@ class ModelRanker:
     def _will_rate_weights(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[np.ndarray]:
         """The will-rate estimate's scores of each (user, candidates): every user's row over the catalogue at once."""
         rows = self._will_rate.score_rows([user[snapshot.RATED] for user, _ in requests], self._movie_ids,
-                                          [user[snapshot.LIKED] for user, _ in requests])
+                                          [user[snapshot.LIKED] for user, _ in requests],
+                                          [user[snapshot.RATED_AT] for user, _ in requests])
         return [row[np.searchsorted(self._movie_ids, movies)] for row, (_, movies) in zip(rows, requests)]
 
     def _outputs(self, requests: Sequence[Tuple[dict, np.ndarray]]) -> List[Dict[str, np.ndarray]]:

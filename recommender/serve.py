@@ -63,10 +63,12 @@ class ServedVersion:
         """The chosen estimate over the snapshot's ratings, built once per loaded version."""
         chosen = self.will_rate_back_test.chosen
         counts = rating_counts(self.movies.values())
-        if chosen != will_rate.ITEM_KNN:
+        if chosen not in will_rate.KNN_ESTIMATES:
             return will_rate.Estimator(chosen, counts, {})
         return will_rate.Estimator(chosen, counts, *(snapshot.load_neighbours(self.snapshot_dir, prefix)
-                                                     for prefix in snapshot.NEIGHBOUR_FILES))
+                                                     for prefix in snapshot.NEIGHBOUR_FILES),
+                                   popularity=snapshot.recent_popularity(self.movies.values()),
+                                   now=self.manifest[snapshot.AS_OF])
 
     @property
     def snapshot_dir(self) -> str:
@@ -317,7 +319,8 @@ def recommend(served: ServedVersion, user_id: int, top: int = 10,
             outputs, scores = {}, served.cold_start_scores(fallback_list)[positions]
         elif back_test is None:
             outputs = candidate_outputs(served, user_id, user[snapshot.FEATURES], positions=positions)
-            scores = ranking_scores(outputs, served.will_rate_estimator.scores(rated, movie_ids, user[snapshot.LIKED]))
+            scores = ranking_scores(outputs, served.will_rate_estimator.scores(
+                user[snapshot.RATED], movie_ids, user[snapshot.LIKED], user[snapshot.RATED_AT]))
         else:
             outputs, scores = {}, served.cold_start_scores(back_test.chosen)[positions]
         timings.append(time.perf_counter() - started)

@@ -4,9 +4,11 @@ Entries are built by the functions that build training samples (models/sample_fe
 features as of `before` are exactly the user features of a sample at that time, and with `before=None` they
 are the features "as of now", after every rating. The snapshot is a directory:
 - `users-*.jsonl`: {"userId", "features" (sample_features.user_aggregates, the recency included), "rated"
-  (movieIds), "liked" (the rated movieIds of a liked rating), "ratings", "lastRated"} per user;
+  (movieIds, ascending), "ratedAt" (the latest time the user rated each of them), "liked" (the rated movieIds of a
+  liked rating), "ratings", "lastRated"} per user;
 - `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features, movie_aggregates, time features),
-  "coldStart" (each cold-start ranker's score as of the latest rating, recommender/cold_start.py)} per movie;
+  "coldStart" (each cold-start ranker's score as of the latest rating, recommender/cold_start.py),
+  "recentPopularity" (its ratings halved per will_rate.HALF_LIFE_DAYS of age as of the latest rating)} per movie;
 - `neighbours-*.jsonl`: {"movieId", "neighbours" ([movieId, cosine similarity] pairs, best first)} per rated
   movie, over every rating, and `likedNeighbours-*.jsonl` the same over liked ratings: the item-kNN will-rate
   estimate's two parts (recommender/will_rate.py);
@@ -42,17 +44,20 @@ MANIFEST_FILE = "manifest.json"
 # the change writes the snapshot again.
 # 2: the entries' features hold the features that know time (sample_features.movie_time_features and
 # user_time_features).
-FORMAT_VERSION = 2
+# 3: user entries hold "ratedAt", movie entries "recentPopularity" (the item_knn_now will-rate estimate).
+FORMAT_VERSION = 3
 READABLE_VERSIONS: Tuple[int, ...] = (FORMAT_VERSION,)
 # Entry fields besides the feature columns.
 FEATURES = "features"
 RATED = "rated"
+RATED_AT = "ratedAt"
 LIKED = "liked"
 RATINGS = "ratings"
 LAST_RATED = "lastRated"
 TITLE = "title"
 GENRES = "genres"
 COLD_START = "coldStart"
+RECENT_POPULARITY = "recentPopularity"
 NEIGHBOURS = "neighbours"
 # Each neighbours file's prefix -> the user-entry field whose movies it is built over, in the order
 # will_rate.Estimator takes them (every rating, then liked ratings).
@@ -83,10 +88,12 @@ def user_entry(user_id: int, ratings: Iterable[Rating], movies: Mapping[int, Mov
     """One user's features as of `before` (or after `now`, see `sample_time`); a user without ratings gets the
     features of an empty history."""
     seen = _before(ratings, before)
+    rated_at = {r.movie_id: r.timestamp for r in seen}  # in time order: the latest time wins
     return {
         features.USER_KEY: user_id,
         FEATURES: sample_features.user_aggregates(seen, movies, sample_time(before, now)),
-        RATED: sorted({r.movie_id for r in seen}),
+        RATED: sorted(rated_at),
+        RATED_AT: [rated_at[m] for m in sorted(rated_at)],
         LIKED: sorted({r.movie_id for r in seen if sample_features.is_positive(r.rating)}),
         RATINGS: len(seen),
         LAST_RATED: seen[-1].timestamp if seen else None,
@@ -109,6 +116,7 @@ def movie_entry(movie: Movie, title: str, ratings: Iterable[Rating], before: Opt
     }
     if now is not None:
         entry[COLD_START] = cold_start.movie_scores([r.timestamp for r in seen], now)
+        entry[RECENT_POPULARITY] = will_rate.recent_popularity([r.timestamp for r in seen], now)
     return entry
 
 
@@ -116,6 +124,11 @@ def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
     """Each movie entry's score by a cold-start ranker (cold_start.RANKERS), as of the entry's time: the list a user
     without ratings is served, and a fallback path's list (recommender/serving_policy.py)."""
     return np.array([entry[COLD_START][ranker] for entry in movie_entries], np.float64)
+
+
+def recent_popularity(movie_entries: Iterable[dict]) -> Dict[int, float]:
+    """Each movie entry's recent popularity, by movieId: what the item_knn_now will-rate estimate multiplies by."""
+    return {entry[features.MOVIE_KEY]: entry[RECENT_POPULARITY] for entry in movie_entries}
 
 
 def to_line(entry: dict) -> str:

@@ -103,7 +103,8 @@ def test_catalogue_gate_compares_ours_with_the_most_rated_list_over_all_users():
 def test_the_will_rate_estimate_is_the_back_tests_over_the_training_history_only():
     from recommender import will_rate
 
-    train = _trend_history(range(11, 21))
+    # user 6, who rated before the back-test's latest window, likes an old favourite in it
+    train = _trend_history(range(11, 21)) + [_sample(6, 1, 5.0, 485 * DAY)]
     data = catalogue.Catalogue.from_samples(train, [_sample(30, 12, 5.0, 500 * DAY)])
     expected = will_rate.back_test(Rating(s["userId"], s["movieId"], s["rating"], s["timestamp"]) for s in train)
     assert data.will_rate_back_test == expected and expected.users > 0

@@ -107,11 +107,15 @@ def test_a_known_user_is_ranked_by_p_like_times_the_will_rate_estimate_the_back_
     assert result.will_rate == served.manifest[snapshot.WILL_RATE_BACK_TEST] and chosen in will_rate.ESTIMATES
     estimate = will_rate.Estimator(chosen, serve.rating_counts(served.movies.values()),
                                    snapshot.load_neighbours(served.snapshot_dir),
-                                   snapshot.load_neighbours(served.snapshot_dir, snapshot.LIKED_NEIGHBOURS_PREFIX))
+                                   snapshot.load_neighbours(served.snapshot_dir, snapshot.LIKED_NEIGHBOURS_PREFIX),
+                                   popularity=snapshot.recent_popularity(served.movies.values()),
+                                   now=served.manifest[snapshot.AS_OF])
     movie_ids = [i.movie_id for i in result.items]
-    liked = snapshot.find_user(served.snapshot_dir, heavy_user)[snapshot.LIKED]
-    assert liked and set(liked) < rated_by_user[heavy_user]
-    expected = [i.probability for i in result.items] * estimate.scores(rated_by_user[heavy_user], movie_ids, liked)
+    entry = snapshot.find_user(served.snapshot_dir, heavy_user)
+    liked = entry[snapshot.LIKED]
+    assert liked and set(liked) < rated_by_user[heavy_user] == set(entry[snapshot.RATED])
+    expected = [i.probability for i in result.items] * estimate.scores(entry[snapshot.RATED], movie_ids, liked,
+                                                                       entry[snapshot.RATED_AT])
     assert [i.score for i in result.items] == pytest.approx(expected.tolist(), rel=1e-6)
     shown = run_cli("recommend", "--user", str(heavy_user), "--top", "3", "--work-dir", e2e_run.paths.work_dir)
     assert (f"ranked (model) by the model's P(like | rated) x {will_rate.DESCRIPTIONS[chosen]}" in shown.stdout and

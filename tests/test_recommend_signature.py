@@ -76,30 +76,30 @@ def _save_feature_model(uri: str, rate_head: bool):
 class World:
     root: str
     raw_dir: str
-    snapshot: object  # FeatureSnapshot's artifact (every raw rating; the generated data's back-tests chose
-    # rating_count and most_rated)
-    knn_snapshot: object  # the same, its will-rate choice rewritten to item_knn
+    snapshot: object  # FeatureSnapshot's artifact (every raw rating), its will-rate choice rewritten to rating_count
+    knn_snapshot: object  # the same, rewritten to item_knn
+    knn_now_snapshot: object  # the same, rewritten to item_knn_now
     models: dict  # name -> Model artifact
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
-    from pipeline.datasets import synthetic
-    from tests.helpers import executors, scoring_models
+def world(tmp_path_factory, snapshot_world) -> World:
+    from tests.helpers import scoring_models
 
     root = str(tmp_path_factory.mktemp("recommend-signature"))
-    raw_dir = os.path.join(root, "raw")
-    synthetic.write_movielens(synthetic.generate_world(num_ratings=4000, seed=5), raw_dir)
-    examples = executors.run_sample_gen(raw_dir, os.path.join(root, "examples"))
-    feature_snapshot = executors.run_snapshot(examples, os.path.join(root, "snapshot"), input_base=raw_dir)
+    raw_dir, feature_snapshot = snapshot_world.raw_dir, snapshot_world.snapshot
     manifest = snapshot.load_manifest(feature_snapshot.uri)
-    assert manifest[snapshot.WILL_RATE_BACK_TEST]["chosen"] == will_rate.RATING_COUNT  # the generated data's choice
-    knn = type(feature_snapshot)()
-    knn.uri = os.path.join(root, "knn-snapshot")
-    shutil.copytree(feature_snapshot.uri, knn.uri)
-    with open(os.path.join(knn.uri, snapshot.MANIFEST_FILE), "w") as f:
-        json.dump({**manifest, snapshot.WILL_RATE_BACK_TEST: {**manifest[snapshot.WILL_RATE_BACK_TEST],
-                                                              "chosen": will_rate.ITEM_KNN}}, f)
+    assert manifest[snapshot.WILL_RATE_BACK_TEST]["chosen"] in will_rate.ESTIMATES
+
+    def chosen(estimate: str):
+        """A copy of the snapshot whose will-rate back-test chose estimate: every estimate's sums are exported."""
+        copy = type(feature_snapshot)()
+        copy.uri = os.path.join(root, f"{estimate}-snapshot")
+        shutil.copytree(feature_snapshot.uri, copy.uri)
+        with open(os.path.join(copy.uri, snapshot.MANIFEST_FILE), "w") as f:
+            json.dump({**manifest, snapshot.WILL_RATE_BACK_TEST: {**manifest[snapshot.WILL_RATE_BACK_TEST],
+                                                                  "chosen": estimate}}, f)
+        return copy
     users = {user[features.USER_KEY]: user[snapshot.RATED] for user in snapshot.users(feature_snapshot.uri)}
     movies = sorted(snapshot.load_movies(feature_snapshot.uri))
     # P(like) 0.9 for a few movies per user, 0.05 for the rest: many equal scores, ordered by movieId
@@ -107,7 +107,8 @@ def world(tmp_path_factory) -> World:
     models = {"preference": scoring_models.save(os.path.join(root, "models", "preference"), preferred),
               "features": _save_feature_model(os.path.join(root, "models", "features"), rate_head=False),
               "rate_head": _save_feature_model(os.path.join(root, "models", "rate_head"), rate_head=True)}
-    return World(root, raw_dir, feature_snapshot, knn, models)
+    return World(root, raw_dir, chosen(will_rate.RATING_COUNT), chosen(will_rate.ITEM_KNN),
+                 chosen(will_rate.ITEM_KNN_NOW), models)
 
 
 def _policy_artifact(world: World, directory: str):
@@ -132,6 +133,8 @@ def _policy_artifact(world: World, directory: str):
 VERSIONS = {
     "preference": ("preference", "snapshot", False),  # the model path with many ties; rating count
     "features_knn": ("features", "knn_snapshot", False),  # item-kNN over rated and liked movies
+    # the user's movies weighted by when they rated them, times the movie's recent popularity
+    "features_knn_now": ("features", "knn_now_snapshot", False),
     "rate_head": ("rate_head", "snapshot", False),  # the model's rank score ranks
     "fallback": ("preference", "snapshot", True),  # popularity lists on both paths
 }

@@ -86,57 +86,95 @@ def test_scores_of_several_users_at_once_are_each_users_and_a_movies_score_ignor
     candidates = np.arange(1, 45)  # 41-44: unknown to the estimate
     users = [user_movies[0], user_movies[7], [], [1, 1, 99]]
     fewer = np.flatnonzero([counts.get(m, 0) < max(counts.values()) for m in candidates])  # not the most rated
+    times = [[86_400 * (i + 1) for i in range(len(movies))] for movies in users]
+    popularity = {m: count / 3 for m, count in counts.items()}
     for estimate in will_rate.ESTIMATES:
-        from_dict = will_rate.Estimator(estimate, counts, as_arrays.as_neighbours())
-        rows = will_rate.Estimator(estimate, counts, as_arrays).score_rows(users, candidates)
-        for row, movies in zip(rows, users):
-            np.testing.assert_array_equal(row, from_dict.scores(movies, candidates))
-            np.testing.assert_array_equal(from_dict.scores(movies, candidates[fewer]), row[fewer])
+        from_dict = will_rate.Estimator(estimate, counts, as_arrays.as_neighbours(), popularity=popularity, now=10**6)
+        rows = will_rate.Estimator(estimate, counts, as_arrays, popularity=popularity, now=10**6).score_rows(
+            users, candidates, users_times=times)
+        for row, movies, movie_times in zip(rows, users, times):
+            np.testing.assert_array_equal(row, from_dict.scores(movies, candidates, user_times=movie_times))
+            np.testing.assert_array_equal(from_dict.scores(movies, candidates[fewer], user_times=movie_times),
+                                          row[fewer])
     knn = will_rate.Estimator(will_rate.ITEM_KNN, counts, as_arrays)
     assert not np.array_equal(knn.scores([1], candidates), knn.scores([1, 2], candidates))  # the user counts
 
 
-def _ratings(user_movies, liked=lambda user, movie: True):
-    """Each user's movies rated in the order given, a day apart: the last ones are the back-test's held-out."""
-    return [Rating(u, m, 5.0 if liked(u, m) else 1.0, 86_400 * (i + 1))
-            for u, ms in user_movies.items() for i, m in enumerate(ms)]
+def test_item_knn_now_weighs_the_users_recent_movies_more_and_multiplies_by_what_is_popular_now():
+    # The user rated 1 long ago and 2 today; 3 is 1's neighbour, 4 is 2's, equally similar: 4 ranks first. Movie 5,
+    # a neighbour of 2 as similar as 4, has been rated much more lately, so it ranks above 4.
+    day, now = 86_400, 1000 * 86_400
+    neighbours = {1: [(3, 0.5)], 2: [(4, 0.5), (5, 0.5)]}
+    counts = {1: 9, 2: 9, 3: 9, 4: 9, 5: 9}
+    popularity = {3: 1.0, 4: 1.0, 5: 3.0}
+    estimator = will_rate.Estimator(will_rate.ITEM_KNN_NOW, counts, neighbours, popularity=popularity, now=now)
+    half_life = will_rate.HALF_LIFE_DAYS
+    scores = estimator.scores([1, 2], [3, 4, 5], user_times=[now - 2 * half_life * day, now])
+    np.testing.assert_allclose(scores, [0.5 * 0.25 * 2.0, 0.5 * 2.0, 0.5 * 4.0], atol=1e-5)
+    assert will_rate.recent_popularity([now, now - half_life * day], now) == 1.5
+    with pytest.raises(ValueError, match="needs a rating time"):
+        estimator.scores([1, 2], [3])
+    with pytest.raises(ValueError, match="recent popularity"):
+        will_rate.Estimator(will_rate.ITEM_KNN_NOW, counts, neighbours)
+
+
+def _new_each_window(users=12, windows=6):
+    """A back catalogue of 30 movies, each rated by 8 of the 12 users at the start; then every 30 days two new movies
+    come out and user u rates both 5u days after: what people rate next is what came out lately, which only
+    item_knn_now's weights and recent popularity know (the back catalogue keeps the higher all-time counts)."""
+    day = 86_400
+    ratings = [Rating(u, m, 5.0, day * (1 + u % 3)) for u in range(users) for m in range(1, 31) if (m + u) % 3]
+    for step in range(windows * 3):
+        released = 100 + 2 * step
+        for u in range(users):
+            for m in (released, released + 1):
+                ratings.append(Rating(u, m, 5.0 if u % 4 else 1.0, day * (400 + 30 * step + 5 * u)))
+    return ratings
+
+
+def test_the_back_test_holds_out_windows_at_the_end_and_keeps_item_knn_now_where_what_is_new_is_rated():
+    test = will_rate.back_test(_new_each_window())
+    assert test.chosen == will_rate.ITEM_KNN_NOW == will_rate.DEFAULT
+    assert len(test.windows) == will_rate.BACK_TEST_WINDOWS and test.users == sum(w["users"] for w in test.windows)
+    now, count = (test.figures[e]["recall@10"] for e in (will_rate.ITEM_KNN_NOW, will_rate.RATING_COUNT))
+    assert now > count
+    assert test.windows[0]["end"] - test.windows[0]["start"] == will_rate.WINDOW_DAYS * 86_400
+    assert test.windows[0]["start"] == test.windows[1]["end"]  # the latest first, back to back
+    assert will_rate.BackTest.from_dict(test.to_dict()) == test
+    assert test.summary().startswith("item_knn_now, by a back-test on 4 windows of 90 days at the end of the "
+                                     f"training history (winners, latest first: {test.windows[0]['winner']}")
+
+
+def test_a_challenger_replaces_the_default_only_when_it_beats_it_in_most_windows():
+    def figures(recall):
+        return {"recall@10": recall, "hit@10": 0.5, "ndcg@10": 0.1}
+    pooled = {will_rate.RATING_COUNT: figures(0.3), will_rate.ITEM_KNN: figures(0.1),
+              will_rate.ITEM_KNN_NOW: figures(0.2)}
+
+    def windows(*count_beats_default):
+        return [{will_rate.RATING_COUNT: figures(0.3 if beats else 0.1), will_rate.ITEM_KNN: figures(0.0),
+                 will_rate.ITEM_KNN_NOW: figures(0.2)} for beats in count_beats_default]
+    assert will_rate.choose(pooled, windows(True, True, True, False)) == (
+        will_rate.RATING_COUNT, will_rate.RATING_COUNT, [True, True, True, False])
+    assert will_rate.choose(pooled, windows(True, True, False, False))[:2] == (
+        will_rate.DEFAULT, will_rate.RATING_COUNT)  # best pooled, but half the windows only
+    equal = [{name: figures(0.2) for name in will_rate.ESTIMATES}] * 3
+    assert will_rate.choose({name: figures(0.2) for name in will_rate.ESTIMATES}, equal)[0] == will_rate.DEFAULT
+
+
+def test_no_user_to_back_test_on_means_the_default_and_the_order_of_ratings_does_not_matter():
+    one_window = [Rating(u, m, 5.0, 86_400 * (m + u)) for u in range(3) for m in range(1, 5)]
+    test = will_rate.back_test(one_window)  # every rating in the latest window: no one rated before it
+    assert (test.chosen, test.users, test.figures) == (will_rate.DEFAULT, 0, {})
+    assert "so the default estimate" in test.summary()
+    assert will_rate.back_test([]).chosen == will_rate.DEFAULT
+    ratings = _new_each_window()
+    shuffled = list(itertools.chain(ratings[1::2], ratings[::2]))
+    assert will_rate.back_test(shuffled) == will_rate.back_test(ratings)
 
 
 def _two_tastes():
-    """6 users rate among movies 1-20, 12 (so more popular movies) among 21-40. For the first group the most-rated
-    unrated movies are the other group's; co-rating points at their own."""
+    """6 users rate among movies 1-20, 12 (so more popular movies) among 21-40: co-rating points at each group's
+    own movies, popularity at the second group's."""
     rng = np.random.default_rng(3)
     return {u: rng.permutation(np.arange(1, 21) + (20 if u >= 6 else 0))[:15].tolist() for u in range(18)}
-
-
-def test_the_back_test_picks_item_knn_where_co_rating_predicts_what_popularity_does_not():
-    test = will_rate.back_test(_ratings(_two_tastes()))
-    assert test.chosen == will_rate.ITEM_KNN and test.users == 18
-    knn, count = (test.figures[e]["recall@10"] for e in (will_rate.ITEM_KNN, will_rate.RATING_COUNT))
-    assert knn > count
-    assert will_rate.BackTest.from_dict(test.to_dict()) == test
-    assert test.summary().startswith(f"item_knn, by a back-test on each user's last 5 training ratings: "
-                                     f"recall@10/hit@10 over 18 users item_knn {knn:.4f}")
-
-
-def test_the_back_test_keeps_the_rating_count_where_co_rating_adds_nothing_and_reads_only_liked_targets():
-    # Everyone rates the same movies in the same order, the most-rated first: both estimates find the held-out
-    # movies, and the tie goes to the simpler. A user whose held-out ratings are all disliked has no target.
-    user_movies = {u: list(range(1, 11 + u % 5)) for u in range(12)}
-    test = will_rate.back_test(_ratings(user_movies, liked=lambda user, movie: user != 0))
-    assert test.chosen == will_rate.RATING_COUNT and test.users == 11
-    assert test.figures[will_rate.RATING_COUNT]["recall@10"] == 1.0
-
-
-def test_users_with_fewer_than_min_ratings_are_history_only_and_no_target_means_the_rating_count():
-    few = {u: list(range(1, will_rate.MIN_RATINGS)) for u in range(5)}
-    test = will_rate.back_test(_ratings(few))
-    assert (test.chosen, test.users, test.figures) == (will_rate.RATING_COUNT, 0, {})
-    assert "no user with 10 ratings" in test.summary()
-    assert will_rate.back_test([]).chosen == will_rate.RATING_COUNT
-
-
-def test_the_back_test_depends_on_the_ratings_not_their_order():
-    ratings = _ratings(_two_tastes())
-    shuffled = list(itertools.chain(ratings[1::2], ratings[::2]))
-    assert will_rate.back_test(shuffled) == will_rate.back_test(ratings)
