@@ -120,6 +120,15 @@ def bad_inputs_validation(tmp_path_factory):
     return bad_data.run_validation(str(tmp_path_factory.mktemp("bad-inputs")))
 
 
+@pytest.fixture(scope="session")
+def transformed_with_negatives(tmp_path_factory):
+    """(train file pattern, TFTransformOutput) of tests/helpers/transform.py's rows, the last half sampled
+    negatives, through tf.Transform once: the Trainer's and the Evaluator's tests read the same files."""
+    from tests.helpers.transform import ROWS, transformed_examples
+
+    return transformed_examples(tmp_path_factory, negatives=ROWS // 2)
+
+
 @pytest.fixture
 def snapshot_entries():
     """(movie entries, user entry) of a three-movie feature snapshot: tests/helpers/snapshots.py."""

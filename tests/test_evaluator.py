@@ -14,7 +14,7 @@ from components.evaluator import executor
 from components.serving_baseline import spec as baseline_spec
 from models import model, schema, signatures, trainer
 from tests.conftest import REPO_ROOT
-from tests.helpers.transform import ROWS, raw_row, transformed_examples
+from tests.helpers.transform import raw_row
 
 EVAL_ROWS = 200
 
@@ -42,9 +42,9 @@ def test_a_kubeflow_baseline_with_the_property_as_a_float_is_recognised():
 
 
 @pytest.fixture(scope="module")
-def rate_head_model(tmp_path_factory):
+def rate_head_model(tmp_path_factory, transformed_with_negatives):
     """(examples dir, model dir): a model with the "will rate" head as the Trainer saves it, and an eval split."""
-    files, tft_output = transformed_examples(tmp_path_factory, negatives=ROWS // 2)
+    files, tft_output = transformed_with_negatives
     built, _ = trainer.fit(files, tft_output, model.HParams(batch_size=32, max_epochs=1, validation_fraction=0.25))
     assert model.has_rate_head(built)
     model_dir = tmp_path_factory.mktemp("model")
@@ -72,11 +72,23 @@ def _probe(tmp_path_factory, examples_dir, model_dir, *options):
     return json.loads(probe.stdout.strip().splitlines()[-1])
 
 
-def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probability(
-        tmp_path_factory, rate_head_model):
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory, rate_head_model):
+    """_probe on rate_head_model, run once per set of options: the tests that ask for the same read one run."""
+    results = {}
+
+    def run(*options):
+        if options not in results:
+            results[options] = _probe(tmp_path_factory, *rate_head_model, *options)
+        return results[options]
+
+    return run
+
+
+def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probability(probe):
     # The "will rate" head is an output of the Keras model that the serving signature does not return: TFMA's
     # default metrics (the model's compiled ones, per output) failed on it, so no such model was ever blessed.
-    result = _probe(tmp_path_factory, *rate_head_model)
+    result = probe()
     assert result["blessed"] and result["metrics"]["example_count"] == EVAL_ROWS
     assert 0.0 < result["metrics"]["auc"] < 1.0
 
@@ -84,11 +96,9 @@ def test_a_model_with_the_rate_head_is_evaluated_and_blessed_on_its_liked_probab
 @pytest.mark.slow
 @pytest.mark.parametrize("with_baseline", [False, True], ids=["first run", "against a serving model"])
 def test_predictions_handed_to_tfma_give_the_figures_of_tfmas_model_route_on_every_slice(
-        tmp_path_factory, rate_head_model, with_baseline):
-    examples_dir, model_dir = rate_head_model
-    options = ["--baseline", model_dir] if with_baseline else []
-    ours = _probe(tmp_path_factory, examples_dir, model_dir, *options)
-    tfx = _probe(tmp_path_factory, examples_dir, model_dir, *options, "--tfx")
+        probe, rate_head_model, with_baseline):
+    options = ("--baseline", rate_head_model[1]) if with_baseline else ()
+    ours, tfx = probe(*options), probe(*options, "--tfx")
     assert len(tfx["slices"]) > 5 and set(ours["slices"]) == set(tfx["slices"])
     for name, figures in tfx["slices"].items():
         assert set(ours["slices"][name]) == set(figures), name
@@ -100,10 +110,8 @@ def test_predictions_handed_to_tfma_give_the_figures_of_tfmas_model_route_on_eve
     assert ours["blessed"] and tfx["blessed"] and ours["blessing"] == tfx["blessing"]
 
 
-def test_the_change_threshold_against_the_serving_model_still_gates(tmp_path_factory, rate_head_model):
+def test_the_change_threshold_against_the_serving_model_still_gates(probe, rate_head_model):
     """A candidate that must beat the serving model (here: itself) by 0.01 AUC is not blessed."""
-    examples_dir, model_dir = rate_head_model
-    result = _probe(tmp_path_factory, examples_dir, model_dir, "--baseline", model_dir,
-                    "--max-auc-regression=-0.01")
+    result = probe("--baseline", rate_head_model[1], "--max-auc-regression=-0.01")
     assert not result["blessed"] and not result["validation_ok"]
     assert result["blessing"]["blessed"] == 0 and result["slices"]["overall"]["candidate diff auc"] == 0.0

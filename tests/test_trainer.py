@@ -26,11 +26,6 @@ def transformed(tmp_path_factory):
     return transformed_examples(tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
-def transformed_with_negatives(tmp_path_factory):
-    return transformed_examples(tmp_path_factory, negatives=ROWS // 2)
-
-
 def test_without_early_stopping_every_record_trains_for_max_epochs(transformed):
     _, summary = trainer.fit(*transformed, model.HParams(batch_size=32, max_epochs=3, early_stopping_patience=0))
     assert summary["train_examples_per_epoch"] == ROWS
