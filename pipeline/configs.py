@@ -34,6 +34,10 @@ class Settings:
     # And, when a version serves, recall@10 at least (1 - this) x that version's, ranked as it serves (1: off): a
     # retrain that differs only in its seed moves it by up to 5.1% (docs/reliability.md#the-catalogue-gate).
     max_catalogue_regression: float = 0.1
+    # The catalogue pass ranks at most this many eval users, a seeded sample when there are more (0: every one), so
+    # that its per-user cost is bounded at any scale; its figures carry 90% bootstrap intervals. Above every eval
+    # set measured so far but the generated million's (bench/README.md#the-catalogue-pass-in-the-pipeline).
+    catalogue_eval_users: int = 3000
     allow_anomalies: bool = False  # train on data that breaks the schema, with a warning
     # Stop the run when the training data drifted from the serving version's above the schema's thresholds; off,
     # drift is reported only (docs/data-and-validation.md#drift).

@@ -180,7 +180,8 @@ def create_pipeline(
                                              feature_snapshot=feature_snapshot.outputs["feature_snapshot"],
                                              baseline_model=baseline.outputs["baseline_model"],
                                              min_ratio_to_popularity=settings.min_catalogue_ratio,
-                                             max_regression_to_serving=settings.max_catalogue_regression)
+                                             max_regression_to_serving=settings.max_catalogue_regression,
+                                             max_eval_users=settings.catalogue_eval_users)
     # Only a model blessed by both gates reaches the Pusher; on Kubeflow this is the Pusher task's trigger condition.
     blessed = ph.logical_and(
         evaluator.outputs["blessing"].future()[0].custom_property(

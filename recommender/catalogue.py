@@ -14,16 +14,20 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from models import features, sample_features
 from models.sample_features import Movie, Rating
-from recommender import cold_start, snapshot, top_n_metrics, will_rate
+from recommender import cold_start, future, snapshot, top_n_metrics, will_rate
 
 TOP_N = top_n_metrics.TOP_N
 USER_BATCH = 64  # eval users ranked together: the model scores their candidates in shared calls (model_ranker)
+# The sample of eval users when there are more than the cap (evaluate's max_users): the same data gives the same
+# users, and the same users are ranked by every ranker, so ratios are paired.
+SAMPLE_SEED = 0
+INTERVAL_LEVEL = 0.90  # the bootstrap intervals of every figure and ratio (future.bootstrap_ratio)
 RECENT_DAYS = cold_start.RECENT_DAYS  # the recent-most-rated baseline counts the last RECENT_DAYS of the history
 COLD = "cold_start"
 WITH_HISTORY = "with_history"
@@ -182,19 +186,84 @@ def _activity(rating_count: int) -> str:
     return f"<{below[0]:g}" if below else f">={bucket.boundaries[-1]:g}"
 
 
-def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = TOP_N, min_liked: int = 1
-             ) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """{ranker: {group: {metric: value}}} over the eval users with at least `min_liked` targets. Groups: all,
-    with_history, cold_start and the user-activity buckets of features.SLICE_BUCKETS; metrics hit@N, recall@N,
+def eval_users(catalogue: Catalogue, min_liked: int = 1, max_users: int = 0, seed: int = SAMPLE_SEED
+               ) -> Tuple[List[int], int]:
+    """(the eval users a pass ranks, in userId order; how many eval users have at least `min_liked` targets).
+    With more than max_users of them (max_users > 0), a sample of max_users drawn without replacement by `seed`:
+    ranking is the pass's per-user cost, so the cap bounds it at any scale; at most max_users, every one."""
+    users = [u for u in sorted(catalogue.liked_later) if len(catalogue.liked_later[u]) >= min_liked]
+    if max_users <= 0 or len(users) <= max_users:
+        return users, len(users)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(users), max_users, replace=False))
+    return [users[i] for i in chosen.tolist()], len(users)
+
+
+@dataclasses.dataclass
+class Pass:
+    """One catalogue pass: evaluate's figures, and each user's behind them."""
+    figures: Dict[str, Dict[str, Dict[str, float]]]  # {ranker: {group: {metric: value}}}, as evaluate returns
+    # {ranker: {group: {metric: each user's value}}}: the same users in the same order for every ranker
+    per_user: Dict[str, Dict[str, Dict[str, np.ndarray]]]
+    eval_users: int  # eval users with at least min_liked targets
+    ranked: int  # of them, the ones ranked (all, or the seeded sample)
+    top_n: int = TOP_N
+
+    @property
+    def sampled(self) -> bool:
+        return self.ranked < self.eval_users
+
+    def interval(self, ranker: str, group: str, metric: str, level: float = INTERVAL_LEVEL
+                 ) -> Tuple[float, float]:
+        """The bootstrap interval at `level` of a figure (a mean over the group's users), resampling users."""
+        values = self.per_user[ranker][group][metric]
+        return future.bootstrap_ratio(values, np.ones_like(values), level=level)[1:]
+
+    def ratio(self, ranker: str, reference: str, group: str, metric: str, level: float = INTERVAL_LEVEL
+              ) -> Tuple[float, float, float]:
+        """ranker's figure / reference's over the group's users, and its paired bootstrap interval at `level`."""
+        return future.bootstrap_ratio(self.per_user[ranker][group][metric], self.per_user[reference][group][metric],
+                                      level=level)
+
+    def intervals(self, reference: str, level: float = INTERVAL_LEVEL) -> dict:
+        """Every figure's interval and every ranker's ratio to `reference`, with its interval: {"figures":
+        {ranker: {group: {metric: [low, high]}}}, "ratios": {ranker: {group: {metric: [ratio, low, high]}}}},
+        and how the users were chosen. A ratio whose reference figure is 0 is left out."""
+        figures: Dict[str, dict] = {}
+        ratios: Dict[str, dict] = {}
+        for ranker, groups in self.per_user.items():
+            for group, metrics in groups.items():
+                for metric in metrics:
+                    name = f"{metric}@{self.top_n}"
+                    figures.setdefault(ranker, {}).setdefault(group, {})[name] = list(
+                        self.interval(ranker, group, metric, level))
+                    if ranker != reference and reference in self.per_user and \
+                            self.per_user[reference][group][metric].sum() > 0:
+                        ratios.setdefault(ranker, {}).setdefault(group, {})[name] = list(
+                            self.ratio(ranker, reference, group, metric, level))
+        return {"level": level, "eval_users": self.eval_users, "ranked": self.ranked, "sample_seed": SAMPLE_SEED,
+                "reference": reference, "figures": figures, "ratios": ratios}
+
+
+def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = TOP_N, min_liked: int = 1,
+             max_users: int = 0) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{ranker: {group: {metric: value}}} over the eval users with at least `min_liked` targets (`run_pass`)."""
+    return run_pass(catalogue, rankers, top_n, min_liked, max_users).figures
+
+
+def run_pass(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = TOP_N, min_liked: int = 1,
+             max_users: int = 0) -> Pass:
+    """The figures over the eval users with at least `min_liked` targets (with more than max_users > 0 of them, a
+    seeded sample of max_users, `eval_users`), and each user's. Figures {ranker: {group: {metric: value}}}: groups
+    all, with_history, cold_start and the user-activity buckets of features.SLICE_BUCKETS; metrics hit@N, recall@N,
     NDCG@N (means over the group's users), users, and over all users coverage (distinct movies of all top-N lists)
     and mean_popularity (mean history rating count of what is recommended)."""
     counts = _rating_counts(catalogue)
     all_movies = np.array(sorted(catalogue.movies), np.int64)
     per_ranker: Dict[str, Dict[str, list]] = {name: collections.defaultdict(list) for name in rankers}
     shown: Dict[str, List[int]] = {name: [] for name in rankers}
-    eval_users = [u for u in sorted(catalogue.liked_later) if len(catalogue.liked_later[u]) >= min_liked]
-    for start in range(0, len(eval_users), USER_BATCH):
-        user_ids = eval_users[start:start + USER_BATCH]
+    ranked_users, eligible = eval_users(catalogue, min_liked, max_users)
+    for start in range(0, len(ranked_users), USER_BATCH):
+        user_ids = ranked_users[start:start + USER_BATCH]
         users = [catalogue.user_entry(user_id) for user_id in user_ids]
         candidates = [all_movies[~np.isin(all_movies, user[snapshot.RATED])] for user in users]
         for name, ranker in rankers.items():
@@ -213,7 +282,10 @@ def evaluate(catalogue: Catalogue, rankers: Mapping[str, Ranker], top_n: int = T
         results[name][ALL_USERS]["coverage"] = len(set(shown[name]))
         results[name][ALL_USERS]["mean_popularity"] = float(np.mean([counts.get(m, 0) for m in shown[name]])) \
             if shown[name] else 0.0
-    return results
+    per_user = {name: {group: {metric: np.array([u[metric] for u in users], np.float64)
+                               for metric in top_n_metrics.METRICS}
+                       for group, users in groups.items()} for name, groups in per_ranker.items()}
+    return Pass(results, per_user, eligible, len(ranked_users), top_n)
 
 
 def _rank_users(ranker: Ranker, users: Sequence[dict], candidates: Sequence[np.ndarray]) -> List[np.ndarray]:
@@ -227,10 +299,10 @@ def cold_start_ranker(catalogue: Catalogue, chosen: Optional[str] = None) -> Ran
     cold_start.RANKERS name), by the movie entries' cold-start scores."""
     entries = catalogue.movie_entries()
     chosen = chosen or catalogue.cold_start_back_test.chosen
-
-    def rank(user: dict, candidates: np.ndarray) -> np.ndarray:
-        return snapshot.cold_start_scores([entries[m] for m in candidates.tolist()], chosen)
-    return rank
+    # Every movie's score read out of its entry once: per user, reading it out of each candidate's entry was most
+    # of the pass on a large catalogue.
+    ids = sorted(entries)
+    return popularity_ranker(dict(zip(ids, snapshot.cold_start_scores([entries[m] for m in ids], chosen).tolist())))
 
 
 def popular_now(catalogue: Catalogue) -> Ranker:

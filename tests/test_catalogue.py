@@ -188,3 +188,85 @@ def test_scoring_the_likeliest_rated_candidates_first_keeps_the_exact_top_n(seed
         assert np.isfinite(head).sum() == sum(call.get(i, 0) for call in calls)
     assert sum(n for call in calls for n in call.values()) < sum(sizes)  # fewer scored, the same top
     assert len(calls) <= 2 + int(np.log2(max(sizes)))  # one call per round (doubling), every user's round in it
+
+
+def _many_users(users=40, movies=30, seed=3):
+    """Training and eval samples of `users` users over `movies` movies, drawn by `seed`: enough eval users to
+    sample from."""
+    rng = np.random.default_rng(seed)
+    train, eval_samples = [], []
+    for user in range(1, users + 1):
+        rated = rng.choice(np.arange(1, movies + 1), 8, replace=False).tolist()
+        train += [_sample(user, m, float(rng.choice([2.0, 4.0, 5.0])), (10 + i) * DAY) for i, m in enumerate(rated[:5])]
+        eval_samples += [_sample(user, m, float(rng.choice([2.0, 4.0, 5.0])), (300 + i) * DAY)
+                         for i, m in enumerate(rated[5:])]
+    return catalogue.Catalogue.from_samples(train, eval_samples)
+
+
+def test_at_most_the_cap_every_eval_user_is_ranked_and_the_figures_are_unchanged():
+    data = _many_users()
+    every = catalogue.evaluate(data, catalogue.baselines(data))
+    users = every["most_rated"][catalogue.ALL_USERS]["users"]
+    for cap in (0, users, users + 1):
+        ranked = catalogue.run_pass(data, catalogue.baselines(data), max_users=cap)
+        assert ranked.figures == every and (ranked.ranked, ranked.eval_users, ranked.sampled) == (users, users, False)
+
+
+def test_above_the_cap_a_seeded_sample_of_eval_users_is_ranked_with_intervals_beside_each_figure():
+    from components.catalogue_eval import gates, spec
+
+    data = _many_users()
+    users, eligible = catalogue.eval_users(data, max_users=12)
+    assert len(users) == 12 and users == sorted(users) and eligible > 12
+    assert catalogue.eval_users(data, max_users=12) == (users, eligible)  # same seed, same users
+    assert catalogue.eval_users(data, max_users=12, seed=1)[0] != users
+    rankers = {"ours": catalogue.item_knn(data), **catalogue.baselines(data, ("most_rated",))}
+    ranked = catalogue.run_pass(data, rankers, max_users=12)
+    assert ranked.sampled and (ranked.ranked, ranked.eval_users) == (12, eligible)
+    # The sample's figures are those of its users alone: a catalogue whose only eval users are the sampled ones.
+    sampled = dataclasses.replace(data, liked_later={u: data.liked_later[u] for u in users})
+    figures = catalogue.evaluate(sampled, rankers)
+    for name in rankers:
+        for group, metrics in figures[name].items():
+            assert ranked.figures[name][group] == pytest.approx(metrics), (name, group)
+    intervals = ranked.intervals("most_rated")
+    assert (intervals["ranked"], intervals["eval_users"], intervals["level"]) == (12, eligible, 0.90)
+    for name, groups in intervals["figures"].items():
+        for group, metrics in groups.items():
+            for metric, (low, high) in metrics.items():
+                assert low <= ranked.figures[name][group][metric] <= high, (name, group, metric)
+    ratio, low, high = intervals["ratios"]["ours"][catalogue.ALL_USERS]["recall@10"]
+    assert ratio == pytest.approx(figures["ours"][catalogue.ALL_USERS]["recall@10"]
+                                  / figures["most_rated"][catalogue.ALL_USERS]["recall@10"])
+    assert low <= ratio <= high and low < high
+    assert ranked.intervals("most_rated") == intervals  # seeded: the same intervals again
+    # The gate says it compared a sample, and what it logs carries the intervals.
+    results = {"ours": ranked.figures["ours"], "most_rated": ranked.figures["most_rated"]}
+    passed, words = gates.gate(results, 10, 0.9, ranked.eval_users)
+    assert words.startswith(f"recall@10 over a seeded sample of 12 of {eligible} eval users: ours ")
+    logged = gates.interval_words(dataclasses.replace(ranked, per_user={
+        spec.OURS: ranked.per_user["ours"], spec.GATE_BASELINE: ranked.per_user["most_rated"]}))
+    assert logged.startswith(f"recall@10 over a seeded sample of 12 of {eligible} eval users, bootstrap over users: ")
+    assert f"ours / most_rated {ratio:.3f} (90% interval {low:.3f}-{high:.3f})" in logged
+
+
+def test_a_figure_every_user_shares_has_no_width_and_a_ratio_to_a_zero_figure_is_left_out():
+    def per_user(hit, recall):
+        return {catalogue.ALL_USERS: {"hit": np.array(hit, float), "recall": np.array(recall, float),
+                                      "ndcg": np.array(recall, float)}}
+    ranked = catalogue.Pass({}, {"ours": per_user([1, 1, 1, 1], [0.5, 0.2, 0.1, 0.0]),
+                                 "most_rated": per_user([1, 0, 1, 0], [0.0, 0.0, 0.0, 0.0])}, 4, 4)
+    assert ranked.interval("ours", catalogue.ALL_USERS, "hit") == (1.0, 1.0)
+    low, high = ranked.interval("ours", catalogue.ALL_USERS, "recall")
+    assert 0.0 <= low < 0.2 < high <= 0.5
+    ratios = ranked.intervals("most_rated")["ratios"]["ours"][catalogue.ALL_USERS]
+    assert set(ratios) == {"hit@10"} and ratios["hit@10"][0] == 2.0
+
+
+def test_the_cold_start_ranker_scores_each_candidate_by_its_movie_entry_in_any_order():
+    data = _many_users()
+    entries = data.movie_entries()
+    candidates = np.array([7, 3, 30, 1], np.int64)
+    for chosen in cold_start.RANKERS:
+        expected = snapshot.cold_start_scores([entries[m] for m in candidates.tolist()], chosen)
+        assert catalogue.cold_start_ranker(data, chosen)({}, candidates).tolist() == expected.tolist(), chosen

@@ -20,16 +20,19 @@ class CatalogueEvaluator(base_component.BaseComponent):
 
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, feature_snapshot: types.BaseChannel,
                  baseline_model: Optional[types.BaseChannel] = None, top_n: int = catalogue.TOP_N,
-                 min_liked: int = 1, min_ratio_to_popularity: float = 0.0, max_regression_to_serving: float = 1.0):
+                 min_liked: int = 1, min_ratio_to_popularity: float = 0.0, max_regression_to_serving: float = 1.0,
+                 max_eval_users: int = 0):
         """feature_snapshot: the run's, whose cold-start and will-rate back-tests (over the same training split)
         the pass serves, as `recommend` does. min_ratio_to_popularity: the candidate is blessed only if its
         recall@top_n over all eval users is at least this times the most-rated list's (0: no popularity gate).
         baseline_model: ServingBaseline's output; when a version serves, the candidate is blessed only if its
         recall@top_n is at least (1 - max_regression_to_serving) times that version's, ranked as it serves them
         (1: no serving-version gate); when nothing serves and the popularity gate fails, it is blessed with a
-        first-run fallback (the serving policy in its output, recommender/serving_policy.py)."""
+        first-run fallback (the serving policy in its output, recommender/serving_policy.py). max_eval_users: with
+        more eval users than this, a seeded sample of this many is ranked (0: every one); every figure and ratio
+        has a bootstrap interval beside it."""
         super().__init__(spec.CatalogueEvaluatorSpec(
             examples=examples, model=model, feature_snapshot=feature_snapshot, baseline_model=baseline_model,
             top_n=top_n, min_liked=min_liked, min_ratio_to_popularity=min_ratio_to_popularity,
-            max_regression_to_serving=max_regression_to_serving,
+            max_regression_to_serving=max_regression_to_serving, max_eval_users=max_eval_users,
             catalogue_evaluation=types.Channel(type=spec.CatalogueEvaluation)))

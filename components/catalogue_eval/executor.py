@@ -88,13 +88,18 @@ class Executor(base_executor.BaseExecutor):
             served = tf.saved_model.load(serving.model_dir)
             rankers[spec.SERVING] = model_ranker.as_served(served.signatures[signatures.FEATURES_SIGNATURE], data,
                                                            *served_back_tests(serving.manifest), serving.policy, top_n)
-        results = catalogue.evaluate(data, rankers, top_n, exec_properties[spec.MIN_LIKED_KEY])
+        ranked = catalogue.run_pass(data, rankers, top_n, exec_properties[spec.MIN_LIKED_KEY],
+                                    exec_properties.get(spec.MAX_USERS_KEY) or 0)
+        results = ranked.figures
         tf.io.gfile.makedirs(evaluation.uri)  # the KFP launcher, unlike TFX's local one, does not create it
         _write_json(os.path.join(evaluation.uri, spec.METRICS_FILE), results)
+        if ranked.ranked:
+            _write_json(os.path.join(evaluation.uri, spec.INTERVALS_FILE), ranked.intervals(spec.GATE_BASELINE))
+        intervals = gates.interval_words(ranked)
         decision = gates.decide(results, top_n, exec_properties[spec.MIN_RATIO_KEY],
                                 exec_properties.get(spec.MAX_REGRESSION_KEY, 1.0),
                                 serving.version if serving else None, nothing_serves=serving is None,
-                                cold_start_default=data.cold_start_back_test.chosen)
+                                cold_start_default=data.cold_start_back_test.chosen, eval_users=ranked.eval_users)
         if decision.policy is not None:
             serving_policy.write(decision.policy, evaluation.uri)
         evaluation.set_int_custom_property(spec.BLESSED_PROPERTY, int(decision.blessed))
@@ -108,6 +113,7 @@ class Executor(base_executor.BaseExecutor):
                                               decision.policy.summary() if decision.policy else "")
         evaluation.set_string_custom_property(spec.COLD_START_PROPERTY, data.cold_start_back_test.summary())
         evaluation.set_string_custom_property(spec.WILL_RATE_PROPERTY, data.will_rate_back_test.summary())
+        evaluation.set_string_custom_property(spec.INTERVALS_PROPERTY, intervals)
         for ranker, groups in results.items():
             for group in (catalogue.ALL_USERS, catalogue.WITH_HISTORY, catalogue.COLD):
                 for metric, value in groups.get(group, {}).items():
@@ -116,7 +122,8 @@ class Executor(base_executor.BaseExecutor):
         logging.info("CatalogueEvaluator: will rate %s", data.will_rate_back_test.summary())
         logging.info("CatalogueEvaluator: decided by %s: %s (%s)", decision.label, decision.comparison,
                      "blessed" if decision.blessed else "not blessed")
+        logging.info("CatalogueEvaluator: %s", intervals)
         if serving is not None and serving.unreadable:
             logging.warning("CatalogueEvaluator: %s", serving.unreadable)
-        logging.info("CatalogueEvaluator: %d eval users, %d movies, %.1f s", results[spec.OURS][
-            catalogue.ALL_USERS]["users"], len(data.movies), time.perf_counter() - started)
+        logging.info("CatalogueEvaluator: %d of %d eval users ranked, %d movies, %.1f s", ranked.ranked,
+                     ranked.eval_users, len(data.movies), time.perf_counter() - started)

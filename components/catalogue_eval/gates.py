@@ -24,31 +24,40 @@ def _figure(results: Results, ranker: str, group: str, metric: str) -> float:
     return results.get(ranker, {}).get(group, {}).get(metric, 0.0)
 
 
-def gate(results: Results, top_n: int, min_ratio: float) -> Tuple[bool, str]:
-    """Whether ours passes the popularity gate, and the comparison in words."""
+def _over(results: Results, eval_users: Optional[int]) -> str:
+    """Whom the figures are over: every eval user, or (eval_users more than were ranked) a seeded sample."""
+    users = int(results[spec.OURS][catalogue.ALL_USERS]["users"])
+    if eval_users is None or eval_users <= users:
+        return f"over {users} eval users"
+    return f"over a seeded sample of {users} of {eval_users} eval users"
+
+
+def gate(results: Results, top_n: int, min_ratio: float, eval_users: Optional[int] = None) -> Tuple[bool, str]:
+    """Whether ours passes the popularity gate, and the comparison in words (eval_users: how many there were, when
+    a sample was ranked)."""
     metric = f"{spec.GATE_METRIC}@{top_n}"
     ours = _figure(results, spec.OURS, catalogue.ALL_USERS, metric)
     baseline = _figure(results, spec.GATE_BASELINE, catalogue.ALL_USERS, metric)
-    users = int(results[spec.OURS][catalogue.ALL_USERS]["users"])
     if min_ratio <= 0:
         return True, f"off (--min-catalogue-ratio 0); {metric} ours {ours:.4f}, {spec.GATE_BASELINE} {baseline:.4f}"
     passed = ours >= min_ratio * baseline
-    return passed, (f"{metric} over {users} eval users: ours {ours:.4f} {'>=' if passed else '<'} {min_ratio:.2f} x "
+    return passed, (f"{metric} {_over(results, eval_users)}: ours {ours:.4f} {'>=' if passed else '<'} "
+                    f"{min_ratio:.2f} x "
                     f"{spec.GATE_BASELINE} {baseline:.4f}" + ("" if passed else " (change with --min-catalogue-ratio)"))
 
 
-def serving_gate(results: Results, top_n: int, max_regression: float, version: str) -> Tuple[bool, str]:
+def serving_gate(results: Results, top_n: int, max_regression: float, version: str,
+                 eval_users: Optional[int] = None) -> Tuple[bool, str]:
     """Whether ours is at most max_regression below the serving version (results[spec.SERVING]), and the
     comparison in words."""
     metric = f"{spec.GATE_METRIC}@{top_n}"
     ours = _figure(results, spec.OURS, catalogue.ALL_USERS, metric)
     serving = _figure(results, spec.SERVING, catalogue.ALL_USERS, metric)
-    users = int(results[spec.OURS][catalogue.ALL_USERS]["users"])
     if max_regression >= 1:
         return True, (f"off (--max-catalogue-regression {max_regression:g}); {metric} ours {ours:.4f}, serving "
                       f"version {version} {serving:.4f}")
     passed = ours >= (1 - max_regression) * serving
-    return passed, (f"{metric} over {users} eval users: ours {ours:.4f} {'>=' if passed else '<'} "
+    return passed, (f"{metric} {_over(results, eval_users)}: ours {ours:.4f} {'>=' if passed else '<'} "
                     f"(1 - {max_regression:.2f}) x serving version {version} {serving:.4f}"
                     + ("" if passed else " (change with --max-catalogue-regression)"))
 
@@ -87,12 +96,13 @@ def first_run_policy(results: Results, top_n: int, reason: str, cold_start_defau
 
 
 def decide(results: Results, top_n: int, min_ratio: float, max_regression: float, serving_version: Optional[str],
-           nothing_serves: bool, cold_start_default: str) -> Decision:
+           nothing_serves: bool, cold_start_default: str, eval_users: Optional[int] = None) -> Decision:
     """Both gates (the serving-version gate where results hold spec.SERVING, the version serving_version), or on a
-    first run (nothing_serves) the fallback in place of a failed popularity gate."""
-    popularity = gate(results, top_n, min_ratio)
-    serving = serving_gate(results, top_n, max_regression, serving_version or "?") if spec.SERVING in results \
-        else None
+    first run (nothing_serves) the fallback in place of a failed popularity gate. eval_users: how many eval users
+    there were, when results are over a sample of them."""
+    popularity = gate(results, top_n, min_ratio, eval_users)
+    serving = serving_gate(results, top_n, max_regression, serving_version or "?", eval_users) \
+        if spec.SERVING in results else None
     if not popularity[0]:
         if not nothing_serves:
             return Decision(False, spec.POPULARITY_GATE, popularity[1], popularity, serving)
@@ -103,3 +113,26 @@ def decide(results: Results, top_n: int, min_ratio: float, max_regression: float
     if serving is not None:
         return Decision(serving[0], spec.SERVING_GATE, serving[1], popularity, serving)
     return Decision(True, spec.POPULARITY_GATE, popularity[1], popularity, serving)
+
+
+def interval_words(ranked: catalogue.Pass) -> str:
+    """The gates' figure (recall@N over all users ranked) of ours, the gate's baseline and the serving version,
+    and ours' ratio to each, with their bootstrap intervals, in words."""
+    metric = spec.GATE_METRIC
+    name = f"{metric}@{ranked.top_n}"
+    if not ranked.ranked:
+        return f"{name}: no eval users to draw an interval from"
+    level = f"{catalogue.INTERVAL_LEVEL:.0%}"
+    cells = []
+    for ranker in (spec.OURS, spec.GATE_BASELINE, spec.SERVING):
+        if ranker in ranked.per_user:
+            low, high = ranked.interval(ranker, catalogue.ALL_USERS, metric)
+            value = ranked.figures[ranker][catalogue.ALL_USERS][name]
+            cells.append(f"{ranker} {value:.4f} ({level} interval {low:.4f}-{high:.4f})")
+    for reference in (spec.GATE_BASELINE, spec.SERVING):
+        if reference in ranked.per_user and ranked.figures[reference][catalogue.ALL_USERS][name] > 0:
+            ratio, low, high = ranked.ratio(spec.OURS, reference, catalogue.ALL_USERS, metric)
+            cells.append(f"ours / {reference} {ratio:.3f} ({level} interval {low:.3f}-{high:.3f})")
+    users = (f"a seeded sample of {ranked.ranked} of {ranked.eval_users} eval users" if ranked.sampled
+             else f"{ranked.ranked} eval users")
+    return f"{name} over {users}, bootstrap over users: " + ", ".join(cells)

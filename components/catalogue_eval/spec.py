@@ -19,7 +19,13 @@ MIN_LIKED_KEY = "min_liked"
 MIN_RATIO_KEY = "min_ratio_to_popularity"  # the popularity gate: ours >= this x most-rated; 0 turns it off
 # The serving-version gate: ours >= (1 - this) x the serving version's, ranked as it serves; 1 turns it off
 MAX_REGRESSION_KEY = "max_regression_to_serving"
+# At most this many eval users are ranked, a seeded sample of them when there are more (0: every one): ranking is
+# the pass's per-user cost; the figures then carry bootstrap intervals (INTERVALS_FILE).
+MAX_USERS_KEY = "max_eval_users"
 METRICS_FILE = "catalogue_metrics.json"  # recommender.catalogue.evaluate's result, every ranker and group
+# Each figure's and each ratio to GATE_BASELINE's 90% bootstrap interval over the users ranked, and how they were
+# chosen (recommender.catalogue.Pass.intervals)
+INTERVALS_FILE = "catalogue_intervals.json"
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 # Rankers computed in the pass: what `recommend` serves and the baselines a practitioner compares with. The liked-
 # only item-kNN reference stays in bench/: one more neighbour pass on every run, for a reference, not a gate.
@@ -44,9 +50,11 @@ FALLBACK_PROPERTY = "fallback"  # the serving policy in words ("" without one)
 POLICY_FILE = serving_policy.POLICY_FILE  # written beside METRICS_FILE when blessed with a fallback
 COLD_START_PROPERTY = "cold_start"  # the cold-start ranker ours serves users without ratings, and why, in words
 WILL_RATE_PROPERTY = "will_rate"  # the will-rate estimate ours multiplies P(like | rated) by, and why, in words
+INTERVALS_PROPERTY = "intervals"  # the gates' figures and ratios with their bootstrap intervals, in words
 # Custom properties that are not figures (the figures' names: property_name)
 NON_FIGURE_PROPERTIES = (BLESSED_PROPERTY, GATE_PROPERTY, COLD_START_PROPERTY, WILL_RATE_PROPERTY, DECIDED_BY_PROPERTY,
-                         POPULARITY_GATE_PROPERTY, SERVING_GATE_PROPERTY, SERVING_VERSION_PROPERTY, FALLBACK_PROPERTY)
+                         POPULARITY_GATE_PROPERTY, SERVING_GATE_PROPERTY, SERVING_VERSION_PROPERTY, FALLBACK_PROPERTY,
+                         INTERVALS_PROPERTY)
 
 
 def property_name(ranker: str, group: str, metric: str) -> str:
@@ -64,7 +72,8 @@ class CatalogueEvaluatorSpec(component_spec.ComponentSpec):
     PARAMETERS = {TOP_N_KEY: component_spec.ExecutionParameter(type=int),
                   MIN_LIKED_KEY: component_spec.ExecutionParameter(type=int),
                   MIN_RATIO_KEY: component_spec.ExecutionParameter(type=float),
-                  MAX_REGRESSION_KEY: component_spec.ExecutionParameter(type=float)}
+                  MAX_REGRESSION_KEY: component_spec.ExecutionParameter(type=float),
+                  MAX_USERS_KEY: component_spec.ExecutionParameter(type=int, optional=True)}
     INPUTS = {EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
               MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
               FEATURE_SNAPSHOT_KEY: component_spec.ChannelParameter(type=snapshot_spec.SnapshotArtifact),

@@ -57,6 +57,9 @@ def add_training_and_gate_arguments(parser: argparse.ArgumentParser, compiled: b
                         default=defaults.max_catalogue_regression,
                         help="when a version serves, blessing also needs recall@10 over the catalogue at most this "
                              "fraction below that version's, ranked as it serves (1: no serving-version gate)")
+    parser.add_argument("--catalogue-eval-users", type=non_negative_int, default=defaults.catalogue_eval_users,
+                        help="the catalogue gate ranks at most this many eval users, a seeded sample when there "
+                             "are more, its figures with 90%% bootstrap intervals (0: every one)")
     parser.add_argument("--stop-on-drift", action="store_true", default=defaults.stop_on_drift,
                         help="stop the run at the data gate when its training data drifted from the serving "
                              "version's above the schema's thresholds (default: drift is reported only)")
@@ -82,6 +85,7 @@ def settings(args, data_root: str, sample_gen, beam_pipeline_args=None) -> confi
         data_root=data_root, sample_gen=sample_gen, train_steps=args.train_steps, hparams=hparams(args.hparam),
         min_auc=args.min_auc, max_auc_regression=args.max_auc_regression,
         min_catalogue_ratio=args.min_catalogue_ratio, max_catalogue_regression=args.max_catalogue_regression,
+        catalogue_eval_users=args.catalogue_eval_users,
         allow_anomalies=getattr(args, "allow_anomalies", False), stop_on_drift=args.stop_on_drift,
         warm_start=getattr(args, "warm_start", configs.Settings().warm_start),
         enable_cache=not args.no_cache, beam_pipeline_args=beam_pipeline_args)
