@@ -129,6 +129,28 @@ def transformed_with_negatives(tmp_path_factory):
     return transformed_examples(tmp_path_factory, negatives=ROWS // 2)
 
 
+@dataclasses.dataclass(frozen=True)
+class SnapshotWorld:
+    raw_dir: str  # generated MovieLens files (4000 ratings, seed 5)
+    examples: object  # SampleGen's Examples artifact of them
+    snapshot: object  # FeatureSnapshot's artifact (raw mode, every rating)
+
+
+@pytest.fixture(scope="session")
+def snapshot_world(tmp_path_factory) -> SnapshotWorld:
+    """Generated ratings through the real SampleGen and FeatureSnapshot executors once: the tests of serving (the
+    recommend signature, the serving gate, the server) read them and write only under roots of their own."""
+    from pipeline.datasets import synthetic
+    from tests.helpers import executors
+
+    root = str(tmp_path_factory.mktemp("snapshot-world"))
+    raw_dir = os.path.join(root, "raw")
+    synthetic.write_movielens(synthetic.generate_world(num_ratings=4000, seed=5), raw_dir)
+    examples = executors.run_sample_gen(raw_dir, os.path.join(root, "examples"))
+    return SnapshotWorld(raw_dir, examples,
+                         executors.run_snapshot(examples, os.path.join(root, "snapshot"), input_base=raw_dir))
+
+
 @pytest.fixture
 def snapshot_entries():
     """(movie entries, user entry) of a three-movie feature snapshot: tests/helpers/snapshots.py."""

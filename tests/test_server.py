@@ -119,18 +119,14 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+def world(tmp_path_factory, snapshot_world) -> World:
     from tfx.utils import path_utils
 
-    from pipeline.datasets import synthetic
     from recommender import snapshot
-    from tests.helpers import executors, scoring_models
+    from tests.helpers import scoring_models
 
     root = str(tmp_path_factory.mktemp("server"))
-    raw_dir = os.path.join(root, "raw")
-    synthetic.write_movielens(synthetic.generate_world(num_ratings=4000, seed=5), raw_dir)
-    examples = executors.run_sample_gen(raw_dir, os.path.join(root, "examples"))
-    snapshot_dir = executors.run_snapshot(examples, os.path.join(root, "snapshot"), input_base=raw_dir).uri
+    snapshot_dir = snapshot_world.snapshot.uri
     users = sorted(entry["userId"] for entry in snapshot.users(snapshot_dir))
     movies = sorted(snapshot.load_movies(snapshot_dir))
     # Two models that like different movies for each user: their top 10s differ, so a swap shows in the answers.

@@ -54,20 +54,16 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+def world(tmp_path_factory, snapshot_world) -> World:
     from tfx.types import artifact_utils
 
     from components.catalogue_eval import executor as catalogue_executor
     from dataio.examples import read_samples
-    from pipeline.datasets import synthetic
     from recommender import snapshot
-    from tests.helpers import executors, scoring_models
+    from tests.helpers import scoring_models
 
     root = str(tmp_path_factory.mktemp("serving-gate"))
-    raw_dir = os.path.join(root, "raw")
-    synthetic.write_movielens(synthetic.generate_world(num_ratings=4000, seed=5), raw_dir)
-    examples = executors.run_sample_gen(raw_dir, os.path.join(root, "examples"))
-    feature_snapshot = executors.run_snapshot(examples, os.path.join(root, "snapshot"), input_base=raw_dir)
+    examples, feature_snapshot = snapshot_world.examples, snapshot_world.snapshot
     data = catalogue.Catalogue.from_samples(
         *(read_samples(artifact_utils.get_split_uri([examples], split), catalogue.SAMPLE_COLUMNS)
           for split in ("train", "eval")),
