@@ -7,8 +7,7 @@ are the features "as of now", after every rating. The snapshot is a directory:
   (movieIds, ascending), "ratedAt" (the latest time the user rated each of them), "liked" (the rated movieIds of a
   liked rating), "ratings", "lastRated"} per user;
 - `movies-*.jsonl`: {"movieId", "title", "genres", "features" (static features, movie_aggregates, time features),
-  "coldStart" (each cold-start ranker's score as of the latest rating, recommender/cold_start.py),
-  "recentPopularity" (its ratings halved per will_rate.HALF_LIFE_DAYS of age as of the latest rating)} per movie;
+  "coldStart" (each cold-start ranker's score as of the latest rating, recommender/cold_start.py)} per movie;
 - `neighbours-*.jsonl`: {"movieId", "neighbours" ([movieId, cosine similarity] pairs, best first)} per rated
   movie, over every rating, and `likedNeighbours-*.jsonl` the same over liked ratings: the item-kNN will-rate
   estimate's two parts (recommender/will_rate.py);
@@ -44,7 +43,7 @@ MANIFEST_FILE = "manifest.json"
 # the change writes the snapshot again.
 # 2: the entries' features hold the features that know time (sample_features.movie_time_features and
 # user_time_features).
-# 3: user entries hold "ratedAt", movie entries "recentPopularity" (the item_knn_now will-rate estimate).
+# 3: user entries hold "ratedAt" (the item_knn_now will-rate estimate).
 FORMAT_VERSION = 3
 READABLE_VERSIONS: Tuple[int, ...] = (FORMAT_VERSION,)
 # Entry fields besides the feature columns.
@@ -57,7 +56,6 @@ LAST_RATED = "lastRated"
 TITLE = "title"
 GENRES = "genres"
 COLD_START = "coldStart"
-RECENT_POPULARITY = "recentPopularity"
 NEIGHBOURS = "neighbours"
 # Each neighbours file's prefix -> the user-entry field whose movies it is built over, in the order
 # will_rate.Estimator takes them (every rating, then liked ratings).
@@ -116,7 +114,6 @@ def movie_entry(movie: Movie, title: str, ratings: Iterable[Rating], before: Opt
     }
     if now is not None:
         entry[COLD_START] = cold_start.movie_scores([r.timestamp for r in seen], now)
-        entry[RECENT_POPULARITY] = will_rate.recent_popularity([r.timestamp for r in seen], now)
     return entry
 
 
@@ -127,8 +124,8 @@ def cold_start_scores(movie_entries: Sequence[dict], ranker: str) -> np.ndarray:
 
 
 def recent_popularity(movie_entries: Iterable[dict]) -> Dict[int, float]:
-    """Each movie entry's recent popularity, by movieId: what the item_knn_now will-rate estimate multiplies by."""
-    return {entry[features.MOVIE_KEY]: entry[RECENT_POPULARITY] for entry in movie_entries}
+    """Each movie entry's popular_now score, by movieId: what the item_knn_now will-rate estimate multiplies by."""
+    return {entry[features.MOVIE_KEY]: entry[COLD_START][cold_start.POPULAR_NOW] for entry in movie_entries}
 
 
 def to_line(entry: dict) -> str:

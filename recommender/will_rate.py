@@ -11,8 +11,9 @@ estimates, chosen per data set by a back-test, as the cold-start list is (recomm
   the next liked movies than either part alone (docs/serving.md);
 - item_knn_now (the default): the same two sums with each of the user's movies weighing half as much every
   HALF_LIFE_DAYS since the user rated it (what they watch now says more than what they watched years ago), times
-  what is popular now: the movie's ratings, each halved per HALF_LIFE_DAYS of its age, + 1. On a time split people
-  rate what is new; all-time counts and similarities do not know it (docs/experiments.md).
+  what is popular now, + 1: the cold-start list popular_now's score (recommender/cold_start.py), each rating halved
+  per the same HALF_LIFE_DAYS of age. On a time split people rate what is new; all-time counts and similarities do
+  not know it (docs/experiments.md).
 Which one predicts the next movies a user rates and likes depends on the data (how fast what is watched changes,
 how much co-rating structure there is beyond popularity), so it is not fixed. The back-test resembles the future:
 it holds out BACK_TEST_WINDOWS consecutive windows of WINDOW_DAYS at the end of a history (the pipeline's training
@@ -34,7 +35,7 @@ import numpy as np
 from scipy import sparse
 
 from models import sample_features
-from recommender import top_n_metrics
+from recommender import cold_start, top_n_metrics
 
 RATING_COUNT = "rating_count"
 ITEM_KNN = "item_knn"
@@ -43,12 +44,12 @@ ESTIMATES = (RATING_COUNT, ITEM_KNN, ITEM_KNN_NOW)  # the simpler first: it wins
 DEFAULT = ITEM_KNN_NOW
 KNN_ESTIMATES = (ITEM_KNN, ITEM_KNN_NOW)  # the estimates that read the neighbours
 DAY = 86_400
-HALF_LIFE_DAYS = 90
+HALF_LIFE_DAYS = cold_start.HALF_LIFE_DAYS  # one "now" for the user's movies and the movie's popularity
 DESCRIPTIONS = {RATING_COUNT: "(the movie's rating count + 1)",
                 ITEM_KNN: "item-kNN over the user's rated and liked movies",
                 ITEM_KNN_NOW: f"item-kNN over the user's rated and liked movies (each halved per {HALF_LIFE_DAYS} "
                               f"days since rated) x the movie's recent popularity"}
-NEIGHBOURS = 50
+NEIGHBOURS = 200
 BACK_TEST_WINDOWS = 4
 WINDOW_DAYS = 90
 MAX_WINDOW_USERS = 2_000  # a window's users beyond this are sampled (seeded): the back-test's cost stays bounded
@@ -147,7 +148,7 @@ class Estimator:
     """Scores "will rate" for any user and candidates by the chosen estimate, from rating counts and neighbours:
     movie_neighbours over every rating, liked_neighbours over liked ratings only (none: item-kNN over the rated
     movies alone). item_knn_now also needs `now` (the time its weights are as of) and popularity (each movie's
-    ratings halved per HALF_LIFE_DAYS of age as of now, `recent_popularity`), and each user's rating times."""
+    popular_now score as of now), and each user's rating times."""
 
     def __init__(self, chosen: str, rating_counts: Mapping[int, int],
                  movie_neighbours: Union[Neighbours, Similarities],
@@ -236,13 +237,6 @@ class Estimator:
             found.append(movie_index[movie_known])
             kept.append(np.asarray(movie_weights, np.float64)[movie_known])
         return found, kept
-
-
-def recent_popularity(times: Sequence[int], now: int) -> float:
-    """A movie's ratings (their times) before now, each halved per HALF_LIFE_DAYS of age: item_knn_now's
-    "popular now"."""
-    age_days = (now - np.asarray(times, np.float64)) / DAY
-    return float(np.exp2(-age_days / HALF_LIFE_DAYS).sum())
 
 
 def _as_similarities(found: Union[Neighbours, Similarities]) -> Similarities:
@@ -415,9 +409,8 @@ def estimators_as_of(history: UserHistory, users: np.ndarray, movies: np.ndarray
     """The movies rated (sorted) and every estimate as a snapshot at `now` would serve them, from the ratings
     (users, movies, times: every one before now) and history, the same ratings per user."""
     movie_ids, counts = np.unique(movies, return_counts=True)
-    age_days = (now - times) / DAY
-    popularity = np.bincount(np.searchsorted(movie_ids, movies), np.exp2(-age_days / HALF_LIFE_DAYS),
-                             minlength=len(movie_ids))
+    popularity = cold_start.scores(np.searchsorted(movie_ids, movies), times, now, len(movie_ids))[
+        cold_start.POPULAR_NOW]
     neighbours = (similarities({u: m.tolist() for u, m in history.movies.items()}),
                   similarities({u: m.tolist() for u, m in history.liked.items()}))
     rating_counts = dict(zip(movie_ids.tolist(), counts.tolist()))

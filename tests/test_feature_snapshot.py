@@ -272,8 +272,15 @@ def test_read_samples_gives_each_examples_values_as_its_proto_holds_them_and_onl
 
 
 def test_the_snapshot_names_its_format_in_the_manifest_and_on_the_artifact(raw_snapshot):
-    assert snapshot.load_manifest(raw_snapshot.uri)[snapshot.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION == 2
+    assert snapshot.load_manifest(raw_snapshot.uri)[snapshot.FORMAT_VERSION_KEY] == snapshot.FORMAT_VERSION == 3
     assert raw_snapshot.get_int_custom_property(snapshot.FORMAT_VERSION_KEY) == snapshot.FORMAT_VERSION
+    # format 3's fields: when each user rated each of their movies, each movie's recent popularity
+    users = list(snapshot.users(raw_snapshot.uri))
+    assert all(len(u[snapshot.RATED_AT]) == len(u[snapshot.RATED]) for u in users)
+    assert max(max(u[snapshot.RATED_AT]) for u in users if u[snapshot.RATED]) == \
+        snapshot.load_manifest(raw_snapshot.uri)[snapshot.AS_OF]
+    popularity = snapshot.recent_popularity(snapshot.load_movies(raw_snapshot.uri).values())
+    assert min(popularity.values()) >= 0.0 and max(popularity.values()) > 1.0
 
 
 def test_the_format_is_part_of_the_components_cache_key(world):
@@ -295,14 +302,14 @@ def with_format_version(raw_snapshot, target: str, version) -> str:
 
 @pytest.mark.parametrize("version, found", [
     (None, "no format_version (it was written before snapshots had one)"), (999, "format_version 999"),
-    (1, "format_version 1"), ("2", "format_version '2'"), (True, "format_version True")])
+    (2, "format_version 2"), ("3", "format_version '3'"), (True, "format_version True")])
 def test_a_format_this_code_does_not_read_is_one_clear_error(raw_snapshot, tmp_path, version, found):
     unreadable = with_format_version(raw_snapshot, str(tmp_path / "snapshot"), version)
     with pytest.raises(snapshot.SnapshotFormatError) as error:
         snapshot.load_manifest(unreadable)
     assert isinstance(error.value, ValueError)
     assert str(error.value) == (
-        f"feature snapshot {unreadable} has {found}; this code reads format_version 2. Re-run the pipeline so that "
+        f"feature snapshot {unreadable} has {found}; this code reads format_version 3. Re-run the pipeline so that "
         "FeatureSnapshot writes the current format and the model is pushed with it: `sparrow-tfx run` with the same "
         "data (on Kubeflow, run the pipeline again).")
     with pytest.raises(FileNotFoundError, match="manifest.json is missing"):
