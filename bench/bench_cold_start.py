@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -94,19 +93,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--horizon", default="90d")
     parser.add_argument("--name", default="cold-start")
     args = parser.parse_args(argv)
-    if args.movielens:
-        sources = {os.path.basename(args.movielens.rstrip("/")): (
-            args.movielens, (args.start, replay.parse_every(args.every), args.cuts, replay.parse_every(args.horizon)))}
-    else:
-        from pipeline.datasets import synthetic
-
-        sources = {}
-        small = common.shared_data("ml-latest-small-2015")
-        if small is not None:
-            sources["ml-latest-small-2015"] = (str(small), DATA_SETS["ml-latest-small-2015"])
-        generated = str(common.REPO_ROOT / ".work" / "bench-replay-data-24000")
-        synthetic.generate(generated, 24000, 42)
-        sources["generated-24000"] = (os.path.join(generated, "raw"), DATA_SETS["generated-24000"])
+    sources = common.rolling_cut_sources(args.movielens, DATA_SETS, args.start, args.every, args.cuts,
+                                         args.horizon)
     results = {}
     for name, (directory, (start, every, cuts, horizon)) in sources.items():
         results[name] = {"data": directory, "start": start, "every_days": every, "horizon_days": horizon,

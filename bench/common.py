@@ -30,6 +30,28 @@ def shared_data(*parts: str) -> Optional[Path]:
     return path if path.exists() else None
 
 
+def rolling_cut_sources(movielens: Optional[str], defaults: Mapping[str, tuple], start: str, every: str, cuts: int,
+                        horizon: str) -> Dict[str, tuple]:
+    """{name: (ratings directory, (start, every days, cuts, horizon days))} for a rolling-cut benchmark: the given
+    MovieLens directory with the given cuts, or else each of defaults' data sets (ml-latest-small-2015 where
+    ../shared has it; `make run`'s generated data, generated into .work once) with its own."""
+    from pipeline.runners import replay
+
+    if movielens:
+        return {os.path.basename(movielens.rstrip("/")): (
+            movielens, (start, replay.parse_every(every), cuts, replay.parse_every(horizon)))}
+    from pipeline.datasets import synthetic
+
+    sources = {}
+    small = shared_data("ml-latest-small-2015")
+    if small is not None:
+        sources["ml-latest-small-2015"] = (str(small), defaults["ml-latest-small-2015"])
+    generated = str(REPO_ROOT / ".work" / "bench-replay-data-24000")
+    synthetic.generate(generated, 24000, 42)
+    sources["generated-24000"] = (os.path.join(generated, "raw"), defaults["generated-24000"])
+    return sources
+
+
 def sparrow_split() -> Optional[tuple]:
     """(train, eval) sample CSVs of the SparrowRecSys split, or None when absent."""
     root = shared_data("sparrowrecsys", "split")
