@@ -14,16 +14,11 @@ below 0.9x that.
 """
 from __future__ import annotations
 
-import argparse
-import datetime
 from typing import Dict, List, Optional
 
 import numpy as np
 
 from bench import common
-from dataio import raw_rows
-from models import sample_features
-from pipeline.runners import replay
 from recommender import cold_start, future
 
 SERVED = "served"
@@ -43,16 +38,12 @@ def _rankers(period: future.FuturePeriod, chosen: str) -> Dict[str, future.Ranke
 def measure(ratings: future.Ratings, start: str, every_days: int, cuts: int, horizon_days: int) -> dict:
     found: List[dict] = []
     parts = []
-    for k in range(cuts):
-        as_of = raw_rows.as_of_timestamp(start) + k * every_days * future.DAY
-        period = future.FuturePeriod.of(ratings, as_of, as_of + horizon_days * future.DAY)
-        history = period.history
-        back_test = cold_start.back_test(sample_features.Rating(int(u), int(m), float(s), int(t)) for u, m, s, t in
-                                         zip(history.users, history.movies, history.stars, history.times))
+    for as_of, period in common.rolling_periods(ratings, start, every_days, cuts, horizon_days):
+        back_test = cold_start.back_test(period.history.rows())
         figures = future.per_user(period, _rankers(period, back_test.chosen), groups=(future.NEW,))
         parts.append(figures)
         means = figures[future.NEW].summary()
-        found.append({"as_of": datetime.datetime.fromtimestamp(as_of, datetime.timezone.utc).date().isoformat(),
+        found.append({"as_of": as_of,
                       "chosen": back_test.chosen, "winners": [w["winner"] for w in back_test.windows],
                       "users": means["users"], **{name: means[name] for name in (SERVED, *cold_start.RANKERS)}})
     pooled = future.pool(parts)[future.NEW]
@@ -85,23 +76,7 @@ def _print(name: str, result: dict) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_cold_start")
-    parser.add_argument("--movielens", help="a MovieLens directory in place of the default data sets")
-    parser.add_argument("--start", default="2013-04-09")
-    parser.add_argument("--every", default="45d")
-    parser.add_argument("--cuts", type=int, default=16)
-    parser.add_argument("--horizon", default="90d")
-    parser.add_argument("--name", default="cold-start")
-    args = parser.parse_args(argv)
-    sources = common.rolling_cut_sources(args.movielens, DATA_SETS, args.start, args.every, args.cuts,
-                                         args.horizon)
-    results = {}
-    for name, (directory, (start, every, cuts, horizon)) in sources.items():
-        results[name] = {"data": directory, "start": start, "every_days": every, "horizon_days": horizon,
-                         **measure(replay.read_raw_ratings(directory), start, every, cuts, horizon)}
-        _print(name, results[name])
-    print(f"wrote {common.write_results(args.name, {'command': 'python -m bench.bench_cold_start', **results})}")
-    return 0
+    return common.rolling_cut_cli("bench_cold_start", DATA_SETS, measure, _print, argv)
 
 
 if __name__ == "__main__":

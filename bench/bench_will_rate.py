@@ -15,16 +15,11 @@ bootstrap 90% interval.
 """
 from __future__ import annotations
 
-import argparse
-import datetime
 from typing import List, Optional
 
 import numpy as np
 
 from bench import common
-from dataio import raw_rows
-from models import sample_features
-from pipeline.runners import replay
 from recommender import future, will_rate
 
 CHOSEN = "will_rate:chosen"
@@ -49,21 +44,17 @@ def _estimate_ranker(history: will_rate.UserHistory, estimator: will_rate.Estima
 def measure(ratings: future.Ratings, start: str, every_days: int, cuts: int, horizon_days: int) -> dict:
     found: List[dict] = []
     parts = []
-    for k in range(cuts):
-        as_of = raw_rows.as_of_timestamp(start) + k * every_days * future.DAY
-        period = future.FuturePeriod.of(ratings, as_of, as_of + horizon_days * future.DAY)
+    for as_of, period in common.rolling_periods(ratings, start, every_days, cuts, horizon_days):
         h = period.history
-        back_test = will_rate.back_test(sample_features.Rating(int(u), int(m), float(s), int(t))
-                                        for u, m, s, t in zip(h.users, h.movies, h.stars, h.times))
+        back_test = will_rate.back_test(h.rows())
         history = will_rate.UserHistory.of(h.users, h.movies, h.stars, h.times)
-        _, estimators = will_rate.estimators_as_of(history, h.users, h.movies, h.times, as_of)
+        _, estimators = will_rate.estimators_as_of(history, h.users, h.movies, h.times, period.as_of)
         rankers = {PREFIX + name: _estimate_ranker(history, estimator) for name, estimator in estimators.items()}
         figures = future.per_user(period, {CHOSEN: rankers[PREFIX + back_test.chosen], **rankers,
                                            **future.baselines(period)}, groups=(future.KNOWN,))
         parts.append(figures)
         means = figures[future.KNOWN].summary()
-        found.append({"as_of": datetime.datetime.fromtimestamp(as_of, datetime.timezone.utc).date().isoformat(),
-                      "choice": back_test.chosen, "challenger": back_test.challenger,
+        found.append({"as_of": as_of, "choice": back_test.chosen, "challenger": back_test.challenger,
                       "winners": [w["winner"] for w in back_test.windows], "users": means["users"],
                       **{name: means[name] for name in (*ESTIMATES, *future.BASELINES)}})
     pooled = future.pool(parts)[future.KNOWN]
@@ -99,23 +90,7 @@ def _print(name: str, result: dict) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_will_rate")
-    parser.add_argument("--movielens", help="a MovieLens directory in place of the default data sets")
-    parser.add_argument("--start", default="2013-04-09")
-    parser.add_argument("--every", default="45d")
-    parser.add_argument("--cuts", type=int, default=14)
-    parser.add_argument("--horizon", default="180d")
-    parser.add_argument("--name", default="will-rate")
-    args = parser.parse_args(argv)
-    sources = common.rolling_cut_sources(args.movielens, DATA_SETS, args.start, args.every, args.cuts,
-                                         args.horizon)
-    results = {}
-    for name, (directory, (start, every, cuts, horizon)) in sources.items():
-        results[name] = {"data": directory, "start": start, "every_days": every, "horizon_days": horizon,
-                         **measure(replay.read_raw_ratings(directory), start, every, cuts, horizon)}
-        _print(name, results[name])
-    print(f"wrote {common.write_results(args.name, {'command': 'python -m bench.bench_will_rate', **results})}")
-    return 0
+    return common.rolling_cut_cli("bench_will_rate", DATA_SETS, measure, _print, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import os
 import platform
 import statistics
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from typing import Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 from sklearn import metrics
@@ -30,26 +30,56 @@ def shared_data(*parts: str) -> Optional[Path]:
     return path if path.exists() else None
 
 
-def rolling_cut_sources(movielens: Optional[str], defaults: Mapping[str, tuple], start: str, every: str, cuts: int,
-                        horizon: str) -> Dict[str, tuple]:
-    """{name: (ratings directory, (start, every days, cuts, horizon days))} for a rolling-cut benchmark: the given
-    MovieLens directory with the given cuts, or else each of defaults' data sets (ml-latest-small-2015 where
-    ../shared has it; `make run`'s generated data, generated into .work once) with its own."""
+def rolling_periods(ratings, start: str, every_days: int, cuts: int, horizon_days: int) -> Iterator[tuple]:
+    """(the cut's date, recommender.future.FuturePeriod of [cut, cut + horizon)) for each of `cuts` cuts every_days
+    apart from start."""
+    from dataio import raw_rows
+    from recommender import future
+
+    for k in range(cuts):
+        as_of = raw_rows.as_of_timestamp(start) + k * every_days * future.DAY
+        yield (datetime.datetime.fromtimestamp(as_of, datetime.timezone.utc).date().isoformat(),
+               future.FuturePeriod.of(ratings, as_of, as_of + horizon_days * future.DAY))
+
+
+def rolling_cut_cli(module: str, defaults: Mapping[str, tuple], measure: Callable[..., dict],
+                    show: Callable[[str, dict], None], argv: Optional[Sequence[str]] = None) -> int:
+    """The command line of a rolling-cut benchmark (`python -m bench.<module>`): measure(ratings, start, every days,
+    cuts, horizon days) on the given MovieLens directory with the given cuts, or else on each of defaults' data sets
+    ({name: (start, every days, cuts, horizon days)}: ml-latest-small-2015 where ../shared has it, `make run`'s
+    generated data, generated into .work once); show(name, result) prints each; the results file holds them all."""
     from pipeline.runners import replay
 
-    if movielens:
-        return {os.path.basename(movielens.rstrip("/")): (
-            movielens, (start, replay.parse_every(every), cuts, replay.parse_every(horizon)))}
-    from pipeline.datasets import synthetic
+    name = module.replace("bench_", "").replace("_", "-")
+    first = next(iter(defaults.values()))
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{module}")
+    parser.add_argument("--movielens", help="a MovieLens directory in place of the default data sets")
+    parser.add_argument("--start", default=first[0])
+    parser.add_argument("--every", default=f"{first[1]}d")
+    parser.add_argument("--cuts", type=int, default=first[2])
+    parser.add_argument("--horizon", default=f"{first[3]}d")
+    parser.add_argument("--name", default=name)
+    args = parser.parse_args(argv)
+    if args.movielens:
+        sources = {os.path.basename(args.movielens.rstrip("/")): (args.movielens, (
+            args.start, replay.parse_every(args.every), args.cuts, replay.parse_every(args.horizon)))}
+    else:
+        from pipeline.datasets import synthetic
 
-    sources = {}
-    small = shared_data("ml-latest-small-2015")
-    if small is not None:
-        sources["ml-latest-small-2015"] = (str(small), defaults["ml-latest-small-2015"])
-    generated = str(REPO_ROOT / ".work" / "bench-replay-data-24000")
-    synthetic.generate(generated, 24000, 42)
-    sources["generated-24000"] = (os.path.join(generated, "raw"), defaults["generated-24000"])
-    return sources
+        sources = {}
+        small = shared_data("ml-latest-small-2015")
+        if small is not None:
+            sources["ml-latest-small-2015"] = (str(small), defaults["ml-latest-small-2015"])
+        generated = str(REPO_ROOT / ".work" / "bench-replay-data-24000")
+        synthetic.generate(generated, 24000, 42)
+        sources["generated-24000"] = (os.path.join(generated, "raw"), defaults["generated-24000"])
+    results = {}
+    for data, (directory, (start, every, cuts, horizon)) in sources.items():
+        results[data] = {"data": directory, "start": start, "every_days": every, "horizon_days": horizon,
+                         **measure(replay.read_raw_ratings(directory), start, every, cuts, horizon)}
+        show(data, results[data])
+    print(f"wrote {write_results(args.name, {'command': f'python -m bench.{module}', **results})}")
+    return 0
 
 
 def sparrow_split() -> Optional[tuple]:

@@ -34,7 +34,7 @@ gains. Per-user figures can be pooled over periods (`pool`) and compared by a pa
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy import sparse
@@ -78,6 +78,12 @@ class Ratings:
     def of(cls, ratings: Iterable[sample_features.Rating]) -> "Ratings":
         rows = np.array([r.astuple() for r in ratings], np.float64).reshape(-1, 4)
         return cls(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2], rows[:, 3].astype(np.int64))
+
+    def rows(self) -> Iterator[sample_features.Rating]:
+        """The ratings as Ratings, in column order."""
+        for user, movie, stars, time in zip(self.users.tolist(), self.movies.tolist(), self.stars.tolist(),
+                                            self.times.tolist()):
+            yield sample_features.Rating(user, movie, stars, time)
 
     def where(self, mask: np.ndarray) -> "Ratings":
         return Ratings(self.users[mask], self.movies[mask], self.stars[mask], self.times[mask])
