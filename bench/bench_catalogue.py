@@ -3,6 +3,7 @@ and gradient-boosted trees, over the same candidates and the same eval users (`r
 table with ratios.
 
     python -m bench.bench_catalogue --work-dir .work/seed1 --work-dir .work/seed2 --work-dir .work/seed3 --min-liked 5
+    python -m bench.bench_catalogue --component .work/run-1m --max-eval-users 0 3000   # the pipeline's node alone
 
 Each run's SampleGen (or CsvExampleGen) examples are read back for the history and the targets, and the newest
 version of its serving directory is scored through `serve_features`, as `recommend` serves it. The trees are
@@ -88,6 +89,67 @@ def measure(work_dir: str, min_liked: int, tree_seed: int = 1, top_n: int = cata
             "will_rate": data.will_rate_back_test.to_dict(), "served_will_rate": served.will_rate_back_test.chosen}
 
 
+def component_once(work_dir: str, max_eval_users: int, output: str, snapshot_dir: str = "") -> dict:
+    """The CatalogueEvaluator executor alone on the artifacts of the work dir's latest run (its examples, model,
+    feature snapshot, or snapshot_dir, and ServingBaseline's output), as the pipeline runs it: seconds, figures
+    and the intervals' words."""
+    from tfx.types import artifact_utils, standard_artifacts
+
+    from components.catalogue_eval import executor, spec
+    from components.feature_snapshot import spec as snapshot_spec
+    from pipeline import configs
+    from pipeline.report import metadata
+
+    record = metadata.latest_run(os.path.join(work_dir, "metadata.sqlite"), configs.PIPELINE_NAME)
+
+    def artifact(kind, node: str, key: str):
+        found = kind()
+        proto = record.node(node).outputs[key][0]
+        found.set_mlmd_artifact(proto)
+        return found
+    examples = artifact(standard_artifacts.Examples, "SampleGen", "examples")
+    examples.split_names = artifact_utils.encode_split_names([spec.TRAIN_SPLIT, spec.EVAL_SPLIT])
+    snapshot = artifact(snapshot_spec.SnapshotArtifact, "FeatureSnapshot", "feature_snapshot")
+    snapshot.uri = snapshot_dir or snapshot.uri
+    evaluation = spec.CatalogueEvaluation()
+    evaluation.uri = output
+    settings = configs.Settings()
+    started = time.perf_counter()
+    executor.Executor().Do(
+        {spec.EXAMPLES_KEY: [examples], spec.MODEL_KEY: [artifact(standard_artifacts.Model, "Trainer", "model")],
+         spec.FEATURE_SNAPSHOT_KEY: [snapshot],
+         spec.BASELINE_MODEL_KEY: [artifact(standard_artifacts.Model, "ServingBaseline", "baseline_model")]},
+        {spec.EVALUATION_KEY: [evaluation]},
+        {spec.TOP_N_KEY: catalogue.TOP_N, spec.MIN_LIKED_KEY: 1, spec.MIN_RATIO_KEY: settings.min_catalogue_ratio,
+         spec.MAX_REGRESSION_KEY: settings.max_catalogue_regression, spec.MAX_USERS_KEY: max_eval_users})
+    seconds = time.perf_counter() - started
+    properties = evaluation.mlmd_artifact.custom_properties
+    return {"max_eval_users": max_eval_users, "seconds": round(seconds, 1),
+            "gate": properties[spec.GATE_PROPERTY].string_value,
+            "intervals": properties[spec.INTERVALS_PROPERTY].string_value,
+            "figures": executor.read_metrics(output)}
+
+
+def components(work_dir: str, caps: Sequence[int], snapshot_dir: str) -> List[dict]:
+    """component_once per cap, each in a process of its own (as a pipeline's node runs)."""
+    import json
+    import subprocess
+    import tempfile
+
+    found = []
+    with tempfile.TemporaryDirectory(prefix="bench-catalogue-") as scratch:
+        for cap in caps:
+            process = subprocess.run(
+                [sys.executable, "-m", "bench.bench_catalogue", "--one", work_dir, str(cap),
+                 os.path.join(scratch, str(cap)), snapshot_dir], cwd=common.REPO_ROOT, capture_output=True, text=True)
+            if process.returncode:
+                raise RuntimeError(f"the CatalogueEvaluator with {cap} users failed:\n{process.stderr[-3000:]}")
+            found.append(json.loads(process.stdout.strip().splitlines()[-1]))
+            print(f"max eval users {cap or 'all'}: {found[-1]['seconds']} s; {found[-1]['gate']}\n"
+                  f"  {found[-1]['intervals']}", flush=True)
+    return found
+
+
 def mean_results(runs: Sequence[dict]) -> dict:
     """Each figure's mean over the runs (the same eval users and candidates in each: the same data)."""
     first = runs[0]["results"]
@@ -118,7 +180,23 @@ def main(argv=None) -> int:
     parser.add_argument("--min-liked", type=int, default=1,
                         help="eval users with at least this many liked eval movies (5: the issue's global_time)")
     parser.add_argument("--name", default="catalogue", help="bench/results/<name>.json")
+    parser.add_argument("--component", metavar="WORK_DIR",
+                        help="instead: the CatalogueEvaluator executor alone on this work dir's latest run")
+    parser.add_argument("--max-eval-users", type=int, nargs="+", default=[0],
+                        help="with --component: the caps measured, one process each (0: every eval user)")
+    parser.add_argument("--snapshot", default="", help="with --component: a feature snapshot dir in its place")
+    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:
+        import json
+
+        work_dir, cap, output, snapshot_dir = args.one
+        print(json.dumps(component_once(work_dir, int(cap), output, snapshot_dir)))
+        return 0
+    if args.component:
+        found = components(args.component, args.max_eval_users, args.snapshot)
+        print(f"wrote {common.write_results(args.name, {'component': args.component, 'runs': found})}")
+        return 0
     runs = []
     for seed, work_dir in enumerate(args.work_dir or [".work"], start=1):
         runs.append(measure(work_dir, args.min_liked, tree_seed=seed))
