@@ -20,7 +20,7 @@ from pipeline.datasets import synthetic
 from pipeline.report import metadata
 from pipeline.runners import replay
 from recommender import snapshot
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import E2E_MIN_AUC, REPO_ROOT, run_cli
 from tests.helpers.browser import open_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -32,8 +32,9 @@ WORSE_ON_PURPOSE = ("--hparam", "learning_rate=0")  # the model keeps its initia
 
 
 def replay_args(data: str, work_dir: str, periods: int, *extra: str) -> list:
+    # the e2e runs' AUC floor: a few thousand ratings do not teach the model the world's latent taste
     return ["replay", "--movielens", data, "--start", START, "--every", EVERY, "--periods", str(periods),
-            "--work-dir", work_dir, *extra]
+            "--work-dir", work_dir, "--min-auc", str(E2E_MIN_AUC), *extra]
 
 
 @pytest.fixture(scope="module")
