@@ -2,7 +2,8 @@
 
 SampleGen and FeatureSnapshot make the examples and the snapshot of a generated world; the models are small real
 SavedModels whose P(like) prefers chosen (user, movie) pairs (tests/helpers/scoring_models.py): "oracle" prefers
-each eval user's later liked movies, "half" every other one of them, "anti" everything else. ServingBaseline, the
+each eval user's later liked movies, "sixth" one in six of them (the will-rate estimate, which the model's P(like)
+multiplies, finds many of the rest), "anti" everything else. ServingBaseline, the
 CatalogueEvaluator and the AtomicPusher run as the pipeline runs them, and `recommend` serves what was pushed:
 - a candidate worse than the serving version by more than the margin is refused, the serving-version gate named;
   one within the margin passes;
@@ -69,7 +70,7 @@ def world(tmp_path_factory, snapshot_world) -> World:
           for split in ("train", "eval")),
         *catalogue_executor.served_back_tests(snapshot.load_manifest(feature_snapshot.uri)))
     targets = data.liked_later
-    preferences = {"oracle": targets, "half": {user: sorted(movies)[::2] for user, movies in targets.items()},
+    preferences = {"oracle": targets, "sixth": {user: sorted(movies)[::6] for user, movies in targets.items()},
                    "anti": {user: set(data.movies) - movies for user, movies in targets.items()}}
     models = {name: scoring_models.save(os.path.join(root, "models", name), preferred)
               for name, preferred in preferences.items()}
@@ -103,11 +104,11 @@ def test_a_candidate_worse_than_the_serving_version_by_more_than_the_margin_is_r
     from recommender import serving_dir
 
     version = os.path.basename(serving_dir.latest_version_dir(oracle_serving))
-    refused, baseline = world.evaluate("half", oracle_serving, "half-default")  # the default margin, 0.1
+    refused, baseline = world.evaluate("sixth", oracle_serving, "sixth-default")  # the default margin, 0.1
     assert prop(baseline, baseline_spec.IS_CANDIDATE_PROPERTY) == 0
     results = metrics(refused)
     ratio = recall(results, catalogue_spec.OURS) / recall(results, catalogue_spec.SERVING)
-    print(f"half / serving version: {ratio:.3f}; popularity gate: {prop(refused, 'popularity_gate')}")
+    print(f"sixth / serving version: {ratio:.3f}; popularity gate: {prop(refused, 'popularity_gate')}")
     assert 0.5 < ratio < 0.9  # worse than the serving version by more than the default margin
     assert prop(refused, catalogue_spec.BLESSED_PROPERTY) == 0
     assert prop(refused, catalogue_spec.DECIDED_BY_PROPERTY) == catalogue_spec.SERVING_GATE
@@ -129,12 +130,12 @@ def test_a_candidate_worse_than_the_serving_version_by_more_than_the_margin_is_r
 
     # The same candidate within a wider margin passes, the serving-version gate deciding.
     margin = round(1 - ratio + 0.02, 2)
-    within, _ = world.evaluate("half", oracle_serving, "half-wider", max_regression=margin)
+    within, _ = world.evaluate("sixth", oracle_serving, "sixth-wider", max_regression=margin)
     assert prop(within, catalogue_spec.BLESSED_PROPERTY) == 1
     assert prop(within, catalogue_spec.DECIDED_BY_PROPERTY) == catalogue_spec.SERVING_GATE
     assert f"ours {recall(results, 'ours'):.4f} >= (1 - {margin:.2f}) x serving version {version}" in prop(
         within, catalogue_spec.GATE_PROPERTY)
-    narrower, _ = world.evaluate("half", oracle_serving, "half-narrower", max_regression=round(1 - ratio - 0.02, 2))
+    narrower, _ = world.evaluate("sixth", oracle_serving, "sixth-narrower", max_regression=round(1 - ratio - 0.02, 2))
     assert prop(narrower, catalogue_spec.BLESSED_PROPERTY) == 0
 
 
