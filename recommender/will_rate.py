@@ -11,9 +11,10 @@ estimates, chosen per data set by a back-test, as the cold-start list is (recomm
   the next liked movies than either part alone (docs/serving.md);
 - item_knn_now (the default): the same two sums with each of the user's movies weighing half as much every
   HALF_LIFE_DAYS since the user rated it (what they watch now says more than what they watched years ago), times
-  what is popular now, + 1: the cold-start list popular_now's score (recommender/cold_start.py), each rating halved
-  per the same HALF_LIFE_DAYS of age. On a time split people rate what is new; all-time counts and similarities do
-  not know it (docs/experiments.md).
+  the square root of what is popular now + 1: the cold-start list popular_now's score (recommender/cold_start.py),
+  each rating halved per the same HALF_LIFE_DAYS of age; the root keeps popularity from drowning the user's own
+  neighbours. On a time split people rate what is new; all-time counts and similarities do not know it
+  (docs/experiments.md).
 Which one predicts the next movies a user rates and likes depends on the data (how fast what is watched changes,
 how much co-rating structure there is beyond popularity), so it is not fixed. The back-test resembles the future:
 it holds out BACK_TEST_WINDOWS consecutive windows of WINDOW_DAYS at the end of a history (the pipeline's training
@@ -48,7 +49,7 @@ HALF_LIFE_DAYS = cold_start.HALF_LIFE_DAYS  # one "now" for the user's movies an
 DESCRIPTIONS = {RATING_COUNT: "(the movie's rating count + 1)",
                 ITEM_KNN: "item-kNN over the user's rated and liked movies",
                 ITEM_KNN_NOW: f"item-kNN over the user's rated and liked movies (each halved per {HALF_LIFE_DAYS} "
-                              f"days since rated) x the movie's recent popularity"}
+                              f"days since rated) x the root of the movie's recent popularity"}
 NEIGHBOURS = 200
 BACK_TEST_WINDOWS = 4
 WINDOW_DAYS = 90
@@ -164,8 +165,8 @@ class Estimator:
         self._ids = np.union1d(np.array(sorted(rating_counts), np.int64),
                                np.union1d(parts[0].movie_ids, parts[1].movie_ids))
         self._counts = np.array([rating_counts.get(m, 0) or 0 for m in self._ids.tolist()], np.float64)
-        # what the kNN sums are multiplied by: what is popular now (+ 1), or 1
-        self._scale = (np.array([(popularity.get(m) or 0.0) + 1.0 for m in self._ids.tolist()], np.float64)
+        # what the kNN sums are multiplied by: the root of what is popular now (+ 1), or 1
+        self._scale = (np.sqrt(np.array([(popularity.get(m) or 0.0) + 1.0 for m in self._ids.tolist()], np.float64))
                        if chosen == ITEM_KNN_NOW else np.ones(len(self._ids)))
         self._similarity, self._liked_similarity = (self._matrix(found) for found in parts)
 

@@ -110,7 +110,7 @@ def test_item_knn_now_weighs_the_users_recent_movies_more_and_multiplies_by_what
     estimator = will_rate.Estimator(will_rate.ITEM_KNN_NOW, counts, neighbours, popularity=popularity, now=now)
     half_life = will_rate.HALF_LIFE_DAYS
     scores = estimator.scores([1, 2], [3, 4, 5], user_times=[now - 2 * half_life * day, now])
-    np.testing.assert_allclose(scores, [0.5 * 0.25 * 2.0, 0.5 * 2.0, 0.5 * 4.0], atol=1e-5)
+    np.testing.assert_allclose(scores, [0.5 * 0.25 * 2.0 ** 0.5, 0.5 * 2.0 ** 0.5, 0.5 * 2.0], atol=1e-5)
     with pytest.raises(ValueError, match="needs a rating time"):
         estimator.scores([1, 2], [3])
     with pytest.raises(ValueError, match="recent popularity"):
