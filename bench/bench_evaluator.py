@@ -2,11 +2,14 @@
 
     python -m bench.bench_evaluator --from-run .work/eval-speed            # the project's Evaluator, then TFX's
     python -m bench.bench_evaluator --from-run .work/eval-speed --breakdown # and TFMA's model route, piece by piece
+    python -m bench.bench_evaluator --from-run .work/eval-speed --routes project --one-process  # vs in one process
 
 Each measurement runs in a process of its own (as a pipeline's Evaluator runs) on the run's eval split and model:
 "first run" evaluates the candidate alone (nothing serving), "with baseline" also the same model as a serving
 baseline, which is what a later run evaluates. "project" is this project's Evaluator executor, "tfx" TFX's stock
-executor on the same eval config (TFMA loads the model and calls its signatures per Beam batch). The breakdown
+executor on the same eval config (TFMA loads the model and calls its signatures per Beam batch); "one process"
+is the project's executor with its Beam pipeline in the executor's process (executor.DIRECT_WORKERS = 1), as it ran
+before it used the direct runner's worker processes. The breakdown
 runs TFX's executor with parts of the eval config taken away (the plots, the slices, the ranking metric, every
 metric but the count), times one batched pass of the model's signatures outside Beam, and the Beam read alone.
 Every measurement's overall figures are kept, so the routes can be compared figure by figure.
@@ -26,6 +29,8 @@ from typing import Dict, Optional, Sequence
 from bench import common
 
 ROUTES = ("project", "tfx")
+ONE_PROCESS = "one_process"  # the project's executor, its Beam pipeline in the executor's process
+WORKERS_ENV = "BENCH_EVALUATOR_WORKERS"  # set: the project's executor in this many processes whatever the split's size
 PLOTS = ("CalibrationPlot", "ConfusionMatrixPlot")
 # Parts of the eval config taken away, each measured with TFX's executor (the model route).
 BREAKDOWN = {
@@ -53,7 +58,7 @@ def _config(variant: str):
     from components.evaluator import eval_config
 
     config = eval_config.eval_config(0.0, max_auc_regression=1.0)
-    if variant in ("no_plots", "count_only"):
+    if variant in ("no_plots", "count_only"):  # "one_process": the pipeline's config
         for spec in config.metrics_specs:
             kept = [m for m in spec.metrics if m.class_name not in PLOTS]
             del spec.metrics[:]
@@ -95,6 +100,10 @@ def evaluate_once(route: str, variant: str, examples_uri: str, model_uri: str, b
     evaluation, blessing = standard_artifacts.ModelEvaluation(), standard_artifacts.ModelBlessing()
     evaluation.uri, blessing.uri = os.path.join(output, "evaluation"), os.path.join(output, "blessing")
     executor_class = executor.Executor if route == "project" else tfx_executor.Executor
+    if variant == ONE_PROCESS:
+        executor.DIRECT_WORKERS = 1
+    elif route == "project" and os.environ.get(WORKERS_ENV):  # a split below the size the executor chooses it at
+        executor.DIRECT_WORKERS, executor.WORKERS_MIN_BYTES = int(os.environ[WORKERS_ENV]), 0
     start = time.perf_counter()
     executor_class().Do(inputs, {specs.EVALUATION_KEY: [evaluation], specs.BLESSING_KEY: [blessing]},
                         {specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(_config(variant)),
@@ -177,10 +186,12 @@ def _in_process(args: Sequence[str]) -> dict:
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
-def measure(work_dir: Path, breakdown: bool, routes: Sequence[str]) -> Dict[str, object]:
+def measure(work_dir: Path, breakdown: bool, routes: Sequence[str], one_process: bool = False) -> Dict[str, object]:
     artifacts = run_artifacts(work_dir)
     results: Dict[str, object] = {"artifacts": artifacts, "runs": {}}
     plan = [(route, "pipeline", baseline) for route in routes for baseline in (False, True)]
+    if one_process:
+        plan += [("project", ONE_PROCESS, baseline) for baseline in (False, True)]
     if breakdown:
         plan += [("tfx", variant, False) for variant in BREAKDOWN.values()]
     with tempfile.TemporaryDirectory(prefix="bench-evaluator-") as scratch:
@@ -204,13 +215,15 @@ def print_tables(results: Dict[str, object]) -> None:
     for name, run in runs.items():
         print(f"{name:<48} {run['seconds']:>7.1f} s  slices {run['slices']}, plot slices {run['plot_slices']}")
     for suffix in ("", " with baseline"):
-        project, tfx = runs.get(f"project pipeline{suffix}"), runs.get(f"tfx pipeline{suffix}")
-        if project and tfx:
-            figures = {name: {"project": project["overall"].get(name), "tfx": value}
-                       for name, value in tfx["overall"].items()}
-            print(f"overall figures{suffix or ', first run'} (seconds: project {project['seconds']}, "
-                  f"tfx {tfx['seconds']}):")
-            print(common.side_by_side(figures, "project", ["tfx"]))
+        project = runs.get(f"project pipeline{suffix}")
+        for other in ("tfx pipeline", f"project {ONE_PROCESS}"):
+            before = runs.get(f"{other}{suffix}")
+            if project and before:
+                figures = {name: {"project": project["overall"].get(name), other: value}
+                           for name, value in before["overall"].items()}
+                print(f"overall figures{suffix or ', first run'} (seconds: project {project['seconds']}, "
+                      f"{other} {before['seconds']}, blessed {project['blessed']} / {before['blessed']}):")
+                print(common.side_by_side(figures, "project", [other]))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -218,6 +231,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--from-run", type=Path, help="a work dir whose latest run finished its Evaluator")
     parser.add_argument("--breakdown", action="store_true", help="also TFMA's model route piece by piece")
     parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
+    parser.add_argument("--one-process", action="store_true",
+                        help="also the project's executor with its Beam pipeline in one process")
     parser.add_argument("--name", default="evaluator", help="results/<name>.json")
     parser.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     parser.add_argument("--inference", nargs=2, help=argparse.SUPPRESS)
@@ -235,7 +250,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if args.from_run is None:
         parser.error("--from-run is required")
-    results = measure(args.from_run, args.breakdown, args.routes)
+    results = measure(args.from_run, args.breakdown, args.routes, args.one_process)
     print_tables(results)
     print(f"wrote {common.write_results(args.name, {'from_run': str(args.from_run), **results})}")
     return 0

@@ -5,7 +5,8 @@ the slices with plots, as JSON.
 Run as `python -m tests.evaluator_probe EXAMPLES_DIR MODEL_DIR OUTPUT_DIR [--baseline MODEL_DIR] [--tfx]`:
 EXAMPLES_DIR holds `Split-eval/`, MODEL_DIR `Format-Serving/`, as ExampleGen and the Trainer write them. The eval
 config is the pipeline's, gate included (min AUC 0; with no serving model the change threshold is rubber-stamped).
-`--baseline` evaluates that model as the serving one; `--tfx` runs TFX's stock executor (TFMA's model route).
+`--baseline` evaluates that model as the serving one; `--tfx` runs TFX's stock executor (TFMA's model route);
+`--workers N` runs ours in N direct runner processes whatever the split's size.
 """
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", default="")
     parser.add_argument("--tfx", action="store_true")
     parser.add_argument("--max-auc-regression", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=0)
     args = parser.parse_args()
+    if args.workers:
+        executor.DIRECT_WORKERS, executor.WORKERS_MIN_BYTES = args.workers, 0
     print(json.dumps(evaluate(args.examples_dir, args.model_dir, args.output_dir, args.baseline, args.tfx,
                               args.max_auc_regression)))

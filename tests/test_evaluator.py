@@ -115,3 +115,17 @@ def test_the_change_threshold_against_the_serving_model_still_gates(probe, rate_
     result = probe("--baseline", rate_head_model[1], "--max-auc-regression=-0.01")
     assert not result["blessed"] and not result["validation_ok"]
     assert result["blessing"]["blessed"] == 0 and result["slices"]["overall"]["candidate diff auc"] == 0.0
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_figures_and_the_blessing_of_one_process(probe, rate_head_model):
+    # A small split is evaluated in the executor's process; forced into two direct runner processes, TFMA merges
+    # each slice's partial results across them: the same figures on every slice, the same blessing.
+    one, two = probe(), probe("--workers", "2")
+    assert len(one["slices"]) > 5 and set(two["slices"]) == set(one["slices"])
+    for name, figures in one["slices"].items():
+        assert two["slices"][name] == pytest.approx(figures, rel=1e-9, abs=1e-12, nan_ok=True), name
+    assert (two["blessed"], two["plot_slices"], two["validation_ok"]) == \
+        (one["blessed"], one["plot_slices"], one["validation_ok"])
+    gated = probe("--baseline", rate_head_model[1], "--max-auc-regression=-0.01", "--workers", "2")
+    assert not gated["blessed"] and not gated["validation_ok"]

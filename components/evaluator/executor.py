@@ -7,6 +7,8 @@ models run once per record batch ahead of TFMA and plots on the overall slice on
   config's, unchanged.
 - The plots (calibration, confusion matrix at 1,000 thresholds) on the overall slice only, the one the report
   and the review draw; every other metric on every slice.
+- Worker processes: on the direct runner without Beam flags, a large eval split is evaluated in DIRECT_WORKERS
+  processes (TFMA merges each slice's partial results: the same figures); a small one in the executor's process.
 - No baseline that is the candidate itself: with nothing serving yet, ServingBaseline hands the candidate over
   as the baseline (every orchestrator then sees the same inputs); evaluating it twice would compare a model with
   itself. Without a baseline TFMA rubber-stamps the change threshold, which is what a first model needs.
@@ -17,6 +19,7 @@ import os
 from typing import Any, Dict, List, Tuple
 
 import apache_beam as beam
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from absl import logging
 from tfx import types
@@ -33,6 +36,12 @@ BASELINE_KEY = standard_component_specs.BASELINE_MODEL_KEY
 PLOT_METRICS = ("CalibrationPlot", "ConfusionMatrixPlot")
 # Rows per record batch the models score: larger batches cost fewer signature calls, and TFMA unbatches them.
 BATCH_SIZE = 2048
+# On the direct runner with its defaults (no Beam flags), a large eval split is evaluated in this many worker
+# processes: TFMA's per-example metric combining is Python, one core per process. 1: in the executor's process.
+DIRECT_WORKERS = min(2, len(os.sched_getaffinity(0)))
+# Large: at least this many bytes of (compressed) eval records. Each worker imports TensorFlow and TFMA and loads
+# the models, which a small split does not pay back (bench/README.md#evaluator).
+WORKERS_MIN_BYTES = 4 << 20
 _TELEMETRY = ["Evaluator"]
 # TFMA's output files, as its default writers name them (tfma.load_metrics and the dashboards read these).
 OUTPUT_KEYS = (tfma.METRICS_KEY, tfma.PLOTS_KEY, tfma.ATTRIBUTIONS_KEY, tfma.VALIDATIONS_KEY)
@@ -81,6 +90,16 @@ def _scored_models(config: tfma.EvalConfig, input_dict: Dict[str, List[types.Art
 
 class Executor(base_beam_executor.BaseBeamExecutor):
 
+    _direct_workers = 1
+
+    def _make_beam_pipeline(self) -> beam.Pipeline:
+        """TFX's pipeline when Beam flags were given; otherwise the direct runner in _direct_workers processes, set
+        here rather than as flags (any Beam flag makes TFX build an sdist of itself for remote workers)."""
+        if self._beam_pipeline_args or self._make_beam_pipeline_fn is not None or self._direct_workers <= 1:
+            return super()._make_beam_pipeline()
+        return beam.Pipeline(options=beam.options.pipeline_options.PipelineOptions(
+            direct_num_workers=self._direct_workers, direct_running_mode="multi_processing"))
+
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         input_dict = without_candidate_baseline(input_dict)
@@ -102,7 +121,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             examples=examples, telemetry_descriptors=_TELEMETRY, raw_record_column_name=tfma.ARROW_INPUT_COLUMN)
         patterns = [io_utils.all_files_pattern(uri) for split in splits
                     for uri in artifact_utils.get_split_uris(examples, split)]
-        logging.info("Evaluating %s on %s.", {m.name or "candidate": m.path for m in models}, patterns)
+        size = sum(tf.io.gfile.stat(path).length for pattern in patterns for path in tf.io.gfile.glob(pattern))
+        self._direct_workers = DIRECT_WORKERS if size >= WORKERS_MIN_BYTES else 1
+        logging.info("Evaluating %s on %s (%d bytes; %d direct runner process(es) without Beam flags).",
+                     {m.name or "candidate": m.path for m in models}, patterns, size, self._direct_workers)
 
         with self._make_beam_pipeline() as pipeline:
             batches = ([pipeline | f"Read[{index}]" >> tfxio_factory(pattern).BeamSource(batch_size=BATCH_SIZE)
