@@ -119,7 +119,8 @@ def test_a_known_user_is_ranked_by_p_like_times_the_will_rate_estimate_the_back_
     assert [i.score for i in result.items] == pytest.approx(expected.tolist(), rel=1e-6)
     shown = run_cli("recommend", "--user", str(heavy_user), "--top", "3", "--work-dir", e2e_run.paths.work_dir)
     assert (f"ranked (model) by the model's P(like | rated) x {will_rate.DESCRIPTIONS[chosen]}" in shown.stdout and
-            f"chosen: {chosen}, by a back-test on each user's last 5 training ratings" in shown.stdout), shown.stdout
+            f"chosen: {chosen}, by a back-test on 4 windows of 90 days at the end of the training history"
+            in shown.stdout), shown.stdout
 
 
 @pytest.mark.e2e
