@@ -96,6 +96,8 @@ BENCHMARKS = (
     Benchmark("bench_replay", needs=("ml-latest-small-2015",)),  # the loop over its last two years
     Benchmark("bench_drift"),  # generated data, and ml-latest-small-2015 where present
     Benchmark("bench_cold_start"),  # generated data, and ml-latest-small-2015 where present
+    Benchmark("bench_will_rate"),  # generated data, and ml-latest-small-2015 where present
+    Benchmark("bench_generated_world"),  # the generated world's baselines beside ml-latest-small-2015's
 )
 BY_MODULE = {b.module: b for b in BENCHMARKS}
 
