@@ -154,7 +154,7 @@ def build_tables(snapshot_dir: str, policy: Optional[serving_policy.ServingPolic
         return CSR.of_rows(rows, values)
 
     rated_weights = [estimator.weights(user[snapshot.RATED], user[snapshot.RATED_AT]) for user in users]
-    liked_weights = [[dict(zip(user[snapshot.RATED], weights.tolist()))[m] for m in user[snapshot.LIKED]]
+    liked_weights = [will_rate.weights_of_liked(user[snapshot.RATED], weights, user[snapshot.LIKED])
                      for user, weights in zip(users, rated_weights)]
 
     empty = CSR.of_rows([[] for _ in users])
@@ -201,7 +201,8 @@ class _CSRVariables(tf.Module):
 
     def row(self, row: tf.Tensor, found: tf.Tensor) -> tf.Tensor:
         """One row's indices; empty when not found (row is then any valid row or the one past the last)."""
-        return self.indices[self._bounds(row, found)[0]:self._bounds(row, found)[1]]
+        start, end = self._bounds(row, found)
+        return self.indices[start:end]
 
     def row_values(self, row: tf.Tensor, found: tf.Tensor) -> tf.Tensor:
         """One row's values, as row() its indices."""

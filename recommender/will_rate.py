@@ -215,12 +215,10 @@ class Estimator:
                    for i, movies in enumerate(users_movies)]
         summed = _weighted(*self._known(users_movies, weights), len(self._ids)) @ self._similarity
         if users_liked is not None:
-            liked_weights = []
-            for movies, movie_weights, liked in zip(users_movies, weights, users_liked):
-                weight_of = dict(zip(movies, movie_weights.tolist()))
-                liked = list(liked)
-                liked_weights.append(np.array([weight_of.get(m, 1.0) for m in liked], np.float64))
-            summed = summed + _weighted(*self._known([list(liked) for liked in users_liked], liked_weights),
+            users_liked = [list(liked) for liked in users_liked]
+            liked_weights = [weights_of_liked(movies, movie_weights, liked)
+                             for movies, movie_weights, liked in zip(users_movies, weights, users_liked)]
+            summed = summed + _weighted(*self._known(users_liked, liked_weights),
                                         len(self._ids)) @ self._liked_similarity
         summed = summed.toarray()
         knn = np.where(known, summed[:, index], 0.0) if len(self._ids) else np.zeros((len(users_movies), len(index)))
@@ -238,6 +236,12 @@ class Estimator:
             found.append(movie_index[movie_known])
             kept.append(np.asarray(movie_weights, np.float64)[movie_known])
         return found, kept
+
+
+def weights_of_liked(movies: Sequence[int], weights: np.ndarray, liked: Sequence[int]) -> np.ndarray:
+    """The weights (Estimator.weights, one per rated movie) of the liked movies among them."""
+    weight_of = dict(zip(movies, np.asarray(weights).tolist()))
+    return np.array([weight_of.get(m, 1.0) for m in liked], np.float64)
 
 
 def _as_similarities(found: Union[Neighbours, Similarities]) -> Similarities:
